@@ -1,0 +1,56 @@
+"""beets-similar: a photo library in the beets database that finds
+duplicate and near-duplicate photos with a pretrained CNN and orders them
+so that look-alikes sit next to each other on disk.
+
+The plugin class only declares configuration, commands and events; the
+work is done by the modules beside it.
+"""
+
+from __future__ import annotations
+
+from beets import ui
+from beets.plugins import BeetsPlugin
+
+from . import commands
+from .models import ensure_schema
+
+
+class SimilarPlugin(BeetsPlugin):
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name)
+        self.config.add(
+            {
+                # similar-import / similar-ls
+                "format": "$path",
+                "sort": "path+",
+                "threads": 4,
+                "max_pixels": 2 * 89_478_485,
+                # similar-featurize
+                "auto": False,
+                "model": "xception",
+                "depth": 1,
+                "weights": "imagenet",
+                "batch_size": 16,
+                "dtype": "float16",
+                # similar-order
+                "metric": "euclidean",
+                "improve": True,
+                "rename_format": "$rankpad-$origname",
+                "dupes_folder": "duplicates",
+                # similar-dupes
+                "threshold": None,
+            }
+        )
+        self.register_listener("library_opened", self.library_opened)
+        self.register_listener("similar_import_done", self.import_done)
+
+    def library_opened(self, lib) -> None:
+        ensure_schema(lib)
+
+    def import_done(self, lib, photos) -> None:
+        """Featurize what ``similar-import`` added, when ``auto`` is on."""
+        if self.config["auto"].get(bool) and photos:
+            commands.featurize_photos(self, lib, photos, force=False)
+
+    def commands(self) -> list[ui.Subcommand]:
+        return commands.build(self)

@@ -1,0 +1,130 @@
+"""The ``Photo`` model and the plugin's tables in the beets library database.
+
+Photos live in their own tables of the same SQLite file as the music
+(``similar_photos`` and its flexible-attribute table), so the beets
+query language, sorts and format templates work on them unchanged.
+Tables are created, and new columns added, by :func:`ensure_schema`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, ClassVar
+
+import beets
+from beets.dbcore import types
+from beets.dbcore.db import FormattedMapping, Index
+from beets.library.models import LibModel
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+
+class Photo(LibModel):
+    """A photo file in the library."""
+
+    _table = "similar_photos"
+    _flex_table = "similar_photo_attributes"
+    _fields: ClassVar[dict[str, types.Type]] = {  # type: ignore[misc]
+        "id": types.PRIMARY_ID,
+        "path": types.PathType(),
+        "origname": types.STRING,  # file name at import, before any rank prefix
+        "size": types.INTEGER,  # bytes
+        "mtime": types.DATE,
+        "hash": types.STRING,  # SHA-256 of the bytes
+        "format": types.STRING,
+        "width": types.INTEGER,  # as displayed (after EXIF orientation)
+        "height": types.INTEGER,
+        "orientation": types.INTEGER,
+        "taken": types.DATE,  # EXIF date taken; 0 when unknown
+        "year": types.INTEGER,
+        "month": types.PaddedInt(2),
+        "day": types.PaddedInt(2),
+        "make": types.STRING,
+        "model": types.STRING,
+        "camera": types.STRING,  # make and model, for `camera:Canon`
+        "rank": types.INTEGER,  # position in the last similar-order run; 0: none
+        "added": types.DATE,
+    }
+    _search_fields = ("origname", "camera")  # unqualified terms; path is a BLOB
+    _indices = (
+        Index("similar_photos_by_hash", ("hash",)),
+        Index("similar_photos_by_path", ("path",)),
+    )
+    _sorts: ClassVar[dict] = {}
+    _formatter = FormattedMapping
+
+    @classmethod
+    def _getters(cls):
+        return {
+            "filename": lambda p: os.path.basename(p.filepath),
+            "stem": lambda p: os.path.splitext(os.path.basename(p.filepath))[0],
+            "ext": lambda p: os.path.splitext(p.filepath)[1].lstrip(".").lower(),
+            "folder": lambda p: os.path.dirname(p.filepath),
+            "origstem": lambda p: os.path.splitext(p.origname)[0],
+            "megapixels": lambda p: round(p.width * p.height / 1e6, 1),
+        }
+
+    def __format__(self, spec: str) -> str:
+        return self.evaluate_template(
+            spec or beets.config["similar"]["format"].as_str()
+        )
+
+    def remove(self, delete: bool = False) -> None:
+        """Forget the photo (and its vectors); never deletes the file
+        unless ``delete`` is true."""
+        with self.db.transaction() as tx:
+            tx.mutate("DELETE FROM similar_features WHERE photo_id=?", (self.id,))
+            self._remove()
+        if delete:
+            os.remove(self.filepath)
+
+
+_EXTRA_TABLES = """
+CREATE TABLE IF NOT EXISTS similar_features (
+    photo_id INTEGER NOT NULL,
+    model TEXT NOT NULL,         -- e.g. xception/d1/imagenet
+    dim INTEGER NOT NULL,
+    dtype TEXT NOT NULL,         -- numpy dtype of the blob: float16, float32
+    vector BLOB NOT NULL,
+    hash TEXT NOT NULL,          -- photo hash when computed: redo if it changed
+    PRIMARY KEY (photo_id, model)
+);
+CREATE TABLE IF NOT EXISTS similar_runs (
+    id INTEGER PRIMARY KEY,
+    started REAL NOT NULL,
+    kind TEXT NOT NULL,          -- order, clear, move-dupes
+    state TEXT NOT NULL          -- planned, running, done, undone
+);
+CREATE TABLE IF NOT EXISTS similar_journal (
+    run_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    photo_id INTEGER,            -- NULL for a temporary hop's first half
+    src BLOB NOT NULL,
+    dst BLOB NOT NULL,
+    state TEXT NOT NULL,         -- pending, done, undone
+    PRIMARY KEY (run_id, seq)
+);
+"""
+
+
+def ensure_schema(lib: Library) -> None:
+    """Create or migrate the plugin's tables; cheap after the first call."""
+    if getattr(lib, "_similar_schema_ready", False):
+        return
+    table = Photo._table
+    with lib.transaction() as tx:
+        columns = {row[1] for row in tx.query(f"PRAGMA table_info({table})")}
+        if not columns:
+            defs = ", ".join(f"{n} {t.sql}" for n, t in Photo._fields.items())
+            tx.script(f"CREATE TABLE {table} ({defs});")
+        else:
+            tx.script("".join(
+                f"ALTER TABLE {table} ADD COLUMN {n} {t.sql};\n"
+                for n, t in Photo._fields.items() if n not in columns
+            ))
+    lib._make_attribute_table(Photo._flex_table)
+    lib._create_indices(table, Photo._indices)
+    with lib.transaction() as tx:
+        tx.script(_EXTRA_TABLES)
+    lib._similar_schema_ready = True

@@ -1,0 +1,33 @@
+"""Ordered, bounded-prefetch parallel map on threads."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def ordered_map(
+    fn: Callable[[T], R], items: Iterable[T], workers: int, prefetch: int
+) -> Iterator[R]:
+    """Like ``map(fn, items)`` run on ``workers`` threads.
+
+    At most ``prefetch`` results are pending at once, so memory stays flat
+    however many items there are; when the consumer stops early (an
+    exception, Ctrl-C) pending work is cancelled rather than finished.
+    """
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= max(1, prefetch):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

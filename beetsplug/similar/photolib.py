@@ -1,0 +1,116 @@
+"""Library operations on photos: query and import.
+
+Thin glue between the pure scanner and the beets database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from beets import dbcore, util
+from beets.exceptions import UserError
+
+from .imaging import ImageError
+from .models import Photo, ensure_schema
+from .scan import read_records, split_images, walk_files
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+
+def photos(lib: Library, query: str | Sequence[str] = (), sort: str = "path+"):
+    """Photos matching a beets query, sorted by ``sort`` unless the query sorts."""
+    ensure_schema(lib)
+    default_sort = dbcore.sort_from_strings(Photo, [sort]) if sort else None
+    try:
+        return lib._fetch(Photo, list(query) if not isinstance(query, str) else query,
+                          default_sort)
+    except dbcore.InvalidQueryError as exc:
+        raise UserError(f"invalid query: {exc}") from None
+
+
+def photo_by_path(lib: Library, path: str) -> Photo | None:
+    ensure_schema(lib)
+    return lib._fetch(Photo, dbcore.query.MatchQuery(
+        "path", Photo._type("path").to_sql(util.bytestring_path(path)))).get()
+
+
+@dataclass
+class ImportReport:
+    added: list[Photo] = field(default_factory=list)
+    updated: list[Photo] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[ImageError] = field(default_factory=list)
+    not_images: list[str] = field(default_factory=list)
+
+
+def import_paths(
+    lib: Library,
+    paths: Sequence[str],
+    max_pixels: int,
+    threads: int = 4,
+    on_error: Callable[[ImageError], None] = lambda e: None,
+    on_photo: Callable[[Photo, bool], None] = lambda p, new: None,
+) -> ImportReport:
+    """Add or refresh every image under ``paths``.
+
+    A file already in the library with the same size and mtime is left
+    alone; one that changed is re-read. Bad files are reported through
+    ``on_error`` and skipped; the run goes on.
+    """
+    ensure_schema(lib)
+    for p in paths:
+        if not os.path.exists(p):
+            raise UserError(f"no such file or folder: {p}")
+    report = ImportReport()
+    images, report.not_images = split_images(walk_files(paths))
+
+    known = {}
+    for photo in photos(lib, sort=""):
+        known[os.fsdecode(photo.path)] = photo
+
+    todo = []
+    for path in images:
+        photo = known.get(path)
+        if photo is not None:
+            try:
+                st = os.stat(path)
+            except OSError:
+                st = None
+            if st and st.st_size == photo.size and st.st_mtime == photo.mtime:
+                report.unchanged += 1
+                continue
+        todo.append(path)
+
+    batch: list[tuple[Photo, bool]] = []
+
+    def flush() -> None:
+        with lib.transaction():
+            for photo, new in batch:
+                photo.add(lib) if new else photo.store()
+        for photo, new in batch:
+            on_photo(photo, new)
+        batch.clear()
+
+    for path, record, error in read_records(todo, max_pixels, threads):
+        if error is not None:
+            report.errors.append(error)
+            on_error(error)
+            continue
+        photo = known.get(path)
+        if photo is None:
+            photo = Photo(lib, **record)
+            report.added.append(photo)
+            batch.append((photo, True))
+        else:
+            record.pop("origname")  # keep the name from the first import
+            photo.update(record)
+            report.updated.append(photo)
+            batch.append((photo, False))
+        if len(batch) >= 200:
+            flush()
+    flush()
+    return report

@@ -1,0 +1,137 @@
+"""Generate example photos: scenes, near-duplicate variants and bad files.
+
+Used by the demo, the tests and the benchmarks. Pure: Pillow and NumPy.
+Every scene is drawn from a seed, so the same call makes the same file.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
+
+CAMERAS = [("Canon", "Canon EOS 5D Mark IV"), ("NIKON CORPORATION", "NIKON D750"),
+           ("FUJIFILM", "X-T4"), ("Apple", "iPhone 12")]
+
+VARIANTS = ("copy", "resized", "reencoded", "cropped", "brighter", "rotated")
+
+
+def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A random but smooth picture: a gradient sky and coloured shapes."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    top, bottom = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    t = np.linspace(0.0, 1.0, h)[:, None, None]
+    grad = (top * (1 - t) + bottom * t).astype(np.uint8)
+    img = Image.fromarray(np.broadcast_to(grad, (h, w, 3)).copy(), "RGB")
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(6, 14))):
+        x0, y0 = rng.integers(-w // 4, w), rng.integers(-h // 4, h)
+        x1 = x0 + int(rng.integers(w // 10, w // 2))
+        y1 = y0 + int(rng.integers(h // 10, h // 2))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        shape = rng.integers(0, 3)
+        if shape == 0:
+            draw.ellipse((x0, y0, x1, y1), fill=colour)
+        elif shape == 1:
+            draw.rectangle((x0, y0, x1, y1), fill=colour)
+        else:
+            draw.polygon([(x0, y1), ((x0 + x1) // 2, y0), (x1, y1)], fill=colour)
+    noise = rng.normal(0, 6, (h, w, 3))
+    arr = np.clip(np.asarray(img, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
+    return Image.fromarray(arr, "RGB").filter(ImageFilter.GaussianBlur(1))
+
+
+def exif_for(seed: int, orientation: int = 1, when: datetime | None = None) -> Image.Exif:
+    """EXIF with camera, date taken and orientation."""
+    make, model = CAMERAS[seed % len(CAMERAS)]
+    when = when or datetime(2019, 1, 1) + timedelta(days=seed % 1500, seconds=seed * 37 % 86400)
+    exif = Image.Exif()
+    exif[0x010F] = make
+    exif[0x0110] = model
+    exif[0x0112] = orientation
+    exif[0x0132] = when.strftime("%Y:%m:%d %H:%M:%S")
+    exif.get_ifd(0x8769)[0x9003] = when.strftime("%Y:%m:%d %H:%M:%S")
+    return exif
+
+
+def variant(img: Image.Image, kind: str, seed: int = 0) -> Image.Image:
+    """A near-duplicate of ``img``: how a burst, retake or re-save differs."""
+    rng = np.random.default_rng(seed)
+    w, h = img.size
+    if kind in ("copy", "reencoded"):
+        return img.copy()
+    if kind == "resized":
+        return img.resize((w * 3 // 4, h * 3 // 4), Image.Resampling.LANCZOS)
+    if kind == "cropped":
+        dx, dy = int(w * rng.uniform(0.03, 0.1)), int(h * rng.uniform(0.03, 0.1))
+        return img.crop((dx, dy, w - dx // 2, h - dy // 2))
+    if kind == "brighter":
+        return ImageEnhance.Brightness(img).enhance(float(rng.uniform(1.1, 1.25)))
+    if kind == "rotated":
+        return img.rotate(float(rng.uniform(-4, 4)), resample=Image.Resampling.BILINEAR,
+                          expand=False, fillcolor=(128, 128, 128))
+    raise ValueError(f"unknown variant {kind!r}")
+
+
+def save_photo(img: Image.Image, path: str, seed: int, quality: int = 92,
+               orientation: int = 1) -> str:
+    """Save as JPEG/PNG/... by extension, with EXIF where the format has it."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    ext = os.path.splitext(path)[1].lower()
+    exif = exif_for(seed, orientation)
+    if ext in (".jpg", ".jpeg"):
+        img.save(path, "JPEG", quality=quality, exif=exif)
+    elif ext in (".png", ".webp", ".tif", ".tiff"):
+        img.save(path, exif=exif)
+    else:
+        img.save(path)
+    return path
+
+
+def make_groups(folder: str, groups: int, per_group: int = 3, size=(640, 480),
+                ext: str = ".jpg", start_seed: int = 0) -> dict[int, list[str]]:
+    """Write ``groups`` scenes, each with ``per_group - 1`` near-duplicates.
+
+    Names are shuffled (``photo_0000.jpg`` ...) so that groups are not
+    already adjacent. Returns {group: [paths]}.
+    """
+    rng = np.random.default_rng(start_seed + 99)
+    total = groups * per_group
+    names = rng.permutation(total)
+    out: dict[int, list[str]] = {}
+    k = 0
+    for g in range(groups):
+        seed = start_seed + g
+        base = scene(seed, size)
+        for v in range(per_group):
+            kind = None if v == 0 else VARIANTS[1 + (g + v) % (len(VARIANTS) - 1)]
+            img = base if kind is None else variant(base, kind, seed * 31 + v)
+            quality = 80 if kind == "reencoded" else 92
+            path = os.path.join(folder, f"photo_{names[k]:04d}{ext}")
+            save_photo(img, path, seed, quality=quality)
+            out.setdefault(g, []).append(path)
+            k += 1
+    return out
+
+
+def write_bad_files(folder: str, source_jpeg: str) -> dict[str, str]:
+    """Write one file of each kind of bad input; returns {kind: path}."""
+    os.makedirs(folder, exist_ok=True)
+    data = open(source_jpeg, "rb").read()
+    paths = {
+        "truncated": os.path.join(folder, "truncated.jpg"),
+        "empty": os.path.join(folder, "empty.jpg"),
+        "not_image": os.path.join(folder, "notes.jpg"),
+        "garbage_png": os.path.join(folder, "garbage.png"),
+    }
+    with open(paths["truncated"], "wb") as f:
+        f.write(data[: len(data) // 2])
+    open(paths["empty"], "wb").close()
+    with open(paths["not_image"], "w") as f:
+        f.write("this is a text file with an image name\n")
+    with open(paths["garbage_png"], "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + os.urandom(300))
+    return paths

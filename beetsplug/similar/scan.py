@@ -1,0 +1,100 @@
+"""Find photo files and read the record the library keeps for each.
+
+Pure: no beets, no TensorFlow. Reading runs in worker threads; Pillow
+and hashlib release the GIL, so two cores are kept busy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+
+from .imaging import (
+    DEFAULT_MAX_PIXELS,
+    ImageError,
+    content_hash,
+    is_image_name,
+    read_info,
+)
+from .parallel import ordered_map
+
+
+def walk_files(paths: Iterable[str]) -> Iterator[str]:
+    """Yield every file under ``paths`` (files or folders), sorted, once.
+
+    Hidden files and folders (a leading dot) are passed over, as are
+    folders we cannot enter.
+    """
+    seen: set[str] = set()
+    for top in paths:
+        top = os.path.abspath(top)
+        if os.path.isfile(top):
+            if top not in seen:
+                seen.add(top)
+                yield top
+            continue
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                full = os.path.join(folder, name)
+                if not name.startswith(".") and full not in seen:
+                    seen.add(full)
+                    yield full
+
+
+def split_images(files: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Split files into (image-named, other) by extension."""
+    images, others = [], []
+    for f in files:
+        (images if is_image_name(f) else others).append(f)
+    return images, others
+
+
+def read_record(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
+    """The library fields for one photo file; raises ImageError."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ImageError(path, "file vanished", "run the command again") from None
+    except OSError as exc:
+        raise ImageError(path, f"cannot stat: {exc.strerror}") from None
+    info = read_info(path, max_pixels)
+    try:
+        digest = content_hash(path)
+    except OSError as exc:
+        raise ImageError(path, f"cannot read: {exc.strerror}") from None
+    camera = info.model
+    if info.make and not info.model.lower().startswith(info.make.split()[0].lower()):
+        camera = f"{info.make} {info.model}".strip()
+    taken = info.taken
+    return {
+        "path": path,
+        "origname": os.path.basename(path),
+        "size": st.st_size,
+        "mtime": st.st_mtime,
+        "hash": digest,
+        "format": info.format,
+        "width": info.width,
+        "height": info.height,
+        "orientation": info.orientation,
+        "taken": taken.timestamp() if taken else 0.0,
+        "year": taken.year if taken else 0,
+        "month": taken.month if taken else 0,
+        "day": taken.day if taken else 0,
+        "make": info.make,
+        "model": info.model,
+        "camera": camera,
+    }
+
+
+def read_records(
+    paths: Iterable[str], max_pixels: int = DEFAULT_MAX_PIXELS, threads: int = 4
+) -> Iterator[tuple[str, dict | None, ImageError | None]]:
+    """Yield ``(path, record, None)`` or ``(path, None, error)`` in order."""
+    def task(p: str):
+        try:
+            return p, read_record(p, max_pixels), None
+        except ImageError as exc:
+            return p, None, exc
+
+    yield from ordered_map(task, paths, workers=threads, prefetch=4 * threads)
