@@ -1,0 +1,159 @@
+"""The photo library: import, list, query, events, schema migration."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+
+import pytest
+from beets import plugins
+from beets.exceptions import UserError
+from beets.library import Library
+
+from beetsplug.similar import samples
+from beetsplug.similar.models import Photo, ensure_schema
+from beetsplug.similar.photolib import photos
+
+from .conftest import SimilarHelper, run_beet, write_config
+
+
+def make_library_folder(root, n_scenes=190, n_copies=6, n_corrupt=4):
+    """n_scenes distinct photos, n_copies exact copies, n_corrupt bad files."""
+    root.mkdir(parents=True, exist_ok=True)
+    originals = []
+    for i in range(n_scenes):
+        sub = root / f"trip{i % 3}"
+        path = str(sub / f"IMG_{i:04d}.jpg")
+        samples.save_photo(samples.scene(1000 + i, (96, 64)), path, seed=i)
+        originals.append(path)
+    copies = {}
+    for i in range(n_copies):
+        dst = str(root / "copies" / f"copy_{i}.jpg")
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(originals[i * 7], dst)
+        copies[dst] = originals[i * 7]
+    bad = samples.write_bad_files(str(root / "bad"), originals[0])
+    assert len(bad) == n_corrupt
+    (root / "notes.txt").write_text("not a photo")
+    return originals, copies, bad
+
+
+class TestImportAndList(SimilarHelper):
+    def test_import_200_lists_valid_finds_copies_reports_corrupt(self, capsys, caplog):
+        root = self.photos_dir()
+        originals, copies, bad = make_library_folder(root)
+        out = self.run_output(capsys, "similar-import", str(root))
+        assert "imported 196 new" in out and "4 skipped" in out
+        for path in bad.values():  # one line each, naming the file
+            assert sum(path in r.getMessage() for r in caplog.records) == 1
+
+        listed = self.run_output(capsys, "similar-ls", "-f", "$path").split()
+        assert sorted(listed) == sorted(originals + list(copies))
+
+        copy_lines = self.run_output(capsys, "similar-ls", "--copies", "-f", "$hash $path").splitlines()
+        pairs = {}
+        for line in copy_lines:
+            digest, path = line.split(" ", 1)
+            pairs.setdefault(digest, set()).add(path)
+        assert sorted(map(sorted, pairs.values())) == sorted(
+            sorted([c, o]) for c, o in copies.items())
+
+        # Re-importing adds nothing.
+        out = self.run_output(capsys, "similar-import", str(root))
+        assert "imported 0 new, 0 updated, 196 unchanged" in out
+        assert len(photos(self.lib)) == 196
+
+    def test_fields_and_queries(self, capsys):
+        root = self.photos_dir()
+        samples.save_photo(samples.scene(1, (120, 80)), str(root / "a" / "one.jpg"), seed=0)  # Canon 2019-01-01
+        samples.save_photo(samples.scene(2, (120, 80)), str(root / "b" / "two.png"), seed=1)  # Nikon 2019-01-02
+        samples.save_photo(samples.scene(3, (120, 80)), str(root / "b" / "three.jpg"), seed=2, orientation=6)
+        self.run_command("similar-import", str(root))
+
+        def ls(*q, fmt="$filename"):
+            return self.run_output(capsys, "similar-ls", "-f", fmt, *q).splitlines()
+
+        assert ls("camera:canon") == ["one.jpg"]
+        assert ls("camera:nikon", "year:2019") == ["two.png"]
+        assert ls("ext:png") == ["two.png"]
+        assert ls(f"path:{root / 'b'}") == ["three.jpg", "two.png"]
+        assert ls("stem::^t") == ["three.jpg", "two.png"]
+        assert ls("taken:2019-01-02..2019-01-02") == ["two.png"]
+        assert ls("width:80", fmt="$filename-${width}x$height") == ["three.jpg-80x120"]
+        assert ls("day:01..02", "taken+") == ["one.jpg", "two.png"]
+        assert ls("two") == ["two.png"]  # unqualified: file name and camera
+        one = ls("one", fmt="$year-$month-$day|$camera|$size|$hash|$folder|$origname|$megapixels")[0]
+        year, camera, size, digest, folder, origname, mp = one.split("|")
+        assert (year, camera, origname, mp) == ("2019-01-01", "Canon EOS 5D Mark IV", "one.jpg", "0.0")
+        assert int(size) == os.path.getsize(root / "a" / "one.jpg")
+        assert len(digest) == 64 and folder == str(root / "a")
+
+    def test_changed_file_is_reread(self, capsys):
+        root = self.photos_dir()
+        path = str(root / "x.jpg")
+        samples.save_photo(samples.scene(1, (60, 40)), path, seed=0)
+        self.run_command("similar-import", str(root))
+        old = photos(self.lib).get()
+        samples.save_photo(samples.scene(2, (90, 40)), path, seed=0)
+        os.utime(path, (old.mtime + 10, old.mtime + 10))
+        out = self.run_output(capsys, "similar-import", str(root))
+        assert "0 new, 1 updated" in out
+        new = photos(self.lib).get()
+        assert new.id == old.id and new.width == 90 and new.hash != old.hash
+
+    def test_events_fire_per_photo_and_once_per_run(self):
+        seen, done = [], []
+        plugins.BeetsPlugin.listeners["similar_photo_imported"].append(
+            lambda lib, photo, new: seen.append((photo.origname, new)))
+        plugins.BeetsPlugin.listeners["similar_import_done"].append(
+            lambda lib, photos: done.append(len(photos)))
+        root = self.photos_dir()
+        for i in range(3):
+            samples.save_photo(samples.scene(i), str(root / f"{i}.jpg"), seed=i)
+        self.run_command("similar-import", str(root))
+        assert sorted(seen) == [("0.jpg", True), ("1.jpg", True), ("2.jpg", True)]
+        assert done == [3]
+
+    def test_bad_query_and_missing_path_are_user_errors(self):
+        with pytest.raises(UserError, match="invalid query"):
+            self.run_command("similar-ls", "year:abc..def")
+        with pytest.raises(UserError, match="no such file"):
+            self.run_command("similar-import", str(self.temp_path / "nope"))
+
+
+def test_schema_migration_keeps_rows(tmp_path):
+    """A database made before a column existed gains it and keeps its rows."""
+    db = tmp_path / "lib.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE similar_photos (id INTEGER PRIMARY KEY, path BLOB, hash TEXT)")
+    conn.execute("INSERT INTO similar_photos (path, hash) VALUES (?, ?)", (b"/p/old.jpg", "abc"))
+    conn.commit()
+    conn.close()
+    lib = Library(str(db), str(tmp_path / "music"))
+    ensure_schema(lib)
+    got = list(photos(lib))
+    assert len(got) == 1 and got[0].hash == "abc" and got[0].rank == 0
+    got[0].camera = "Canon"
+    got[0].store()
+    assert photos(lib, ["camera:Canon"]).get().path == b"/p/old.jpg"
+    cols = {r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(similar_photos)")}
+    assert set(Photo._fields) <= cols
+    # Music tables are untouched and still work.
+    assert len(lib.items()) == 0
+
+
+def test_real_command_line(tmp_path):
+    """`beet similar-import` and `beet similar-ls` through the real entry point."""
+    beetsdir = write_config(tmp_path / "beets")
+    root = tmp_path / "pics"
+    samples.save_photo(samples.scene(1, (64, 48)), str(root / "a.jpg"), seed=0)
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    proc = run_beet(beetsdir, "similar-import", str(root))
+    assert "imported 1 new" in proc.stdout
+    assert f"{root / 'broken.jpg'}" in proc.stderr and proc.stderr.count("broken.jpg") == 1
+    ls = run_beet(beetsdir, "similar-ls", "camera:canon")
+    assert ls.stdout.strip() == str(root / "a.jpg")
+    music = sqlite3.connect(beetsdir / "library.db").execute(
+        "SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    assert {("items",), ("similar_photos",), ("similar_features",)} <= set(music)
