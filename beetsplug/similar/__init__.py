@@ -41,6 +41,7 @@ class SimilarPlugin(BeetsPlugin):
                 "threshold": None,
             }
         )
+        self.extractors = {}  # model key -> FeatureExtractor, built on demand
         self.register_listener("library_opened", self.library_opened)
         self.register_listener("similar_import_done", self.import_done)
 

@@ -14,6 +14,8 @@ from beets import plugins, ui, util
 from beets.exceptions import UserError
 from PIL import Image
 
+from . import featurizing
+from .features import FeatureConfigError, FeatureExtractor, model_key
 from .photolib import import_paths, photos
 
 if TYPE_CHECKING:
@@ -69,6 +71,71 @@ def _import(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
                  photos=report.added + report.updated)
 
 
+# similar-featurize
+
+
+def feature_settings(plugin: SimilarPlugin, opts=None) -> featurizing.Settings:
+    """Config values, overridden by command-line options where given."""
+    cfg = plugin.config
+
+    def pick(name, kind):
+        value = getattr(opts, name, None) if opts is not None else None
+        return value if value is not None else cfg[name].get(kind)
+
+    settings = featurizing.Settings(
+        model=pick("model", str),
+        depth=pick("depth", int),
+        weights=os.path.expanduser(str(pick("weights", str))),
+        batch_size=pick("batch_size", int),
+        threads=_threads(plugin),
+        dtype=cfg["dtype"].as_choice(["float16", "float32"]),
+        max_pixels=_max_pixels(plugin),
+    )
+    if settings.batch_size < 1:
+        raise UserError("similar.batch_size must be 1 or more")
+    return settings
+
+
+def settings_key(settings: featurizing.Settings) -> str:
+    try:
+        return model_key(settings.model, settings.depth, settings.weights)
+    except FeatureConfigError as exc:
+        raise UserError(f"similar: {exc}") from None
+
+
+def featurize_photos(plugin: SimilarPlugin, lib: Library, found, force: bool,
+                     opts=None) -> featurizing.Report:
+    """Featurize ``found``; the model is built once per process and key."""
+    settings = feature_settings(plugin, opts)
+    key = settings_key(settings)
+
+    def get_extractor() -> FeatureExtractor:
+        if key not in plugin.extractors:
+            plugin._log.info("loading {} (depth {})", settings.model, settings.depth)
+            try:
+                plugin.extractors[key] = FeatureExtractor(
+                    settings.model, settings.depth, settings.weights)
+            except FeatureConfigError as exc:
+                raise UserError(f"similar: {exc}") from None
+        return plugin.extractors[key]
+
+    report = featurizing.run(
+        lib, list(found), settings, get_extractor, key, force=force,
+        on_error=lambda e: plugin._log.warning("skipped {}", e))
+    ui.print_(f"featurized {report.stored} with {key}, {report.skipped} already "
+              f"done, {len(report.errors)} skipped (bad files)")
+    return report
+
+
+def _featurize(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    found = photos(lib, args, plugin.config["sort"].as_str())
+    try:
+        featurize_photos(plugin, lib, found, opts.force, opts)
+    except KeyboardInterrupt:
+        raise UserError("interrupted; the vectors already stored are kept, "
+                        "run the command again to finish") from None
+
+
 # similar-ls
 
 
@@ -104,4 +171,18 @@ def build(plugin: SimilarPlugin) -> list[ui.Subcommand]:
                          help="only exact copies (same hash), grouped")
     ls.func = bind(_ls)
 
-    return [imp, ls]
+    feat = ui.Subcommand("similar-featurize",
+                         help="compute CNN feature vectors for photos")
+    feat.parser.add_option("-m", "--model", dest="model",
+                           help="backbone: xception (default), mobilenet_v3_small, "
+                                "efficientnet_b0, resnet50")
+    feat.parser.add_option("-d", "--depth", dest="depth", type="int",
+                           help="layer depth 1 (last block) to 4 (earliest)")
+    feat.parser.add_option("-w", "--weights", dest="weights",
+                           help="imagenet, none, or a weights file")
+    feat.parser.add_option("-b", "--batch-size", dest="batch_size", type="int")
+    feat.parser.add_option("--force", action="store_true", default=False,
+                           help="redo photos that already have vectors")
+    feat.func = bind(_featurize)
+
+    return [imp, ls, feat]

@@ -86,6 +86,7 @@ CREATE TABLE IF NOT EXISTS similar_features (
     model TEXT NOT NULL,         -- e.g. xception/d1/imagenet
     dim INTEGER NOT NULL,
     dtype TEXT NOT NULL,         -- numpy dtype of the blob: float16, float32
+    scale REAL NOT NULL,         -- the vector is blob * scale
     vector BLOB NOT NULL,
     hash TEXT NOT NULL,          -- photo hash when computed: redo if it changed
     PRIMARY KEY (photo_id, model)

@@ -1,0 +1,122 @@
+"""``similar-featurize``: pick the photos that need vectors, make, store.
+
+Glue between the library and the pure pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from . import vectors
+from .features import FeatureExtractor
+from .imaging import ImageError
+from .pipeline import featurize
+from .progress import Progress
+from .scan import read_record
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from .models import Photo
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str
+    depth: int
+    weights: str
+    batch_size: int
+    threads: int
+    dtype: str
+    max_pixels: int
+
+
+@dataclass
+class Report:
+    stored: int = 0
+    skipped: int = 0  # already done and unchanged
+    errors: list[ImageError] = field(default_factory=list)
+
+
+def refresh_changed(photo: Photo, max_pixels: int) -> None:
+    """Re-read a photo whose file changed since import; raises ImageError."""
+    try:
+        st = os.stat(photo.filepath)
+    except FileNotFoundError:
+        raise ImageError(os.fsdecode(photo.path), "file vanished",
+                         "re-import its folder or remove it from the library") from None
+    if st.st_size != photo.size or st.st_mtime != photo.mtime:
+        record = read_record(os.fsdecode(photo.path), max_pixels)
+        record.pop("origname")
+        photo.update(record)
+        photo.store()
+
+
+def needing_work(photos: Sequence[Photo], stored: dict[int, str], force: bool,
+                 max_pixels: int, report: Report,
+                 on_error: Callable[[ImageError], None]) -> list[Photo]:
+    todo = []
+    for photo in photos:
+        try:
+            refresh_changed(photo, max_pixels)
+        except ImageError as exc:
+            report.errors.append(exc)
+            on_error(exc)
+            continue
+        if not force and stored.get(photo.id) == photo.hash:
+            report.skipped += 1
+        else:
+            todo.append(photo)
+    return todo
+
+
+def run(
+    lib: Library,
+    photos: Sequence[Photo],
+    settings: Settings,
+    get_extractor: Callable[[], FeatureExtractor],
+    key: str,
+    force: bool = False,
+    on_error: Callable[[ImageError], None] = lambda e: None,
+) -> Report:
+    """Featurize ``photos`` under model ``key``; store batch by batch.
+
+    The model is only built when there is work. An interruption keeps
+    every batch already stored.
+    """
+    report = Report()
+    todo = needing_work(photos, vectors.stored_hashes(lib, key), force,
+                        settings.max_pixels, report, on_error)
+    if not todo:
+        return report
+    extractor = get_extractor()
+    by_id = {p.id: p for p in todo}
+
+    progress = Progress(len(todo), "featurize")
+
+    def failed(photo_id: int, error: ImageError) -> None:
+        report.errors.append(error)
+        on_error(error)
+        progress.update(1)
+
+    try:
+        for batch in featurize(
+            ((p.id, os.fsdecode(p.path)) for p in todo),
+            extractor,
+            batch_size=settings.batch_size,
+            threads=settings.threads,
+            max_pixels=settings.max_pixels,
+            on_error=failed,
+        ):
+            report.stored += vectors.save(
+                lib, key,
+                [(pid, by_id[pid].hash, vec) for pid, vec in batch],
+                settings.dtype,
+            )
+            progress.update(len(batch))
+    finally:
+        progress.close()
+    return report

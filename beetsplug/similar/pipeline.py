@@ -1,0 +1,62 @@
+"""Featurize a stream of photos: decode in threads, infer in batches.
+
+Pure: no beets. Decoding (Pillow releases the GIL) runs ahead in worker
+threads while the model works on the previous batch, so the model is
+not left waiting; memory is bounded by the prefetch window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import TypeVar
+
+import numpy as np
+
+from .features import FeatureExtractor
+from .imaging import DEFAULT_MAX_PIXELS, ImageError, load_for_model
+from .parallel import ordered_map
+
+K = TypeVar("K")
+
+
+def _batched(it: Iterable, n: int) -> Iterator[list]:
+    it = iter(it)
+    while batch := list(islice(it, n)):
+        yield batch
+
+
+def featurize(
+    items: Iterable[tuple[K, str]],
+    extractor: FeatureExtractor,
+    batch_size: int = 16,
+    threads: int = 2,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    on_error: Callable[[K, ImageError], None] = lambda key, err: None,
+) -> Iterator[list[tuple[K, np.ndarray]]]:
+    """Yield one list of ``(key, vector)`` per batch, in input order.
+
+    ``items`` are ``(key, path)``; a file that cannot be decoded goes to
+    ``on_error`` and is left out.
+    """
+    size = extractor.size
+
+    def decode(item: tuple[K, str]):
+        key, path = item
+        try:
+            return key, load_for_model(path, size, max_pixels), None
+        except ImageError as exc:
+            return key, None, exc
+
+    decoded = ordered_map(decode, items, workers=threads, prefetch=3 * batch_size)
+    for batch in _batched(decoded, batch_size):
+        good = []
+        for key, pixels, error in batch:
+            if error is not None:
+                on_error(key, error)
+            else:
+                good.append((key, pixels))
+        if not good:
+            continue
+        vectors = extractor.extract(np.stack([p for _, p in good]))
+        yield [(key, vec) for (key, _), vec in zip(good, vectors)]
