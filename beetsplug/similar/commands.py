@@ -10,18 +10,21 @@ import os
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from beets import plugins, ui, util
+from beets import logging, plugins, ui, util
 from beets.exceptions import UserError
 from PIL import Image
 
-from . import featurizing
+from . import featurizing, journal, order_job
 from .features import FeatureConfigError, FeatureExtractor, model_key
 from .photolib import import_paths, photos
+from .progress import Progress
 
 if TYPE_CHECKING:
     from beets.library import Library
 
     from . import SimilarPlugin
+
+log = logging.getLogger("beets")
 
 
 def _max_pixels(plugin: SimilarPlugin) -> int:
@@ -122,8 +125,9 @@ def featurize_photos(plugin: SimilarPlugin, lib: Library, found, force: bool,
     report = featurizing.run(
         lib, list(found), settings, get_extractor, key, force=force,
         on_error=lambda e: plugin._log.warning("skipped {}", e))
-    ui.print_(f"featurized {report.stored} with {key}, {report.skipped} already "
-              f"done, {len(report.errors)} skipped (bad files)")
+    rate = f" at {report.stored / report.seconds:.1f}/s" if report.stored else ""
+    ui.print_(f"featurized {report.stored} with {key}{rate}, {report.skipped} "
+              f"already done, {len(report.errors)} skipped (bad files)")
     return report
 
 
@@ -134,6 +138,129 @@ def _featurize(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> No
     except KeyboardInterrupt:
         raise UserError("interrupted; the vectors already stored are kept, "
                         "run the command again to finish") from None
+
+
+# similar-order / similar-undo
+
+
+def _run_journal(lib: Library, run_id: int, total: int, undo: bool = False):
+    label = "undo" if undo else "rename"
+    progress = Progress(total, label)
+    try:
+        outcome = (journal.undo if undo else journal.resume)(lib, run_id, lambda: progress.update())
+    except KeyboardInterrupt:
+        raise UserError(
+            "interrupted; no file is lost. Run `beet similar-order --resume` to "
+            "finish or `beet similar-undo` to put every file back") from None
+    finally:
+        progress.close()
+    for error in outcome.errors:
+        log.warning("similar: {}", error)
+    return outcome
+
+
+def _check_no_unfinished(lib: Library) -> None:
+    run_id = journal.unfinished(lib)
+    if run_id is not None:
+        raise UserError(
+            f"rename run {run_id} was interrupted; run `beet similar-order --resume` "
+            "to finish it or `beet similar-undo` to roll it back first")
+
+
+def _rename(lib: Library, kind: str, ranked, fmt: str, dry_run: bool,
+            before=lambda: None) -> None:
+    steps = order_job.rename_steps(ranked, fmt, lib.replacements)
+    final = steps[len(steps) // 2:]  # second halves: temp name -> target
+    if not steps:
+        if not dry_run:
+            with lib.transaction():
+                before()
+        ui.print_("every file already has its name; nothing to rename")
+        return
+    if dry_run:
+        sources = {s.key: s.src for s in steps[: len(steps) // 2]}
+        for step in final:
+            ui.print_(f"{util.displayable_path(sources[step.key])} -> "
+                      f"{os.path.basename(step.dst)}")
+        ui.print_(f"dry run: {len(final)} files would be renamed; nothing changed")
+        return
+    run_id = journal.start(lib, kind, steps, before)
+    outcome = _run_journal(lib, run_id, len(steps))
+    if outcome.errors:
+        ui.print_(f"run {run_id}: {len(outcome.errors)} renames failed (see above); "
+                  "no file was lost: `beet similar-undo` puts every file back")
+    else:
+        ui.print_(f"renamed {len(final)} files (run {run_id}); "
+                  "`beet similar-undo` reverts")
+
+
+def _order(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    if opts.resume:
+        run_id = journal.unfinished(lib)
+        if run_id is None:
+            raise UserError("there is no interrupted rename run to resume")
+        outcome = _run_journal(lib, run_id, 0)
+        ui.print_(f"resumed run {run_id}: {outcome.done} steps done, "
+                  f"{len(outcome.errors)} problems")
+        return
+    _check_no_unfinished(lib)
+    fmt = plugin.config["rename_format"].as_str()
+    found = list(photos(lib, args, plugin.config["sort"].as_str()))
+    if opts.clear:
+        ranked = [(p, 0) for p in found]
+
+        def reset_ranks():
+            for p in found:
+                p.rank = 0
+                p.store()
+
+        _rename(lib, "clear", ranked, "$origname", opts.dry_run, reset_ranks)
+        return
+
+    settings = feature_settings(plugin)
+    key = settings_key(settings)
+    metric = opts.metric or plugin.config["metric"].as_choice(["euclidean", "cosine"])
+    improve = plugin.config["improve"].get(bool) if opts.improve is None else opts.improve
+    ordered = order_job.order(lib, found, key, metric, opts.fast, improve, opts.start)
+    if ordered.missing:
+        log.warning("similar: {} matched photos have no {} vectors and are left out; "
+                    "run `beet similar-featurize` first", len(ordered.missing), key)
+    if not ordered.photos:
+        raise UserError(f"no featurized photos to order (model {key}); "
+                        "run `beet similar-featurize` first")
+    r = ordered.result
+    ui.print_(f"ordered {len(ordered.photos)} photos ({'fast' if opts.fast else 'exact'}, "
+              f"{metric}) in {r.seconds:.1f}s; chain length {ordered.greedy_length:.4g}"
+              + (f" -> {r.length:.4g} after improving" if improve else ""))
+    if opts.export:
+        order_job.export_features(opts.export, ordered)
+        ui.print_(f"wrote {opts.export}")
+    ranked = list(zip(ordered.photos, range(1, len(ordered.photos) + 1)))
+
+    def store_ranks():
+        for photo, rank in ranked:
+            photo.rank = rank
+            photo.store()
+
+    if opts.rename:
+        _rename(lib, "order", ranked, fmt, opts.dry_run, store_ranks)
+    elif opts.dry_run:
+        for photo, rank in ranked:
+            ui.print_(f"{rank} {util.displayable_path(photo.path)}")
+    else:
+        with lib.transaction():
+            store_ranks()
+        ui.print_(f"stored ranks of {len(ranked)} photos; files not renamed")
+
+
+def _undo(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    last = journal.last_undoable(lib)
+    if last is None:
+        raise UserError("nothing to undo")
+    run_id, kind = last
+    outcome = _run_journal(lib, run_id, 0, undo=True)
+    ui.print_(f"undid run {run_id} ({kind}): {outcome.done} steps reversed"
+              + (f", {len(outcome.errors)} problems (see above)" if outcome.errors else ""))
 
 
 # similar-ls
@@ -185,4 +312,32 @@ def build(plugin: SimilarPlugin) -> list[ui.Subcommand]:
                            help="redo photos that already have vectors")
     feat.func = bind(_featurize)
 
-    return [imp, ls, feat]
+    order = ui.Subcommand("similar-order",
+                          help="order photos so look-alikes are adjacent; rename with rank")
+    op = order.parser
+    op.add_option("--fast", action="store_true", default=False,
+                  help="approximate search, for big libraries")
+    op.add_option("--metric", choices=["euclidean", "cosine"],
+                  help="distance between vectors (default: similar.metric)")
+    op.add_option("--improve", dest="improve", action="store_true", default=None,
+                  help="shorten the chain with 2-opt moves (default: similar.improve)")
+    op.add_option("--no-improve", dest="improve", action="store_false")
+    op.add_option("--start", choices=["outlier", "earliest"], default="outlier",
+                  help="start at the photo farthest from the rest (default) or the "
+                       "earliest taken")
+    op.add_option("-n", "--dry-run", "--pretend", dest="dry_run", action="store_true",
+                  default=False, help="print the plan and change nothing")
+    op.add_option("--no-rename", dest="rename", action="store_false", default=True,
+                  help="store ranks only; leave file names alone")
+    op.add_option("--clear", action="store_true", default=False,
+                  help="strip rank prefixes: back to the imported names")
+    op.add_option("--resume", action="store_true", default=False,
+                  help="finish an interrupted rename run")
+    op.add_option("--export", metavar="FILE",
+                  help="write features.csv: images, feature columns, rank R")
+    order.func = bind(_order)
+
+    undo = ui.Subcommand("similar-undo", help="undo the last rename run")
+    undo.func = bind(_undo)
+
+    return [imp, ls, feat, order, undo]

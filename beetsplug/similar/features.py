@@ -103,6 +103,8 @@ class FeatureExtractor:
         self.size = (self.backbone.input_size, self.backbone.input_size)
         self.model = self._build(weights)
         self._preprocess = self._preprocess_fn()
+        self._infer = self._inference_fn()
+        self._warm_up()
 
     def _build(self, weights: str):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -142,9 +144,27 @@ class FeatureExtractor:
             f"keras.applications.{self.backbone.preprocess}")
         return lambda x: module.preprocess_input(x.astype(np.float32))
 
+    def _inference_fn(self):
+        """One compiled graph for every batch size (TensorFlow backend);
+        ``predict_on_batch`` would retrace for each new batch shape."""
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            return self.model.predict_on_batch
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, self.size[1], self.size[0], 3), tf.float32)
+        graph = tf.function(lambda x: self.model(x, training=False),
+                            input_signature=[spec])
+        return lambda x: graph(tf.constant(x)).numpy()
+
+    def _warm_up(self) -> None:
+        """Build the graph now rather than on the first real batch."""
+        self.extract(np.zeros((1, self.size[1], self.size[0], 3), np.uint8))
+
     def extract(self, images: np.ndarray) -> np.ndarray:
         """(n, h, w, 3) uint8 images of ``self.size`` -> (n, dim) float32."""
         if images.ndim != 4 or images.shape[1:3] != self.size[::-1]:
             raise ValueError(f"expected (n, {self.size[1]}, {self.size[0]}, 3), got {images.shape}")
-        out = self.model.predict_on_batch(self._preprocess(images))
+        out = self._infer(self._preprocess(images))
         return np.asarray(out, dtype=np.float32)

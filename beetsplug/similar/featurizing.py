@@ -6,6 +6,7 @@ Glue between the library and the pure pipeline.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -38,6 +39,7 @@ class Settings:
 class Report:
     stored: int = 0
     skipped: int = 0  # already done and unchanged
+    seconds: float = 0.0  # featurizing time, model loading excluded
     errors: list[ImageError] = field(default_factory=list)
 
 
@@ -96,6 +98,7 @@ def run(
     by_id = {p.id: p for p in todo}
 
     progress = Progress(len(todo), "featurize")
+    started = time.perf_counter()
 
     def failed(photo_id: int, error: ImageError) -> None:
         report.errors.append(error)
@@ -118,5 +121,6 @@ def run(
             )
             progress.update(len(batch))
     finally:
+        report.seconds = time.perf_counter() - started
         progress.close()
     return report

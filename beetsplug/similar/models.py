@@ -80,52 +80,60 @@ class Photo(LibModel):
             os.remove(self.filepath)
 
 
-_EXTRA_TABLES = """
-CREATE TABLE IF NOT EXISTS similar_features (
-    photo_id INTEGER NOT NULL,
-    model TEXT NOT NULL,         -- e.g. xception/d1/imagenet
-    dim INTEGER NOT NULL,
-    dtype TEXT NOT NULL,         -- numpy dtype of the blob: float16, float32
-    scale REAL NOT NULL,         -- the vector is blob * scale
-    vector BLOB NOT NULL,
-    hash TEXT NOT NULL,          -- photo hash when computed: redo if it changed
-    PRIMARY KEY (photo_id, model)
-);
-CREATE TABLE IF NOT EXISTS similar_runs (
-    id INTEGER PRIMARY KEY,
-    started REAL NOT NULL,
-    kind TEXT NOT NULL,          -- order, clear, move-dupes
-    state TEXT NOT NULL          -- planned, running, done, undone
-);
-CREATE TABLE IF NOT EXISTS similar_journal (
-    run_id INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    photo_id INTEGER,            -- NULL for a temporary hop's first half
-    src BLOB NOT NULL,
-    dst BLOB NOT NULL,
-    state TEXT NOT NULL,         -- pending, done, undone
-    PRIMARY KEY (run_id, seq)
-);
-"""
+# The plugin's other tables: {table: {column: SQL type and constraints}}.
+# A column added here later is added to existing databases too.
+_EXTRA_TABLES: dict[str, dict[str, str]] = {
+    "similar_features": {
+        "photo_id": "INTEGER NOT NULL",
+        "model": "TEXT NOT NULL",  # e.g. xception/d1/imagenet
+        "dim": "INTEGER NOT NULL",
+        "dtype": "TEXT NOT NULL",  # numpy dtype of the blob: float16, float32
+        "scale": "REAL NOT NULL DEFAULT 1.0",  # the vector is blob * scale
+        "vector": "BLOB NOT NULL",
+        "hash": "TEXT NOT NULL",  # photo hash when computed: redo if changed
+    },
+    "similar_runs": {
+        "id": "INTEGER PRIMARY KEY",
+        "started": "REAL NOT NULL",
+        "kind": "TEXT NOT NULL",  # order, clear
+        "state": "TEXT NOT NULL",  # running, done, failed, undone
+    },
+    "similar_journal": {
+        "run_id": "INTEGER NOT NULL",
+        "seq": "INTEGER NOT NULL",
+        "photo_id": "INTEGER NOT NULL",
+        "src": "BLOB NOT NULL",
+        "dst": "BLOB NOT NULL",
+        "state": "TEXT NOT NULL",  # pending, done, failed, skipped, undone
+    },
+}
+_TABLE_KEYS = {
+    "similar_features": "PRIMARY KEY (photo_id, model)",
+    "similar_journal": "PRIMARY KEY (run_id, seq)",
+}
+
+
+def _create_or_migrate(tx, table: str, columns: dict[str, str]) -> None:
+    """Create ``table`` or add the columns it lacks, keeping its rows."""
+    have = {row[1] for row in tx.query(f"PRAGMA table_info({table})")}
+    if not have:
+        defs = [f"{name} {sql}" for name, sql in columns.items()]
+        defs += [_TABLE_KEYS[table]] if table in _TABLE_KEYS else []
+        tx.script(f"CREATE TABLE {table} ({', '.join(defs)});")
+    else:
+        tx.script("".join(f"ALTER TABLE {table} ADD COLUMN {name} {sql};\n"
+                          for name, sql in columns.items() if name not in have))
 
 
 def ensure_schema(lib: Library) -> None:
     """Create or migrate the plugin's tables; cheap after the first call."""
     if getattr(lib, "_similar_schema_ready", False):
         return
-    table = Photo._table
+    photo_columns = {name: typ.sql for name, typ in Photo._fields.items()}
     with lib.transaction() as tx:
-        columns = {row[1] for row in tx.query(f"PRAGMA table_info({table})")}
-        if not columns:
-            defs = ", ".join(f"{n} {t.sql}" for n, t in Photo._fields.items())
-            tx.script(f"CREATE TABLE {table} ({defs});")
-        else:
-            tx.script("".join(
-                f"ALTER TABLE {table} ADD COLUMN {n} {t.sql};\n"
-                for n, t in Photo._fields.items() if n not in columns
-            ))
+        _create_or_migrate(tx, Photo._table, photo_columns)
+        for table, columns in _EXTRA_TABLES.items():
+            _create_or_migrate(tx, table, columns)
     lib._make_attribute_table(Photo._flex_table)
-    lib._create_indices(table, Photo._indices)
-    with lib.transaction() as tx:
-        tx.script(_EXTRA_TABLES)
+    lib._create_indices(Photo._table, Photo._indices)
     lib._similar_schema_ready = True

@@ -1,0 +1,99 @@
+"""``similar-order``: chain the matched photos, rank them, plan renames.
+
+Glue between the library, the pure ordering and the rename planner.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from beets import util
+
+from . import vectors
+from .ordering import ChainResult, order_vectors
+from .renamer import Step, plan
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from .models import Photo
+
+
+@dataclass
+class Ordered:
+    photos: list[Photo]  # in chain order
+    matrix: np.ndarray  # their vectors, same order
+    result: ChainResult
+    greedy_length: float
+    missing: list[Photo]  # matched but not featurized with this model
+
+
+def order(lib: Library, found: Sequence[Photo], key: str, metric: str, fast: bool,
+          improve: bool, start: str = "outlier") -> Ordered:
+    """Chain the photos that have vectors under ``key``.
+
+    Exact copies (same hash) are chained once and kept together, so they
+    always end up adjacent.
+    """
+    by_id = {p.id: p for p in found}
+    ids, matrix = vectors.load(lib, key, [p.id for p in found])
+    have = set(ids)
+    missing = [p for p in found if p.id not in have]
+
+    groups: dict[str, list[int]] = {}  # hash -> rows of `matrix`
+    for row, pid in enumerate(ids):
+        groups.setdefault(by_id[pid].hash, []).append(row)
+    heads = [rows[0] for rows in groups.values()]
+    start_at = None
+    if start == "earliest" and heads:
+        start_at = min(range(len(heads)),
+                       key=lambda i: (by_id[ids[heads[i]]].taken or float("inf"),
+                                      ids[heads[i]]))
+    result, greedy = order_vectors(matrix[heads] if heads else matrix, metric, fast,
+                                   improve, start_at)
+    chain_rows = [row for h in result.order
+                  for row in groups[by_id[ids[heads[h]]].hash]]
+    return Ordered([by_id[ids[r]] for r in chain_rows], matrix[chain_rows], result,
+                   greedy, missing)
+
+
+def target_name(photo: Photo, rank: int, width: int, fmt: str, replacements) -> str:
+    """The file name a rank gives, from the rename template, sanitised as
+    beets sanitises paths (``replace:`` config included)."""
+    view = photo.copy()
+    view.rank = rank
+    view.rankpad = str(rank).zfill(width)
+    name = view.evaluate_template(fmt, for_path=True)
+    ext = os.path.splitext(photo.origname)[1] or os.path.splitext(photo.filepath)[1]
+    stem = name[: -len(ext)] if ext and name.lower().endswith(ext.lower()) else name
+    legal, _ = util.legalize_path(stem, replacements, ext)
+    return os.path.basename(legal)
+
+
+def rename_steps(ranked: Sequence[tuple[Photo, int]], fmt: str, replacements,
+                 width: int | None = None) -> list[Step]:
+    """Steps giving each photo its templated name in its own folder."""
+    width = width or max(4, len(str(len(ranked))))
+    wanted = []
+    for photo, rank in ranked:
+        src = os.fsdecode(photo.path)
+        name = target_name(photo, rank, width, fmt, replacements)
+        wanted.append((photo.id, src, os.path.join(os.path.dirname(src), name)))
+    token = f"{int(time.time() * 1000) % 10**10:x}{os.getpid():x}"
+    return plan(wanted, token)
+
+
+def export_features(path: str, ordered: Ordered) -> None:
+    """Write features.csv as the original scripts did: ``images``, one
+    column per feature, and the rank ``R``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(ordered.matrix, columns=[str(i) for i in range(ordered.matrix.shape[1])])
+    frame.insert(0, "images", [os.fsdecode(p.path) for p in ordered.photos])
+    frame["R"] = np.arange(1, len(ordered.photos) + 1)
+    frame.to_csv(path, index=False)
