@@ -102,16 +102,26 @@ def _walk(lib: Library, run_id: int, rows, backwards: bool, new_state: str,
                               (_path_sql(path), photo_id))
         pending.clear()
 
+    rows = [(seq, pid, os.fsdecode(a), os.fsdecode(b)) for seq, pid, a, b in rows]
+    if backwards:
+        rows = [(seq, pid, b, a) for seq, pid, a, b in rows]
+    # Each photo's places in walking order: src of its first step, then
+    # the dst of each. A step is already done when the file is found at
+    # a place beyond its target (a crash can beat the state's commit).
+    places: dict[int, list[str]] = {}
+    for _, pid, src, dst in rows:
+        places.setdefault(pid, [src]).append(dst)
+    step_no: dict[int, int] = {}
+
     try:
         for seq, photo_id, src, dst in rows:
-            src, dst = os.fsdecode(src), os.fsdecode(dst)
-            if backwards:
-                src, dst = dst, src
+            k = step_no[photo_id] = step_no.get(photo_id, -1) + 1
             if photo_id in failed_photos:
                 pending.append((seq, photo_id, "skipped", dst))
                 continue
             try:
-                perform(src, dst)
+                if not any(os.path.lexists(p) for p in places[photo_id][k + 2:]):
+                    perform(src, dst)
                 pending.append((seq, photo_id, new_state, dst))
                 outcome.done += 1
             except (RenameError, OSError) as exc:
