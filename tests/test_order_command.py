@@ -197,3 +197,54 @@ def test_killed_mid_rename_loses_nothing(tmp_path, scenes_dir, finish):
     assert tree_state(root) == original
     listed = run_beet(beetsdir, "similar-ls", "-f", "$path").stdout.split()
     assert sorted(listed) == sorted(str(root / n) for n in original)
+
+
+class TestCopies(SimilarHelper):
+    def prepare(self, scenes_dir):
+        root = copy_tree(scenes_dir[0], self.photos_dir())
+        for i in (3, 17):
+            (root / f"again_{i}.jpg").write_bytes((root / f"photo_{i:04d}.jpg").read_bytes())
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small"})
+        self.run_command("similar-import", str(root))
+        self.run_command("similar-featurize")
+        return root
+
+    def test_mark(self, scenes_dir):
+        self.prepare(scenes_dir)
+        self.run_command("similar-order", "--copies", "mark", "--no-rename")
+        marked = {p.origname: p.get("duplicate_of") for p in photos(self.lib) if p.get("duplicate_of")}
+        keepers = {p.id: p.origname for p in photos(self.lib)}
+        assert {k: keepers[v] for k, v in marked.items()} in (
+            {"again_3.jpg": "photo_0003.jpg", "again_17.jpg": "photo_0017.jpg"},
+            {"photo_0003.jpg": "again_3.jpg", "photo_0017.jpg": "again_17.jpg"},
+            {"again_3.jpg": "photo_0003.jpg", "photo_0017.jpg": "again_17.jpg"},
+            {"photo_0003.jpg": "again_3.jpg", "again_17.jpg": "photo_0017.jpg"},
+        )
+        assert len(photos(self.lib, ["duplicate_of:1.."])) == 2
+
+    def test_move_then_undo(self, scenes_dir, capsys):
+        root = self.prepare(scenes_dir)
+        before = tree_state(root)
+        out = self.run_output(capsys, "similar-order", "--copies", "move")
+        assert "moved 2 copies" in out and "ordered 36 photos" in out
+        moved = sorted(os.listdir(root / "duplicates"))
+        assert len(moved) == 2
+        assert sorted(tree_state(root).values()) == sorted(before.values())
+        for p in photos(self.lib, ["duplicate_of:1.."]):
+            assert p.filepath.parent.name == "duplicates" and p.filepath.exists()
+        self.run_command("similar-undo")  # the order run's renames
+        self.run_command("similar-undo")  # the move
+        assert tree_state(root) == before
+
+    def test_delete_asks_and_only_then_deletes(self, scenes_dir, monkeypatch):
+        root = self.prepare(scenes_dir)
+        answers = iter(["no"])
+        monkeypatch.setattr("builtins.input", lambda *a: next(answers))
+        with pytest.raises(UserError, match="nothing deleted"):
+            self.run_command("similar-order", "--copies", "delete")
+        assert len(os.listdir(root)) == 38
+        answers = iter(["yes"])
+        self.run_command("similar-order", "--copies", "delete", "--no-rename")
+        assert len(os.listdir(root)) == 36 and len(photos(self.lib)) == 36
+        hashes = [p.hash for p in photos(self.lib)]
+        assert len(set(hashes)) == 36

@@ -9,6 +9,7 @@ work is done by the modules beside it.
 from __future__ import annotations
 
 from beets import ui
+from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 
 from . import commands
@@ -16,6 +17,9 @@ from .models import ensure_schema
 
 
 class SimilarPlugin(BeetsPlugin):
+    # Flexible attributes of photos, typed for queries (`duplicate_of:1..`).
+    photo_types = {"duplicate_of": types.INTEGER}
+
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name)
         self.config.add(

@@ -14,7 +14,7 @@ from beets import logging, plugins, ui, util
 from beets.exceptions import UserError
 from PIL import Image
 
-from . import featurizing, journal, order_job
+from . import copies, featurizing, journal, order_job
 from .features import FeatureConfigError, FeatureExtractor, model_key
 from .photolib import import_paths, photos
 from .progress import Progress
@@ -217,6 +217,9 @@ def _order(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         _rename(lib, "clear", ranked, "$origname", opts.dry_run, reset_ranks)
         return
 
+    if opts.copies:
+        found = _handle_copies(plugin, lib, found, opts.copies, opts.dry_run)
+
     settings = feature_settings(plugin)
     key = settings_key(settings)
     metric = opts.metric or plugin.config["metric"].as_choice(["euclidean", "cosine"])
@@ -251,6 +254,45 @@ def _order(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         with lib.transaction():
             store_ranks()
         ui.print_(f"stored ranks of {len(ranked)} photos; files not renamed")
+
+
+def _handle_copies(plugin: SimilarPlugin, lib: Library, found, action: str,
+                   dry_run: bool, pairs=None) -> list:
+    """Mark, move or delete the extra exact copies among ``found``; returns
+    the photos left to order (moved and deleted extras are not)."""
+    pairs = pairs if pairs is not None else copies.extras(copies.exact_groups(found))
+    if not pairs:
+        ui.print_("no exact copies")
+        return list(found)
+    for photo, keep in pairs:
+        ui.print_(f"{action}: {util.displayable_path(photo.path)} "
+                  f"(same as {util.displayable_path(keep.path)})")
+    if dry_run:
+        done = {"mark": "marked", "move": "moved", "delete": "deleted"}[action]
+        ui.print_(f"dry run: {len(pairs)} copies would be {done}; nothing changed")
+        return list(found)
+    gone = {photo.id for photo, _ in pairs}
+    if action == "mark":
+        with lib.transaction():
+            copies.tag(pairs)
+        ui.print_(f"marked {len(pairs)} copies: duplicate_of=<id of the photo kept>")
+        return list(found)
+    if action == "move":
+        folder = plugin.config["dupes_folder"].as_str()
+        steps = copies.move_steps(pairs, folder, f"{os.getpid():x}")
+        run_id = journal.start(lib, "move-copies", steps, lambda: copies.tag(pairs))
+        outcome = _run_journal(lib, run_id, len(steps))
+        ui.print_(f"moved {len(pairs) - len(outcome.errors)} copies to {folder!r} "
+                  f"(run {run_id}); `beet similar-undo` brings them back")
+    else:  # delete: the only way a photo is ever deleted
+        if not ui.input_yn(f"Delete {len(pairs)} exact copies for good? The photo "
+                           "kept in each group stays. (yes/no)", require=True):
+            raise UserError("nothing deleted")
+        for photo, _ in pairs:
+            with lib.transaction():
+                photo.remove(delete=True)
+        ui.print_(f"deleted {len(pairs)} exact copies")
+    return [p for p in found if p.id not in gone]
 
 
 def _undo(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
@@ -333,6 +375,9 @@ def build(plugin: SimilarPlugin) -> list[ui.Subcommand]:
                   help="strip rank prefixes: back to the imported names")
     op.add_option("--resume", action="store_true", default=False,
                   help="finish an interrupted rename run")
+    op.add_option("--copies", choices=["mark", "move", "delete"],
+                  help="extra exact copies (same hash): mark them (duplicate_of), "
+                       "move them to similar.dupes_folder, or delete them (asks first)")
     op.add_option("--export", metavar="FILE",
                   help="write features.csv: images, feature columns, rank R")
     order.func = bind(_order)
