@@ -14,7 +14,8 @@ from beets import logging, plugins, ui, util
 from beets.exceptions import UserError
 from PIL import Image
 
-from . import copies, featurizing, journal, order_job
+from . import copies, featurizing, journal, order_job, report
+from .dupes import DEFAULT_THRESHOLD, pair_distances
 from .features import FeatureConfigError, FeatureExtractor, model_key
 from .photolib import import_paths, photos
 from .progress import Progress
@@ -305,6 +306,84 @@ def _undo(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
               + (f", {len(outcome.errors)} problems (see above)" if outcome.errors else ""))
 
 
+# similar-dupes / similar-report
+
+
+def _threshold(plugin: SimilarPlugin, opts) -> float:
+    value = opts.threshold if opts.threshold is not None else \
+        plugin.config["threshold"].get()
+    try:
+        value = DEFAULT_THRESHOLD if value is None else float(value)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0 < value < 2:
+        raise UserError("similar.threshold is a cosine distance: between 0 and 2")
+    return value
+
+
+def _dupes(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    found = list(photos(lib, args, plugin.config["sort"].as_str()))
+    key = settings_key(feature_settings(plugin))
+    threshold = _threshold(plugin, opts)
+    groups, missing = order_job.duplicate_groups(lib, found, key, threshold, opts.exact)
+    if missing:
+        log.warning("similar: {} matched photos have no {} vectors: only exact copies "
+                    "are found for them; run `beet similar-featurize`", len(missing), key)
+    fmt = opts.format or plugin.config["format"].as_str()
+    pairs = []
+    for n, group in enumerate(groups, start=1):
+        keep = copies.keeper(group.photos)
+        ui.print_(f"group {n}: {group.kind}, {len(group.photos)} photos")
+        for photo in sorted(group.photos, key=lambda p: p.id != keep.id):
+            ui.print_(f"  {'*' if photo.id == keep.id else ' '} {photo.evaluate_template(fmt)}")
+        pairs += [(p, keep) for p in group.photos if p.id != keep.id]
+    ui.print_(f"{len(groups)} groups, {len(pairs)} photos besides the one to keep (*)"
+              f"; near-duplicates: cosine distance under {threshold:g}")
+    action = opts.action
+    if action and pairs:
+        _handle_copies(plugin, lib, found, action, opts.dry_run, pairs)
+
+
+def _report(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    if not opts.output:
+        raise UserError("name the page to write: -o report.html")
+    found = list(photos(lib, args, plugin.config["sort"].as_str()))
+    if not found:
+        raise UserError("no photos match")
+    key = settings_key(feature_settings(plugin))
+    threshold = _threshold(plugin, opts)
+    if found and all(p.rank for p in found):
+        chain = sorted(found, key=lambda p: p.rank)
+        ids, matrix = order_job.vectors.load(lib, key, [p.id for p in chain])
+        with_vectors = [p for p in chain if p.id in set(ids)]
+        lookup = {pid: row for row, pid in enumerate(ids)}
+        matrix = matrix[[lookup[p.id] for p in with_vectors]] if ids else matrix
+    else:  # not ordered yet: order now, without renaming anything
+        ordered = order_job.order(lib, found, key, "cosine", False, True)
+        with_vectors, matrix = ordered.photos, ordered.matrix
+    groups, _ = order_job.duplicate_groups(lib, with_vectors, key, threshold)
+    group_of = {p.id: n for n, g in enumerate(groups) for p in g.photos if g.kind == "near"}
+    for n, g in enumerate(groups):
+        for p in g.photos:
+            group_of.setdefault(p.id, n)
+    distances = pair_distances(matrix, "cosine") if len(with_vectors) > 1 else []
+    cards = [
+        report.Card(os.fsdecode(p.path), f"{p.rank or i + 1} {p.filepath.name}",
+                    group_of.get(p.id), float(distances[i - 1]) if i else None)
+        for i, p in enumerate(with_vectors)
+    ]
+    rest = [p for p in found if p.id not in {q.id for q in with_vectors}]
+    cards += [report.Card(os.fsdecode(p.path), f"{p.filepath.name} (not featurized)", None, None)
+              for p in rest]
+    page, errors = report.render(cards, opts.title or "Similar photos", _threads(plugin),
+                                 _max_pixels(plugin))
+    for error in errors:
+        plugin._log.warning("no thumbnail for {}", error)
+    report.write(opts.output, page)
+    ui.print_(f"wrote {opts.output}: {len(cards)} photos, "
+              f"{len(set(group_of.values()))} groups framed")
+
+
 # similar-ls
 
 
@@ -382,7 +461,32 @@ def build(plugin: SimilarPlugin) -> list[ui.Subcommand]:
                   help="write features.csv: images, feature columns, rank R")
     order.func = bind(_order)
 
+    dupes = ui.Subcommand("similar-dupes", help="list groups of duplicates and near-duplicates")
+    dp = dupes.parser
+    dp.add_option("-f", "--format", dest="format", help="print photos with this template")
+    dp.add_option("-t", "--threshold", type="float",
+                  help="cosine distance under which photos are near-duplicates "
+                       f"(default: similar.threshold, {DEFAULT_THRESHOLD})")
+    dp.add_option("-e", "--exact", action="store_true", default=False,
+                  help="exact copies (same hash) only")
+    dp.add_option("--tag", dest="action", action="store_const", const="mark",
+                  help="set duplicate_of=<id kept> on the others")
+    dp.add_option("--move", dest="action", action="store_const", const="move",
+                  help="move the others to similar.dupes_folder (undoable)")
+    dp.add_option("--delete", dest="action", action="store_const", const="delete",
+                  help="delete the others, after you confirm")
+    dp.add_option("-n", "--dry-run", "--pretend", dest="dry_run", action="store_true",
+                  default=False, help="say what --tag/--move/--delete would do")
+    dupes.func = bind(_dupes)
+
+    rep = ui.Subcommand("similar-report", help="write an HTML contact sheet of photos in order")
+    rep.parser.add_option("-o", "--output", help="the HTML file to write")
+    rep.parser.add_option("-t", "--threshold", type="float",
+                          help="near-duplicate cosine distance (default: similar.threshold)")
+    rep.parser.add_option("--title", help="page title")
+    rep.func = bind(_report)
+
     undo = ui.Subcommand("similar-undo", help="undo the last rename run")
     undo.func = bind(_undo)
 
-    return [imp, ls, feat, order, undo]
+    return [imp, ls, feat, order, dupes, rep, undo]

@@ -81,7 +81,7 @@ def content_hash(path: str) -> str:
     return digest.hexdigest()
 
 
-def _open(path: str) -> Image.Image:
+def open_image(path: str) -> Image.Image:
     """Open an image lazily, turning every failure into an ImageError."""
     try:
         if os.path.getsize(path) == 0:
@@ -108,7 +108,7 @@ def _open(path: str) -> Image.Image:
         raise ImageError(path, f"cannot read: {exc}") from None
 
 
-def _check_size(path: str, img: Image.Image, max_pixels: int) -> None:
+def check_size(path: str, img: Image.Image, max_pixels: int) -> None:
     if img.width * img.height > max_pixels:
         raise ImageError(
             path,
@@ -143,8 +143,8 @@ def read_info(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> PhotoInfo:
     The check decodes at reduced size (JPEG draft mode), so it is fast
     but still catches truncated and corrupt files.
     """
-    with _open(path) as img:
-        _check_size(path, img, max_pixels)
+    with open_image(path) as img:
+        check_size(path, img, max_pixels)
         try:
             exif = img.getexif()
             sub = exif.get_ifd(_EXIF_IFD)
@@ -222,8 +222,8 @@ def load_for_model(
     JPEGs are decoded in draft mode at the smallest scale that still
     covers ``size``, which is what keeps decoding ahead of the model.
     """
-    with _open(path) as img:
-        _check_size(path, img, max_pixels)
+    with open_image(path) as img:
+        check_size(path, img, max_pixels)
         try:
             if img.format == "JPEG":
                 # Rotated orientations swap axes: cover both.

@@ -97,3 +97,35 @@ def export_features(path: str, ordered: Ordered) -> None:
     frame.insert(0, "images", [os.fsdecode(p.path) for p in ordered.photos])
     frame["R"] = np.arange(1, len(ordered.photos) + 1)
     frame.to_csv(path, index=False)
+
+
+@dataclass
+class DuplicateGroup:
+    kind: str  # "exact" (same hash) or "near" (vectors under the threshold)
+    photos: list[Photo]
+
+
+def duplicate_groups(lib: Library, found: Sequence[Photo], key: str,
+                     threshold: float, exact_only: bool = False) -> tuple[list[DuplicateGroup], list[Photo]]:
+    """Exact-copy groups, then near-duplicate groups of the photos with
+    vectors under ``key`` (cosine distance under ``threshold``). A near
+    group holds at least two different files. Returns (groups, photos
+    without vectors)."""
+    from .copies import exact_groups
+    from .dupes import near_groups
+
+    exact = [DuplicateGroup("exact", g) for g in exact_groups(found)]
+    if exact_only:
+        return exact, []
+    by_id = {p.id: p for p in found}
+    ids, matrix = vectors.load(lib, key, [p.id for p in found])
+    have = set(ids)
+    near = []
+    for rows in near_groups(matrix, threshold, "cosine") if len(ids) else []:
+        members = [by_id[ids[r]] for r in rows]
+        if len({p.hash for p in members}) > 1:
+            near.append(DuplicateGroup("near", members))
+    # An exact group inside a near group is shown there, not twice.
+    in_near = {p.id for g in near for p in g.photos}
+    exact = [g for g in exact if not all(p.id in in_near for p in g.photos)]
+    return exact + near, [p for p in found if p.id not in have]

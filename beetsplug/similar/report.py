@@ -1,0 +1,129 @@
+"""A self-contained HTML contact sheet: photos in order, groups framed.
+
+Pure: Pillow and the standard library. Thumbnails are embedded as JPEG
+data URIs, so the page opens in any browser with no server and no files
+beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps
+
+from .imaging import DEFAULT_MAX_PIXELS, ImageError, check_size, open_image
+from .parallel import ordered_map
+
+THUMB_SIDE = 200
+
+
+@dataclass(frozen=True)
+class Card:
+    path: str
+    label: str  # e.g. "12 IMG_0001.jpg"
+    group: int | None  # near-duplicate group, None when alone
+    distance: float | None  # to the previous card in the order
+
+
+def thumbnail(path: str, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """A small upright JPEG of the photo; raises ImageError."""
+    with open_image(path) as img:
+        check_size(path, img, max_pixels)
+        try:
+            if img.format == "JPEG":
+                img.draft("RGB", (side, side))
+            img.seek(0)
+            small = ImageOps.exif_transpose(img).convert("RGB")
+            small.thumbnail((side, side), Image.Resampling.BILINEAR)
+            out = io.BytesIO()
+            small.save(out, "JPEG", quality=80)
+            return out.getvalue()
+        except Exception as exc:
+            raise ImageError(path, f"cannot make a thumbnail ({exc})") from None
+
+
+_STYLE = """
+body { font: 13px system-ui, sans-serif; margin: 16px; background: #f4f4f4; color: #222; }
+h1 { font-size: 18px; }
+.sheet { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 6px; }
+.group { display: flex; flex-wrap: wrap; gap: 6px; padding: 5px;
+         border: 3px solid #d9480f; border-radius: 6px; background: #fff4e6; }
+.card { width: 210px; text-align: center; background: #fff; border-radius: 4px;
+        padding: 4px; box-shadow: 0 1px 2px rgba(0,0,0,.15); }
+.card img { max-width: 200px; max-height: 200px; display: block; margin: 0 auto; }
+.card .name { overflow-wrap: anywhere; margin-top: 3px; }
+.card .dist { color: #666; font-size: 11px; }
+.card.broken { background: #fdd; }
+"""
+
+# Counts the thumbnails the browser could decode (body data-loaded), for
+# anyone checking the page, and for the tests.
+_SCRIPT = """
+window.addEventListener("load", () => {
+  const ok = [...document.images].filter(i => i.complete && i.naturalWidth > 0);
+  document.body.dataset.loaded = ok.length;
+});
+"""
+
+
+def _card_html(card: Card, thumb: bytes | None, error: str | None) -> str:
+    dist = f'<div class="dist">d = {card.distance:.4g} from previous</div>' \
+        if card.distance is not None else '<div class="dist">&nbsp;</div>'
+    if thumb is not None:
+        data = base64.b64encode(thumb).decode("ascii")
+        img = f'<img src="data:image/jpeg;base64,{data}" alt="{html.escape(card.label)}">'
+        cls = "card"
+    else:
+        img = f'<div class="error">{html.escape(error or "")}</div>'
+        cls = "card broken"
+    return (f'<div class="{cls}" title="{html.escape(card.path)}">{img}'
+            f'<div class="name">{html.escape(card.label)}</div>{dist}</div>')
+
+
+def render(cards: Sequence[Card], title: str, threads: int = 4,
+           max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, list[ImageError]]:
+    """The page, and the photos whose thumbnails could not be made."""
+    errors: list[ImageError] = []
+
+    def thumb(card: Card):
+        try:
+            return thumbnail(card.path, max_pixels=max_pixels), None
+        except ImageError as exc:
+            return None, exc
+
+    parts: list[str] = []
+    open_group: int | None = None
+    for card, (data, error) in zip(cards, ordered_map(thumb, cards, threads, 4 * threads)):
+        if error is not None:
+            errors.append(error)
+        if card.group != open_group:
+            if open_group is not None:
+                parts.append("</div>")
+            if card.group is not None:
+                parts.append(f'<div class="group" data-group="{card.group}">')
+            open_group = card.group
+        parts.append(_card_html(card, data, str(error) if error else None))
+    if open_group is not None:
+        parts.append("</div>")
+    groups = len({c.group for c in cards if c.group is not None})
+    page = (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>"
+        f"<p>{len(cards)} photos in order; {groups} near-duplicate groups are framed.</p>"
+        f'<div class="sheet">{"".join(parts)}</div><script>{_SCRIPT}</script>'
+        "</body></html>\n"
+    )
+    return page, errors
+
+
+def write(path: str, page: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(page)
+    os.replace(tmp, path)
