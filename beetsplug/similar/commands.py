@@ -10,7 +10,7 @@ import os
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from beets import logging, plugins, ui, util
+from beets import plugins, ui, util
 from beets.exceptions import UserError
 from PIL import Image
 
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from beets.library import Library
 
     from . import SimilarPlugin
-
-log = logging.getLogger("beets")
 
 
 def _max_pixels(plugin: SimilarPlugin) -> int:
@@ -50,12 +48,10 @@ def _threads(plugin: SimilarPlugin) -> int:
 def _import(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if not args:
         raise UserError("give one or more files or folders to import")
-    log = plugin._log
-
     def on_error(error) -> None:
-        log.warning("skipped {}", error)
+        plugin._log.warning("skipped {}", error)
 
-    report = import_paths(
+    result = import_paths(
         lib,
         [os.fsdecode(util.normpath(a)) for a in args],
         max_pixels=_max_pixels(plugin),
@@ -64,15 +60,15 @@ def _import(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         on_photo=lambda photo, new: plugins.send(
             "similar_photo_imported", lib=lib, photo=photo, new=new),
     )
-    for path in report.not_images:
-        log.debug("not an image file name, passed over: {}", path)
+    for path in result.not_images:
+        plugin._log.debug("not an image file name, passed over: {}", path)
     ui.print_(
-        f"imported {len(report.added)} new, {len(report.updated)} updated, "
-        f"{report.unchanged} unchanged, {len(report.errors)} skipped "
-        f"(bad files), {len(report.not_images)} not images"
+        f"imported {len(result.added)} new, {len(result.updated)} updated, "
+        f"{result.unchanged} unchanged, {len(result.errors)} skipped "
+        f"(bad files), {len(result.not_images)} not images"
     )
     plugins.send("similar_import_done", lib=lib,
-                 photos=report.added + report.updated)
+                 photos=result.added + result.updated)
 
 
 # similar-featurize
@@ -123,13 +119,13 @@ def featurize_photos(plugin: SimilarPlugin, lib: Library, found, force: bool,
                 raise UserError(f"similar: {exc}") from None
         return plugin.extractors[key]
 
-    report = featurizing.run(
+    result = featurizing.run(
         lib, list(found), settings, get_extractor, key, force=force,
         on_error=lambda e: plugin._log.warning("skipped {}", e))
-    rate = f" at {report.stored / report.seconds:.1f}/s" if report.stored else ""
-    ui.print_(f"featurized {report.stored} with {key}{rate}, {report.skipped} "
-              f"already done, {len(report.errors)} skipped (bad files)")
-    return report
+    rate = f" at {result.stored / result.seconds:.1f}/s" if result.stored else ""
+    ui.print_(f"featurized {result.stored} with {key}{rate}, {result.skipped} "
+              f"already done, {len(result.errors)} skipped (bad files)")
+    return result
 
 
 def _featurize(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
@@ -144,7 +140,8 @@ def _featurize(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> No
 # similar-order / similar-undo
 
 
-def _run_journal(lib: Library, run_id: int, total: int, undo: bool = False):
+def _run_journal(plugin: SimilarPlugin, lib: Library, run_id: int, total: int,
+                 undo: bool = False):
     label = "undo" if undo else "rename"
     progress = Progress(total, label)
     try:
@@ -156,7 +153,7 @@ def _run_journal(lib: Library, run_id: int, total: int, undo: bool = False):
     finally:
         progress.close()
     for error in outcome.errors:
-        log.warning("similar: {}", error)
+        plugin._log.warning("{}", error)
     return outcome
 
 
@@ -168,7 +165,7 @@ def _check_no_unfinished(lib: Library) -> None:
             "to finish it or `beet similar-undo` to roll it back first")
 
 
-def _rename(lib: Library, kind: str, ranked, fmt: str, dry_run: bool,
+def _rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str, dry_run: bool,
             before=lambda: None) -> None:
     steps = order_job.rename_steps(ranked, fmt, lib.replacements)
     final = steps[len(steps) // 2:]  # second halves: temp name -> target
@@ -186,7 +183,7 @@ def _rename(lib: Library, kind: str, ranked, fmt: str, dry_run: bool,
         ui.print_(f"dry run: {len(final)} files would be renamed; nothing changed")
         return
     run_id = journal.start(lib, kind, steps, before)
-    outcome = _run_journal(lib, run_id, len(steps))
+    outcome = _run_journal(plugin, lib, run_id, len(steps))
     if outcome.errors:
         ui.print_(f"run {run_id}: {len(outcome.errors)} renames failed (see above); "
                   "no file was lost: `beet similar-undo` puts every file back")
@@ -200,7 +197,7 @@ def _order(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         run_id = journal.unfinished(lib)
         if run_id is None:
             raise UserError("there is no interrupted rename run to resume")
-        outcome = _run_journal(lib, run_id, 0)
+        outcome = _run_journal(plugin, lib, run_id, 0)
         ui.print_(f"resumed run {run_id}: {outcome.done} steps done, "
                   f"{len(outcome.errors)} problems")
         return
@@ -215,7 +212,7 @@ def _order(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
                 p.rank = 0
                 p.store()
 
-        _rename(lib, "clear", ranked, "$origname", opts.dry_run, reset_ranks)
+        _rename(plugin, lib, "clear", ranked, "$origname", opts.dry_run, reset_ranks)
         return
 
     if opts.copies:
@@ -227,7 +224,7 @@ def _order(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     improve = plugin.config["improve"].get(bool) if opts.improve is None else opts.improve
     ordered = order_job.order(lib, found, key, metric, opts.fast, improve, opts.start)
     if ordered.missing:
-        log.warning("similar: {} matched photos have no {} vectors and are left out; "
+        plugin._log.warning("{} matched photos have no {} vectors and are left out; "
                     "run `beet similar-featurize` first", len(ordered.missing), key)
     if not ordered.photos:
         raise UserError(f"no featurized photos to order (model {key}); "
@@ -247,7 +244,7 @@ def _order(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
             photo.store()
 
     if opts.rename:
-        _rename(lib, "order", ranked, fmt, opts.dry_run, store_ranks)
+        _rename(plugin, lib, "order", ranked, fmt, opts.dry_run, store_ranks)
     elif opts.dry_run:
         for photo, rank in ranked:
             ui.print_(f"{rank} {util.displayable_path(photo.path)}")
@@ -280,9 +277,9 @@ def _handle_copies(plugin: SimilarPlugin, lib: Library, found, action: str,
         return list(found)
     if action == "move":
         folder = plugin.config["dupes_folder"].as_str()
-        steps = copies.move_steps(pairs, folder, f"{os.getpid():x}")
+        steps = copies.move_steps(pairs, folder)
         run_id = journal.start(lib, "move-copies", steps, lambda: copies.tag(pairs))
-        outcome = _run_journal(lib, run_id, len(steps))
+        outcome = _run_journal(plugin, lib, run_id, len(steps))
         ui.print_(f"moved {len(pairs) - len(outcome.errors)} copies to {folder!r} "
                   f"(run {run_id}); `beet similar-undo` brings them back")
     else:  # delete: the only way a photo is ever deleted
@@ -301,7 +298,7 @@ def _undo(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if last is None:
         raise UserError("nothing to undo")
     run_id, kind = last
-    outcome = _run_journal(lib, run_id, 0, undo=True)
+    outcome = _run_journal(plugin, lib, run_id, 0, undo=True)
     ui.print_(f"undid run {run_id} ({kind}): {outcome.done} steps reversed"
               + (f", {len(outcome.errors)} problems (see above)" if outcome.errors else ""))
 
@@ -327,7 +324,7 @@ def _dupes(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     threshold = _threshold(plugin, opts)
     groups, missing = order_job.duplicate_groups(lib, found, key, threshold, opts.exact)
     if missing:
-        log.warning("similar: {} matched photos have no {} vectors: only exact copies "
+        plugin._log.warning("{} matched photos have no {} vectors: only exact copies "
                     "are found for them; run `beet similar-featurize`", len(missing), key)
     fmt = opts.format or plugin.config["format"].as_str()
     pairs = []
@@ -352,20 +349,13 @@ def _report(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         raise UserError("no photos match")
     key = settings_key(feature_settings(plugin))
     threshold = _threshold(plugin, opts)
-    if found and all(p.rank for p in found):
-        chain = sorted(found, key=lambda p: p.rank)
-        ids, matrix = order_job.vectors.load(lib, key, [p.id for p in chain])
-        with_vectors = [p for p in chain if p.id in set(ids)]
-        lookup = {pid: row for row, pid in enumerate(ids)}
-        matrix = matrix[[lookup[p.id] for p in with_vectors]] if ids else matrix
+    if all(p.rank for p in found):
+        with_vectors, matrix = order_job.in_rank_order(lib, found, key)
     else:  # not ordered yet: order now, without renaming anything
         ordered = order_job.order(lib, found, key, "cosine", False, True)
         with_vectors, matrix = ordered.photos, ordered.matrix
     groups, _ = order_job.duplicate_groups(lib, with_vectors, key, threshold)
-    group_of = {p.id: n for n, g in enumerate(groups) for p in g.photos if g.kind == "near"}
-    for n, g in enumerate(groups):
-        for p in g.photos:
-            group_of.setdefault(p.id, n)
+    group_of = {p.id: n for n, g in enumerate(groups) for p in g.photos}
     distances = pair_distances(matrix, "cosine") if len(with_vectors) > 1 else []
     cards = [
         report.Card(os.fsdecode(p.path), f"{p.rank or i + 1} {p.filepath.name}",
@@ -380,8 +370,7 @@ def _report(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     for error in errors:
         plugin._log.warning("no thumbnail for {}", error)
     report.write(opts.output, page)
-    ui.print_(f"wrote {opts.output}: {len(cards)} photos, "
-              f"{len(set(group_of.values()))} groups framed")
+    ui.print_(f"wrote {opts.output}: {len(cards)} photos, {len(groups)} groups framed")
 
 
 # similar-ls

@@ -43,7 +43,7 @@ def extras(groups: Iterable[Sequence[Photo]]) -> list[tuple[Photo, Photo]]:
     return out
 
 
-def move_steps(pairs: Sequence[tuple[Photo, Photo]], folder: str, token: str) -> list[Step]:
+def move_steps(pairs: Sequence[tuple[Photo, Photo]], folder: str) -> list[Step]:
     """Steps moving each extra into ``folder``: relative to the photo's own
     folder, or absolute."""
     wanted = []
@@ -51,7 +51,7 @@ def move_steps(pairs: Sequence[tuple[Photo, Photo]], folder: str, token: str) ->
         src = os.fsdecode(photo.path)
         target_dir = folder if os.path.isabs(folder) else os.path.join(os.path.dirname(src), folder)
         wanted.append((photo.id, src, os.path.join(target_dir, os.path.basename(src))))
-    return plan(wanted, token)
+    return plan(wanted)
 
 
 def tag(pairs: Sequence[tuple[Photo, Photo]]) -> None:

@@ -6,7 +6,6 @@ Glue between the library, the pure ordering and the rename planner.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -62,6 +61,14 @@ def order(lib: Library, found: Sequence[Photo], key: str, metric: str, fast: boo
                    greedy, missing)
 
 
+def in_rank_order(lib: Library, found: Sequence[Photo], key: str) -> tuple[list[Photo], np.ndarray]:
+    """The ranked photos with vectors under ``key``, by rank, and their vectors."""
+    chain = sorted((p for p in found if p.rank), key=lambda p: p.rank)
+    by_id = {p.id: p for p in chain}
+    ids, matrix = vectors.load(lib, key, list(by_id))
+    return [by_id[i] for i in ids], matrix
+
+
 def target_name(photo: Photo, rank: int, width: int, fmt: str, replacements) -> str:
     """The file name a rank gives, from the rename template, sanitised as
     beets sanitises paths (``replace:`` config included)."""
@@ -84,8 +91,7 @@ def rename_steps(ranked: Sequence[tuple[Photo, int]], fmt: str, replacements,
         src = os.fsdecode(photo.path)
         name = target_name(photo, rank, width, fmt, replacements)
         wanted.append((photo.id, src, os.path.join(os.path.dirname(src), name)))
-    token = f"{int(time.time() * 1000) % 10**10:x}{os.getpid():x}"
-    return plan(wanted, token)
+    return plan(wanted)
 
 
 def export_features(path: str, ordered: Ordered) -> None:

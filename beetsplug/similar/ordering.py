@@ -219,12 +219,14 @@ class _ClusterIndex:
             d2 = _sq_norms(q)[:, None] + _sq_norms(self.x[cand])[None, :] - 2.0 * q @ self.x[cand].T
             d2[members[:, None] == cand[None, :]] = np.inf
             kk = min(k, len(cand) - 1)
-            part = np.argpartition(d2, kk - 1, axis=1)[:, :kk] if kk > 0 else np.zeros((len(q), 0), int)
+            if kk <= 0:  # a lone point: its neighbour list is itself (used)
+                out[members] = members[:, None]
+                continue
+            part = np.argpartition(d2, kk - 1, axis=1)[:, :kk]
             pd = np.take_along_axis(d2, part, 1)
             best = cand[np.take_along_axis(part, np.argsort(pd, 1), 1)]
-            if kk < k:  # tiny cells: pad with the point's own best (already used later)
-                best = np.pad(best, ((0, 0), (0, k - kk)), mode="edge") if kk else \
-                    np.repeat(members[:, None], k, axis=1)
+            if kk < k:  # few candidates: repeat the farthest (harmless)
+                best = np.pad(best, ((0, 0), (0, k - kk)), mode="edge")
             out[members] = best
         return out
 

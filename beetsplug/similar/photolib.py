@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from beets import dbcore, util
+from beets import dbcore
 from beets.exceptions import UserError
 
 from .imaging import ImageError
@@ -30,12 +30,6 @@ def photos(lib: Library, query: str | Sequence[str] = (), sort: str = "path+"):
                           default_sort)
     except dbcore.InvalidQueryError as exc:
         raise UserError(f"invalid query: {exc}") from None
-
-
-def photo_by_path(lib: Library, path: str) -> Photo | None:
-    ensure_schema(lib)
-    return lib._fetch(Photo, dbcore.query.MatchQuery(
-        "path", Photo._type("path").to_sql(util.bytestring_path(path)))).get()
 
 
 @dataclass

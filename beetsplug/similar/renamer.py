@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
@@ -38,15 +39,18 @@ def _with_suffix(path: str, n: int) -> str:
 
 def plan(
     wanted: Sequence[tuple[Hashable, str, str]],
-    token: str,
+    token: str | None = None,
     exists: Callable[[str], bool] = os.path.lexists,
 ) -> list[Step]:
-    """Steps for ``(key, src, dst)`` renames, in the order to perform them.
+    """Steps for ``(key, src, dst)`` renames, in the order to perform them:
+    every first hop (to a temporary name), then every second hop.
 
-    ``token`` makes the temporary names unique to this run. Renames whose
-    target is their source are dropped. Two files wanting one name, or a
-    name taken by a file outside the plan, get numbered suffixes.
+    ``token`` makes the temporary names unique to this run (default: from
+    the clock and process id). Renames whose target is their source are
+    dropped. Two files wanting one name, or a name taken by a file outside
+    the plan, get numbered suffixes.
     """
+    token = token or f"{time.time_ns() // 1000:x}{os.getpid():x}"
     moving = [(k, s, d) for k, s, d in wanted if s != d]
     sources = {_norm(s) for _, s, _ in wanted}
     taken: set[str] = set()
