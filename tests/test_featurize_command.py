@@ -100,3 +100,48 @@ class TestFeaturize(SimilarHelper):
         self.config["similar"]["weights"] = "/nowhere/w.h5"
         with pytest.raises(UserError, match="no file at"):
             self.run_command("similar-featurize")
+
+
+class TestInterrupt(SimilarHelper):
+    def test_ctrl_c_keeps_what_was_stored(self, scenes_dir, monkeypatch):
+        """Ctrl-C on the third batch: the first two batches stay stored."""
+        from beetsplug.similar.features import FeatureExtractor
+
+        root = copy_tree(scenes_dir[0], self.photos_dir())
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "batch_size": 8})
+        self.run_command("similar-import", str(root))
+        real_extract, calls = FeatureExtractor.extract, []
+
+        def extract(self_, images):
+            calls.append(len(images))
+            if len(calls) == 4:  # the warm-up call, then two real batches
+                raise KeyboardInterrupt
+            return real_extract(self_, images)
+
+        monkeypatch.setattr(FeatureExtractor, "extract", extract)
+        with pytest.raises(UserError, match="interrupted; the vectors already stored are kept"):
+            self.run_command("similar-featurize")
+        assert vectors.models(self.lib) == {MODEL: 16}
+        monkeypatch.setattr(FeatureExtractor, "extract", real_extract)
+        self.run_command("similar-featurize")
+        assert vectors.models(self.lib) == {MODEL: 36}
+
+
+def test_progress_draws_on_a_terminal_only():
+    import io
+
+    from beetsplug.similar.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = Progress(4, "featurize", stream)
+        for _ in range(4):
+            bar.update()
+        bar.close()
+    assert "featurize [" in tty.getvalue() and "4/4" in tty.getvalue() and "ETA" in tty.getvalue()
+    assert pipe.getvalue() == ""
