@@ -46,7 +46,7 @@ class TestDupes(SimilarHelper):
         group["again.jpg"] = group["photo_0005.jpg"]
         blocks = re.findall(r"group \d+: (\w+), (\d+) photos\n((?:  .*\n)+)", out)
         assert len(blocks) >= 4
-        for kind, count, lines in blocks:
+        for _kind, count, lines in blocks:
             names = [line[4:] for line in lines.splitlines()]
             assert int(count) == len(names) and lines.count("*") == 1
             assert len({group[n] for n in names}) == 1  # precise: one scene each

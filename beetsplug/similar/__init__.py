@@ -13,6 +13,8 @@ from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 
 from . import commands
+from .dupes import DEFAULT_THRESHOLD
+from .imaging import DEFAULT_MAX_PIXELS
 from .models import ensure_schema
 
 
@@ -28,7 +30,7 @@ class SimilarPlugin(BeetsPlugin):
                 "format": "$path",
                 "sort": "path+",
                 "threads": 4,
-                "max_pixels": 2 * 89_478_485,
+                "max_pixels": DEFAULT_MAX_PIXELS,
                 # similar-featurize
                 "auto": False,
                 "model": "xception",
@@ -41,8 +43,8 @@ class SimilarPlugin(BeetsPlugin):
                 "improve": True,
                 "rename_format": "$rankpad-$origname",
                 "dupes_folder": "duplicates",
-                # similar-dupes
-                "threshold": None,
+                # similar-dupes / similar-report: cosine distance
+                "threshold": DEFAULT_THRESHOLD,
             }
         )
         self.extractors = {}  # model key -> FeatureExtractor, built on demand

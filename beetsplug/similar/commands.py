@@ -310,7 +310,7 @@ def _threshold(plugin: SimilarPlugin, opts) -> float:
     value = opts.threshold if opts.threshold is not None else \
         plugin.config["threshold"].get()
     try:
-        value = DEFAULT_THRESHOLD if value is None else float(value)
+        value = float(value)
     except (TypeError, ValueError):
         value = -1.0
     if not 0 < value < 2:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from . import vectors
 from .features import FeatureExtractor
 from .imaging import ImageError
+from .photolib import unchanged, update_from_record
 from .pipeline import featurize
 from .progress import Progress
 from .scan import read_record
@@ -45,15 +46,12 @@ class Report:
 
 def refresh_changed(photo: Photo, max_pixels: int) -> None:
     """Re-read a photo whose file changed since import; raises ImageError."""
-    try:
-        st = os.stat(photo.filepath)
-    except FileNotFoundError:
-        raise ImageError(os.fsdecode(photo.path), "file vanished",
-                         "re-import its folder or remove it from the library") from None
-    if st.st_size != photo.size or st.st_mtime != photo.mtime:
-        record = read_record(os.fsdecode(photo.path), max_pixels)
-        record.pop("origname")
-        photo.update(record)
+    path = os.fsdecode(photo.path)
+    if not os.path.lexists(path):
+        raise ImageError(path, "file vanished",
+                         "re-import its folder or remove it from the library")
+    if not unchanged(photo, path):
+        update_from_record(photo, read_record(path, max_pixels))
         photo.store()
 
 

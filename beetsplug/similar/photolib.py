@@ -32,6 +32,20 @@ def photos(lib: Library, query: str | Sequence[str] = (), sort: str = "path+"):
         raise UserError(f"invalid query: {exc}") from None
 
 
+def unchanged(photo: Photo, path: str) -> bool:
+    """True when the file still has the size and mtime the library stored."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_size == photo.size and st.st_mtime == photo.mtime
+
+
+def update_from_record(photo: Photo, record: dict) -> None:
+    """Refresh a known photo from a new reading; its imported name stays."""
+    photo.update({k: v for k, v in record.items() if k != "origname"})
+
+
 @dataclass
 class ImportReport:
     added: list[Photo] = field(default_factory=list)
@@ -69,15 +83,10 @@ def import_paths(
     todo = []
     for path in images:
         photo = known.get(path)
-        if photo is not None:
-            try:
-                st = os.stat(path)
-            except OSError:
-                st = None
-            if st and st.st_size == photo.size and st.st_mtime == photo.mtime:
-                report.unchanged += 1
-                continue
-        todo.append(path)
+        if photo is not None and unchanged(photo, path):
+            report.unchanged += 1
+        else:
+            todo.append(path)
 
     batch: list[tuple[Photo, bool]] = []
 
@@ -100,8 +109,7 @@ def import_paths(
             report.added.append(photo)
             batch.append((photo, True))
         else:
-            record.pop("origname")  # keep the name from the first import
-            photo.update(record)
+            update_from_record(photo, record)
             report.updated.append(photo)
             batch.append((photo, False))
         if len(batch) >= 200:

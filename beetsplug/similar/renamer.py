@@ -85,6 +85,10 @@ def _hard_linked(a: str, b: str) -> bool:
         return False
 
 
+def _taken(src: str, dst: str) -> RenameError:
+    return RenameError(f"{dst}: already exists; not overwriting it with {src}")
+
+
 def perform(src: str, dst: str) -> str:
     """Move ``src`` to ``dst`` without ever replacing a file.
 
@@ -101,19 +105,19 @@ def perform(src: str, dst: str) -> str:
         if _hard_linked(src, dst):
             os.unlink(src)  # a link-then-unlink cut in the middle: dst has it
             return "done"
-        raise RenameError(f"{dst}: already exists; not overwriting it with {src}")
+        raise _taken(src, dst)
     os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
     try:
         os.link(src, dst)  # fails if dst exists: no overwrite, ever
     except OSError as exc:
         if exc.errno == errno.EEXIST:
-            raise RenameError(f"{dst}: already exists; not overwriting it with {src}") from None
+            raise _taken(src, dst) from None
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK,
                              errno.EOPNOTSUPP):
             raise RenameError(f"{src}: cannot rename to {dst}: {exc.strerror}") from None
         # No hard links here (FAT, some network shares): checked rename.
         if os.path.lexists(dst):
-            raise RenameError(f"{dst}: already exists; not overwriting it with {src}")
+            raise _taken(src, dst) from None
         os.rename(src, dst)
         return "done"
     os.unlink(src)
