@@ -31,3 +31,18 @@ def ordered_map(
             yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def ordered_try_map(
+    fn: Callable[[T], R], items: Iterable[T], workers: int, prefetch: int,
+    catch: type[Exception] | tuple[type[Exception], ...],
+) -> Iterator[tuple[T, R | None, Exception | None]]:
+    """:func:`ordered_map` yielding ``(item, result, None)``, or
+    ``(item, None, error)`` when ``fn`` raised one of ``catch``."""
+    def attempt(item: T):
+        try:
+            return item, fn(item), None
+        except catch as exc:
+            return item, None, exc
+
+    return ordered_map(attempt, items, workers, prefetch)

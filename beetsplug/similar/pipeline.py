@@ -15,7 +15,7 @@ import numpy as np
 
 from .features import FeatureExtractor
 from .imaging import DEFAULT_MAX_PIXELS, ImageError, load_for_model
-from .parallel import ordered_map
+from .parallel import ordered_try_map
 
 K = TypeVar("K")
 
@@ -39,19 +39,12 @@ def featurize(
     ``items`` are ``(key, path)``; a file that cannot be decoded goes to
     ``on_error`` and is left out.
     """
-    size = extractor.size
-
-    def decode(item: tuple[K, str]):
-        key, path = item
-        try:
-            return key, load_for_model(path, size, max_pixels), None
-        except ImageError as exc:
-            return key, None, exc
-
-    decoded = ordered_map(decode, items, workers=threads, prefetch=3 * batch_size)
+    decoded = ordered_try_map(
+        lambda item: load_for_model(item[1], extractor.size, max_pixels), items,
+        workers=threads, prefetch=3 * batch_size, catch=ImageError)
     for batch in _batched(decoded, batch_size):
         good = []
-        for key, pixels, error in batch:
+        for (key, _), pixels, error in batch:
             if error is not None:
                 on_error(key, error)
             else:

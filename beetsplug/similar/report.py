@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from .imaging import DEFAULT_MAX_PIXELS, ImageError, check_size, open_image
-from .parallel import ordered_map
+from .parallel import ordered_try_map
 
 THUMB_SIDE = 200
 
@@ -89,16 +89,11 @@ def render(cards: Sequence[Card], title: str, threads: int = 4,
            max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, list[ImageError]]:
     """The page, and the photos whose thumbnails could not be made."""
     errors: list[ImageError] = []
-
-    def thumb(card: Card):
-        try:
-            return thumbnail(card.path, max_pixels=max_pixels), None
-        except ImageError as exc:
-            return None, exc
-
+    thumbs = ordered_try_map(lambda c: thumbnail(c.path, max_pixels=max_pixels), cards,
+                             threads, 4 * threads, catch=ImageError)
     parts: list[str] = []
     open_group: int | None = None
-    for card, (data, error) in zip(cards, ordered_map(thumb, cards, threads, 4 * threads)):
+    for card, data, error in thumbs:
         if error is not None:
             errors.append(error)
         if card.group != open_group:

@@ -16,7 +16,7 @@ from .imaging import (
     is_image_name,
     read_info,
 )
-from .parallel import ordered_map
+from .parallel import ordered_try_map
 
 
 def walk_files(paths: Iterable[str]) -> Iterator[str]:
@@ -91,10 +91,5 @@ def read_records(
     paths: Iterable[str], max_pixels: int = DEFAULT_MAX_PIXELS, threads: int = 4
 ) -> Iterator[tuple[str, dict | None, ImageError | None]]:
     """Yield ``(path, record, None)`` or ``(path, None, error)`` in order."""
-    def task(p: str):
-        try:
-            return p, read_record(p, max_pixels), None
-        except ImageError as exc:
-            return p, None, exc
-
-    yield from ordered_map(task, paths, workers=threads, prefetch=4 * threads)
+    return ordered_try_map(lambda p: read_record(p, max_pixels), paths,
+                           workers=threads, prefetch=4 * threads, catch=ImageError)
