@@ -82,8 +82,9 @@ def knn(x: np.ndarray, k: int, block: int = 512) -> tuple[np.ndarray, np.ndarray
     return idx, dist
 
 
-class _Unused:
-    """The unused points, as a compacted copy for vectorised scans."""
+class _ExactFallback:
+    """Nearest unused point by a vectorised scan of a compacted copy of the
+    unused points (recompacted when half of it is used)."""
 
     def __init__(self, x: np.ndarray) -> None:
         self.x = x
@@ -98,13 +99,13 @@ class _Unused:
     def mark(self, i: int) -> None:
         self.used[i] = True
 
-    def nearest(self, point: np.ndarray) -> int:
+    def nearest(self, current: int) -> int:
         """The nearest unused point (lowest index on ties)."""
         alive = ~self.used[self.ids]
         if alive.sum() * 2 < len(self.ids):
             self._compact()
             alive = np.ones(len(self.ids), dtype=bool)
-        d2 = self.sub_norms - 2.0 * (self.sub @ point)
+        d2 = self.sub_norms - 2.0 * (self.sub @ self.x[current])
         d2[~alive] = np.inf
         return int(self.ids[np.argmin(d2)])
 
@@ -129,18 +130,6 @@ def _greedy(n: int, start: int, neighbours: np.ndarray, fallback) -> tuple[np.nd
             fallbacks += 1
             current = fallback.nearest(current)
     return order, fallbacks
-
-
-class _ExactFallback:
-    def __init__(self, x: np.ndarray) -> None:
-        self.x = x
-        self.unused = _Unused(x)
-
-    def mark(self, i: int) -> None:
-        self.unused.mark(i)
-
-    def nearest(self, current: int) -> int:
-        return self.unused.nearest(self.x[current])
 
 
 @dataclass
