@@ -7,7 +7,6 @@ prints a summary. Errors the user can fix are raised as ``UserError``.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from beets import plugins, ui, util
@@ -192,6 +191,15 @@ def _rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str, dr
                   "`beet similar-undo` reverts")
 
 
+def _rank_storer(ranked):
+    """A callable that stores each photo's rank (run inside a transaction)."""
+    def store() -> None:
+        for photo, rank in ranked:
+            photo.rank = rank
+            photo.store()
+    return store
+
+
 def _order(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if opts.resume:
         run_id = journal.unfinished(lib)
@@ -206,13 +214,7 @@ def _order(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     found = list(photos(lib, args, plugin.config["sort"].as_str()))
     if opts.clear:
         ranked = [(p, 0) for p in found]
-
-        def reset_ranks():
-            for p in found:
-                p.rank = 0
-                p.store()
-
-        _rename(plugin, lib, "clear", ranked, "$origname", opts.dry_run, reset_ranks)
+        _rename(plugin, lib, "clear", ranked, "$origname", opts.dry_run, _rank_storer(ranked))
         return
 
     if opts.copies:
@@ -237,12 +239,7 @@ def _order(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         order_job.export_features(opts.export, ordered)
         ui.print_(f"wrote {opts.export}")
     ranked = list(zip(ordered.photos, range(1, len(ordered.photos) + 1)))
-
-    def store_ranks():
-        for photo, rank in ranked:
-            photo.rank = rank
-            photo.store()
-
+    store_ranks = _rank_storer(ranked)
     if opts.rename:
         _rename(plugin, lib, "order", ranked, fmt, opts.dry_run, store_ranks)
     elif opts.dry_run:
@@ -354,17 +351,17 @@ def _report(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     else:  # not ordered yet: order now, without renaming anything
         ordered = order_job.order(lib, found, key, "cosine", False, True)
         with_vectors, matrix = ordered.photos, ordered.matrix
-    groups, _ = order_job.duplicate_groups(lib, with_vectors, key, threshold)
+    groups = order_job.group_duplicates(with_vectors, with_vectors, matrix, threshold)
     group_of = {p.id: n for n, g in enumerate(groups) for p in g.photos}
-    distances = pair_distances(matrix, "cosine") if len(with_vectors) > 1 else []
+    distances = pair_distances(matrix, "cosine")
     cards = [
         report.Card(os.fsdecode(p.path), f"{p.rank or i + 1} {p.filepath.name}",
                     group_of.get(p.id), float(distances[i - 1]) if i else None)
         for i, p in enumerate(with_vectors)
     ]
-    rest = [p for p in found if p.id not in {q.id for q in with_vectors}]
+    shown = {p.id for p in with_vectors}
     cards += [report.Card(os.fsdecode(p.path), f"{p.filepath.name} (not featurized)", None, None)
-              for p in rest]
+              for p in found if p.id not in shown]
     page, errors = report.render(cards, opts.title or "Similar photos", _threads(plugin),
                                  _max_pixels(plugin))
     for error in errors:
@@ -381,12 +378,8 @@ def _ls(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     sort = plugin.config["sort"].as_str()
     found = photos(lib, args, sort)
     if opts.copies:
-        by_hash = defaultdict(list)
-        for photo in found:
-            by_hash[photo.hash].append(photo)
-        found = [p for group in sorted(by_hash.values(),
-                                       key=lambda g: str(g[0].path))
-                 if len(group) > 1 for p in group]
+        found = [p for group in sorted(copies.exact_groups(found), key=lambda g: g[0].path)
+                 for p in group]
     for photo in found:
         ui.print_(photo.evaluate_template(fmt))
 

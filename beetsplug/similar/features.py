@@ -96,9 +96,9 @@ class FeatureExtractor:
 
     def __init__(self, backbone: str = "xception", depth: int = 1,
                  weights: str = "imagenet") -> None:
-        self.backbone = check_settings(backbone, depth, weights)
+        self.key = model_key(backbone, depth, weights)  # validates the settings
+        self.backbone = BACKBONES[backbone]
         self.depth = depth
-        self.key = model_key(backbone, depth, weights)
         self.dim = self.backbone.dims[depth - 1]
         self.size = (self.backbone.input_size, self.backbone.input_size)
         self.model = self._build(weights)

@@ -95,7 +95,7 @@ _EXTRA_TABLES: dict[str, dict[str, str]] = {
     "similar_runs": {
         "id": "INTEGER PRIMARY KEY",
         "started": "REAL NOT NULL",
-        "kind": "TEXT NOT NULL",  # order, clear
+        "kind": "TEXT NOT NULL",  # order, clear, move-copies
         "state": "TEXT NOT NULL",  # running, done, failed, undone
     },
     "similar_journal": {

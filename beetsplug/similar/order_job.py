@@ -14,6 +14,8 @@ import numpy as np
 from beets import util
 
 from . import vectors
+from .copies import exact_groups
+from .dupes import near_groups
 from .ordering import ChainResult, order_vectors
 from .renamer import Step, plan
 
@@ -39,34 +41,38 @@ def order(lib: Library, found: Sequence[Photo], key: str, metric: str, fast: boo
     Exact copies (same hash) are chained once and kept together, so they
     always end up adjacent.
     """
-    by_id = {p.id: p for p in found}
-    ids, matrix = vectors.load(lib, key, [p.id for p in found])
-    have = set(ids)
-    missing = [p for p in found if p.id not in have]
-
+    featurized, matrix, missing = with_vectors(lib, found, key)
     groups: dict[str, list[int]] = {}  # hash -> rows of `matrix`
-    for row, pid in enumerate(ids):
-        groups.setdefault(by_id[pid].hash, []).append(row)
+    for row, photo in enumerate(featurized):
+        groups.setdefault(photo.hash, []).append(row)
     heads = [rows[0] for rows in groups.values()]
     start_at = None
     if start == "earliest" and heads:
         start_at = min(range(len(heads)),
-                       key=lambda i: (by_id[ids[heads[i]]].taken or float("inf"),
-                                      ids[heads[i]]))
+                       key=lambda i: (featurized[heads[i]].taken or float("inf"),
+                                      featurized[heads[i]].id))
     result, greedy = order_vectors(matrix[heads] if heads else matrix, metric, fast,
                                    improve, start_at)
-    chain_rows = [row for h in result.order
-                  for row in groups[by_id[ids[heads[h]]].hash]]
-    return Ordered([by_id[ids[r]] for r in chain_rows], matrix[chain_rows], result,
+    chain_rows = [row for h in result.order for row in groups[featurized[heads[h]].hash]]
+    return Ordered([featurized[r] for r in chain_rows], matrix[chain_rows], result,
                    greedy, missing)
+
+
+def with_vectors(lib: Library, found: Sequence[Photo],
+                 key: str) -> tuple[list[Photo], np.ndarray, list[Photo]]:
+    """The photos of ``found`` with vectors under ``key`` (in the order
+    given), their vectors as rows, and the photos without."""
+    by_id = {p.id: p for p in found}
+    ids, matrix = vectors.load(lib, key, list(by_id))
+    have = set(ids)
+    return [by_id[i] for i in ids], matrix, [p for p in found if p.id not in have]
 
 
 def in_rank_order(lib: Library, found: Sequence[Photo], key: str) -> tuple[list[Photo], np.ndarray]:
     """The ranked photos with vectors under ``key``, by rank, and their vectors."""
-    chain = sorted((p for p in found if p.rank), key=lambda p: p.rank)
-    by_id = {p.id: p for p in chain}
-    ids, matrix = vectors.load(lib, key, list(by_id))
-    return [by_id[i] for i in ids], matrix
+    ranked, matrix, _ = with_vectors(
+        lib, sorted((p for p in found if p.rank), key=lambda p: p.rank), key)
+    return ranked, matrix
 
 
 def target_name(photo: Photo, rank: int, width: int, fmt: str, replacements) -> str:
@@ -113,25 +119,26 @@ class DuplicateGroup:
 
 def duplicate_groups(lib: Library, found: Sequence[Photo], key: str,
                      threshold: float, exact_only: bool = False) -> tuple[list[DuplicateGroup], list[Photo]]:
-    """Exact-copy groups, then near-duplicate groups of the photos with
-    vectors under ``key`` (cosine distance under ``threshold``). A near
-    group holds at least two different files. Returns (groups, photos
-    without vectors)."""
-    from .copies import exact_groups
-    from .dupes import near_groups
-
-    exact = [DuplicateGroup("exact", g) for g in exact_groups(found)]
+    """:func:`group_duplicates` of ``found``, with vectors from the library
+    (none when ``exact_only``). Returns (groups, photos without vectors)."""
     if exact_only:
-        return exact, []
-    by_id = {p.id: p for p in found}
-    ids, matrix = vectors.load(lib, key, [p.id for p in found])
-    have = set(ids)
+        return group_duplicates(found, [], None, threshold), []
+    featurized, matrix, missing = with_vectors(lib, found, key)
+    return group_duplicates(found, featurized, matrix, threshold), missing
+
+
+def group_duplicates(photos: Sequence[Photo], featurized: Sequence[Photo],
+                     matrix: np.ndarray | None, threshold: float) -> list[DuplicateGroup]:
+    """Exact-copy groups of ``photos``, then near-duplicate groups of
+    ``featurized`` (rows of ``matrix``; cosine distance under ``threshold``).
+    A near group holds at least two different files."""
+    exact = [DuplicateGroup("exact", g) for g in exact_groups(photos)]
     near = []
-    for rows in near_groups(matrix, threshold, "cosine") if len(ids) else []:
-        members = [by_id[ids[r]] for r in rows]
+    for rows in near_groups(matrix, threshold, "cosine") if featurized else []:
+        members = [featurized[r] for r in rows]
         if len({p.hash for p in members}) > 1:
             near.append(DuplicateGroup("near", members))
     # An exact group inside a near group is shown there, not twice.
     in_near = {p.id for g in near for p in g.photos}
     exact = [g for g in exact if not all(p.id in in_near for p in g.photos)]
-    return exact + near, [p for p in found if p.id not in have]
+    return exact + near
