@@ -25,9 +25,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import numpy as np  # noqa: E402
 
 from beetsplug.similar import samples  # noqa: E402
-from beetsplug.similar.features import FeatureExtractor  # noqa: E402
-from beetsplug.similar.imaging import load_for_model  # noqa: E402
-from beetsplug.similar.pipeline import featurize  # noqa: E402
+from beetsplug.similar.features.extractor import FeatureExtractor  # noqa: E402
+from beetsplug.similar.imaging.decode import load_for_model  # noqa: E402
+from beetsplug.similar.features.pipeline import featurize  # noqa: E402
 
 
 def make_jpegs(folder: str, n: int, size=(4000, 3000)) -> list[str]:

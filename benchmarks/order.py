@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 def one_case(n: int, dim: int, fast: bool, improve: bool) -> dict:
     import numpy as np
 
-    from beetsplug.similar import ordering
+    from beetsplug.similar.order import chain as ordering
 
     x = np.random.default_rng(n).standard_normal((n, dim), dtype=np.float32)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -22,10 +22,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import numpy as np  # noqa: E402
 
 from beetsplug.similar import samples  # noqa: E402
-from beetsplug.similar.dupes import near_groups  # noqa: E402
-from beetsplug.similar.features import FeatureExtractor  # noqa: E402
-from beetsplug.similar.imaging import load_for_model  # noqa: E402
-from beetsplug.similar.ordering import prepare  # noqa: E402
+from beetsplug.similar.dupes.groups import near_groups  # noqa: E402
+from beetsplug.similar.features.extractor import FeatureExtractor  # noqa: E402
+from beetsplug.similar.imaging.decode import load_for_model  # noqa: E402
+from beetsplug.similar.order.chain import prepare  # noqa: E402
 
 
 def scores(predicted: np.ndarray, truth: np.ndarray) -> tuple[float, float]:

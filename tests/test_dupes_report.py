@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from beetsplug.similar.dupes import near_groups, pair_distances
-from beetsplug.similar.photolib import photos
+from beetsplug.similar.dupes.groups import near_groups, pair_distances
+from beetsplug.similar.library.photos import photos
 
 from .conftest import SimilarHelper, copy_tree
 from .test_order_command import group_of

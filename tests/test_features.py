@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from beetsplug.similar import samples
-from beetsplug.similar.features import (
+from beetsplug.similar.features.extractor import (
     BACKBONES,
     FeatureConfigError,
     FeatureExtractor,
     check_settings,
     model_key,
 )
-from beetsplug.similar.imaging import load_for_model
-from beetsplug.similar.pipeline import featurize
+from beetsplug.similar.imaging.decode import load_for_model
+from beetsplug.similar.features.pipeline import featurize
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from beets.exceptions import UserError
 
-from beetsplug.similar import samples, vectors
-from beetsplug.similar.photolib import photos
+from beetsplug.similar import samples
+from beetsplug.similar.library import vectors
+from beetsplug.similar.library.photos import photos
 
 from .conftest import SimilarHelper, copy_tree
 
@@ -104,7 +105,7 @@ class TestFeaturize(SimilarHelper):
 class TestInterrupt(SimilarHelper):
     def test_ctrl_c_keeps_what_was_stored(self, scenes_dir, monkeypatch):
         """Ctrl-C on the third batch: the first two batches stay stored."""
-        from beetsplug.similar.features import FeatureExtractor
+        from beetsplug.similar.features.extractor import FeatureExtractor
 
         root = copy_tree(scenes_dir[0], self.photos_dir())
         self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from beetsplug.similar import imaging, samples
-from beetsplug.similar.imaging import ImageError, load_for_model, read_info
+from beetsplug.similar import samples
+from beetsplug.similar.imaging import decode as imaging
+from beetsplug.similar.imaging.decode import ImageError, load_for_model, read_info
 
 
 @pytest.fixture

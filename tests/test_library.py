@@ -12,8 +12,8 @@ from beets.exceptions import UserError
 from beets.library import Library
 
 from beetsplug.similar import samples
-from beetsplug.similar.models import Photo, ensure_schema
-from beetsplug.similar.photolib import photos
+from beetsplug.similar.library.models import Photo, ensure_schema
+from beetsplug.similar.library.photos import photos
 
 from .conftest import SimilarHelper, run_beet, write_config
 

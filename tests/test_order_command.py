@@ -13,7 +13,7 @@ import pytest
 from beets.exceptions import UserError
 
 from beetsplug.similar import samples
-from beetsplug.similar.photolib import photos
+from beetsplug.similar.library.photos import photos
 
 from .conftest import SimilarHelper, copy_tree, run_beet, write_config
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from beetsplug.similar import ordering as o
+from beetsplug.similar.order import chain as o
 
 
 def brute_greedy(x, start):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from beetsplug.similar.renamer import RenameError, perform, plan
+from beetsplug.similar.rename.planner import RenameError, perform, plan
 
 
 def touch(path, text):

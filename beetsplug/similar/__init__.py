@@ -13,9 +13,10 @@ from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 
 from . import commands
-from .dupes import DEFAULT_THRESHOLD
-from .imaging import DEFAULT_MAX_PIXELS
-from .models import ensure_schema
+from .commands import featurize
+from .dupes.groups import DEFAULT_THRESHOLD
+from .imaging.decode import DEFAULT_MAX_PIXELS
+from .library.models import ensure_schema
 
 
 class SimilarPlugin(BeetsPlugin):
@@ -57,7 +58,7 @@ class SimilarPlugin(BeetsPlugin):
     def import_done(self, lib, photos) -> None:
         """Featurize what ``similar-import`` added, when ``auto`` is on."""
         if self.config["auto"].get(bool) and photos:
-            commands.featurize_photos(self, lib, photos, force=False)
+            featurize.featurize_photos(self, lib, photos, force=False)
 
     def commands(self) -> list[ui.Subcommand]:
         return commands.build(self)

@@ -34,7 +34,7 @@ def _beet(beetsdir: str, *args: str) -> None:
 
 
 def _weights_available(model: str) -> bool:
-    from .features import FeatureConfigError, FeatureExtractor
+    from .features.extractor import FeatureConfigError, FeatureExtractor
 
     try:
         FeatureExtractor(model, 1, "imagenet")

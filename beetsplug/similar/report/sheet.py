@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
-from .imaging import DEFAULT_MAX_PIXELS, ImageError, check_size, open_image
-from .parallel import ordered_try_map
+from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageError, check_size, open_image
+from ..parallel import ordered_try_map
 
 THUMB_SIDE = 200
 

@@ -11,10 +11,10 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from .renamer import Step, plan
+from ..rename.planner import Step, plan
 
 if TYPE_CHECKING:
-    from .models import Photo
+    from ..library.models import Photo
 
 
 def exact_groups(photos: Iterable[Photo]) -> list[list[Photo]]:

@@ -11,18 +11,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import vectors
-from .features import FeatureExtractor
-from .imaging import ImageError
-from .photolib import unchanged, update_from_record
+from ..imaging.decode import ImageError
+from ..imaging.scan import read_record
+from ..library import vectors
+from ..library.photos import unchanged, update_from_record
+from ..progress import Progress
+from .extractor import FeatureExtractor
 from .pipeline import featurize
-from .progress import Progress
-from .scan import read_record
 
 if TYPE_CHECKING:
     from beets.library import Library
 
-    from .models import Photo
+    from ..library.models import Photo
 
 
 @dataclass(frozen=True)

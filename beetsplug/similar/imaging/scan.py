@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 
-from .imaging import (
+from ..parallel import ordered_try_map
+from .decode import (
     DEFAULT_MAX_PIXELS,
     ImageError,
     content_hash,
     is_image_name,
     read_info,
 )
-from .parallel import ordered_try_map
 
 
 def walk_files(paths: Iterable[str]) -> Iterator[str]:

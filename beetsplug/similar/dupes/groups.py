@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ordering import knn, prepare
+from ..order.chain import knn, prepare
 
 # Cosine distance under which two photos are near-duplicates, chosen with
 # benchmarks/threshold.py on generated near-duplicates (see README.md).

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from beets import util
 
-from .models import Photo, ensure_schema
-from .renamer import RenameError, Step, perform
+from ..library.models import Photo, ensure_schema
+from .planner import RenameError, Step, perform
 
 if TYPE_CHECKING:
     from beets.library import Library

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 from beets import util
 
-from . import vectors
-from .copies import exact_groups
-from .dupes import near_groups
-from .ordering import ChainResult, order_vectors
-from .renamer import Step, plan
+from ..dupes.copies import exact_groups
+from ..dupes.groups import near_groups
+from ..library import vectors
+from ..rename.planner import Step, plan
+from .chain import ChainResult, order_vectors
 
 if TYPE_CHECKING:
     from beets.library import Library
 
-    from .models import Photo
+    from ..library.models import Photo
 
 
 @dataclass

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from beets import dbcore
 from beets.exceptions import UserError
 
-from .imaging import ImageError
+from ..imaging.decode import ImageError
+from ..imaging.scan import read_records, split_images, walk_files
 from .models import Photo, ensure_schema
-from .scan import read_records, split_images, walk_files
 
 if TYPE_CHECKING:
     from beets.library import Library

@@ -13,9 +13,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from .features import FeatureExtractor
-from .imaging import DEFAULT_MAX_PIXELS, ImageError, load_for_model
-from .parallel import ordered_try_map
+from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageError, load_for_model
+from ..parallel import ordered_try_map
+from .extractor import FeatureExtractor
 
 K = TypeVar("K")
 

@@ -1,0 +1,18 @@
+"""The plugin's ``beet similar-*`` commands, one module each: option
+parsing and output. Errors the user can fix are raised as ``UserError``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import dupes, featurize, importing, listing, order, report, undo
+
+if TYPE_CHECKING:
+    from beets import ui
+
+    from .. import SimilarPlugin
+
+
+def build(plugin: SimilarPlugin) -> list[ui.Subcommand]:
+    return [module.command(plugin)
+            for module in (importing, listing, featurize, order, dupes, report, undo)]

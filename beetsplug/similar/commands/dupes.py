@@ -1,0 +1,64 @@
+"""``beet similar-dupes [QUERY]``: groups of copies and near-duplicates."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from beets import ui
+
+from ..dupes import copies
+from ..dupes.groups import DEFAULT_THRESHOLD
+from ..library.photos import photos
+from ..order import job as order_job
+from . import extras, settings
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from .. import SimilarPlugin
+
+
+def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    found = list(photos(lib, args, plugin.config["sort"].as_str()))
+    key = settings.settings_key(settings.feature_settings(plugin))
+    threshold = settings.threshold(plugin, opts)
+    groups, missing = order_job.duplicate_groups(lib, found, key, threshold, opts.exact)
+    if missing:
+        plugin._log.warning("{} matched photos have no {} vectors: only exact copies "
+                    "are found for them; run `beet similar-featurize`", len(missing), key)
+    fmt = opts.format or plugin.config["format"].as_str()
+    pairs = []
+    for n, group in enumerate(groups, start=1):
+        keep = copies.keeper(group.photos)
+        ui.print_(f"group {n}: {group.kind}, {len(group.photos)} photos")
+        for photo in sorted(group.photos, key=lambda p: p.id != keep.id):
+            ui.print_(f"  {'*' if photo.id == keep.id else ' '} {photo.evaluate_template(fmt)}")
+        pairs += [(p, keep) for p in group.photos if p.id != keep.id]
+    ui.print_(f"{len(groups)} groups, {len(pairs)} photos besides the one to keep (*)"
+              f"; near-duplicates: cosine distance under {threshold:g}")
+    action = opts.action
+    if action and pairs:
+        extras.handle(plugin, lib, found, action, opts.dry_run, pairs)
+
+
+
+def command(plugin: SimilarPlugin) -> ui.Subcommand:
+    dupes = ui.Subcommand("similar-dupes", help="list groups of duplicates and near-duplicates")
+    dp = dupes.parser
+    dp.add_option("-f", "--format", dest="format", help="print photos with this template")
+    dp.add_option("-t", "--threshold", type="float",
+                  help="cosine distance under which photos are near-duplicates "
+                       f"(default: similar.threshold, {DEFAULT_THRESHOLD})")
+    dp.add_option("-e", "--exact", action="store_true", default=False,
+                  help="exact copies (same hash) only")
+    dp.add_option("--tag", dest="action", action="store_const", const="mark",
+                  help="set duplicate_of=<id kept> on the others")
+    dp.add_option("--move", dest="action", action="store_const", const="move",
+                  help="move the others to similar.dupes_folder (undoable)")
+    dp.add_option("--delete", dest="action", action="store_const", const="delete",
+                  help="delete the others, after you confirm")
+    dp.add_option("-n", "--dry-run", "--pretend", dest="dry_run", action="store_true",
+                  default=False, help="say what --tag/--move/--delete would do")
+
+    dupes.func = lambda lib, opts, args: run(plugin, lib, opts, args)
+    return dupes

@@ -1,0 +1,68 @@
+"""``beet similar-featurize [QUERY]``: store a CNN vector per photo."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from beets import ui
+from beets.exceptions import UserError
+
+from ..features import job
+from ..features.extractor import FeatureConfigError, FeatureExtractor
+from ..library.photos import photos
+from . import settings
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from .. import SimilarPlugin
+
+
+def featurize_photos(plugin: SimilarPlugin, lib: Library, found, force: bool,
+                     opts=None) -> job.Report:
+    """Featurize ``found``; the model is built once per process and key."""
+    chosen = settings.feature_settings(plugin, opts)
+    key = settings.settings_key(chosen)
+
+    def get_extractor() -> FeatureExtractor:
+        if key not in plugin.extractors:
+            plugin._log.info("loading {} (depth {})", chosen.model, chosen.depth)
+            try:
+                plugin.extractors[key] = FeatureExtractor(
+                    chosen.model, chosen.depth, chosen.weights)
+            except FeatureConfigError as exc:
+                raise UserError(f"similar: {exc}") from None
+        return plugin.extractors[key]
+
+    result = job.run(
+        lib, list(found), chosen, get_extractor, key, force=force,
+        on_error=lambda e: plugin._log.warning("skipped {}", e))
+    rate = f" at {result.stored / result.seconds:.1f}/s" if result.stored else ""
+    ui.print_(f"featurized {result.stored} with {key}{rate}, {result.skipped} "
+              f"already done, {len(result.errors)} skipped (bad files)")
+    return result
+
+
+def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    found = photos(lib, args, plugin.config["sort"].as_str())
+    try:
+        featurize_photos(plugin, lib, found, opts.force, opts)
+    except KeyboardInterrupt:
+        raise UserError("interrupted; the vectors already stored are kept, "
+                        "run the command again to finish") from None
+
+
+def command(plugin: SimilarPlugin) -> ui.Subcommand:
+    cmd = ui.Subcommand("similar-featurize", help="compute CNN feature vectors for photos")
+    p = cmd.parser
+    p.add_option("-m", "--model", dest="model",
+                 help="backbone: xception (default), mobilenet_v3_small, "
+                      "efficientnet_b0, resnet50")
+    p.add_option("-d", "--depth", dest="depth", type="int",
+                 help="layer depth 1 (last block) to 4 (earliest)")
+    p.add_option("-w", "--weights", dest="weights", help="imagenet, none, or a weights file")
+    p.add_option("-b", "--batch-size", dest="batch_size", type="int")
+    p.add_option("--force", action="store_true", default=False,
+                 help="redo photos that already have vectors")
+    cmd.func = lambda lib, opts, args: run(plugin, lib, opts, args)
+    return cmd

@@ -1,0 +1,111 @@
+"""``beet similar-order [QUERY]``: chain the photos, store ranks, rename."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from beets import ui, util
+from beets.exceptions import UserError
+
+from ..library.photos import photos
+from ..order import job as order_job
+from ..rename import journal
+from . import extras, settings
+from .renaming import check_no_unfinished, rename, run_journal
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from .. import SimilarPlugin
+
+
+def rank_storer(ranked):
+    """A callable that stores each photo's rank (run inside a transaction)."""
+    def store() -> None:
+        for photo, rank in ranked:
+            photo.rank = rank
+            photo.store()
+    return store
+
+
+def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    if opts.resume:
+        run_id = journal.unfinished(lib)
+        if run_id is None:
+            raise UserError("there is no interrupted rename run to resume")
+        outcome = run_journal(plugin, lib, run_id, 0)
+        ui.print_(f"resumed run {run_id}: {outcome.done} steps done, "
+                  f"{len(outcome.errors)} problems")
+        return
+    check_no_unfinished(lib)
+    fmt = plugin.config["rename_format"].as_str()
+    found = list(photos(lib, args, plugin.config["sort"].as_str()))
+    if opts.clear:
+        ranked = [(p, 0) for p in found]
+        rename(plugin, lib, "clear", ranked, "$origname", opts.dry_run, rank_storer(ranked))
+        return
+
+    if opts.copies:
+        found = extras.handle(plugin, lib, found, opts.copies, opts.dry_run)
+
+    key = settings.settings_key(settings.feature_settings(plugin))
+    metric = opts.metric or plugin.config["metric"].as_choice(["euclidean", "cosine"])
+    improve = plugin.config["improve"].get(bool) if opts.improve is None else opts.improve
+    ordered = order_job.order(lib, found, key, metric, opts.fast, improve, opts.start)
+    if ordered.missing:
+        plugin._log.warning("{} matched photos have no {} vectors and are left out; "
+                    "run `beet similar-featurize` first", len(ordered.missing), key)
+    if not ordered.photos:
+        raise UserError(f"no featurized photos to order (model {key}); "
+                        "run `beet similar-featurize` first")
+    r = ordered.result
+    ui.print_(f"ordered {len(ordered.photos)} photos ({'fast' if opts.fast else 'exact'}, "
+              f"{metric}) in {r.seconds:.1f}s; chain length {ordered.greedy_length:.4g}"
+              + (f" -> {r.length:.4g} after improving" if improve else ""))
+    if opts.export:
+        order_job.export_features(opts.export, ordered)
+        ui.print_(f"wrote {opts.export}")
+    ranked = list(zip(ordered.photos, range(1, len(ordered.photos) + 1)))
+    store_ranks = rank_storer(ranked)
+    if opts.rename:
+        rename(plugin, lib, "order", ranked, fmt, opts.dry_run, store_ranks)
+    elif opts.dry_run:
+        for photo, rank in ranked:
+            ui.print_(f"{rank} {util.displayable_path(photo.path)}")
+    else:
+        with lib.transaction():
+            store_ranks()
+        ui.print_(f"stored ranks of {len(ranked)} photos; files not renamed")
+
+
+
+def command(plugin: SimilarPlugin) -> ui.Subcommand:
+    order = ui.Subcommand("similar-order",
+                          help="order photos so look-alikes are adjacent; rename with rank")
+    op = order.parser
+    op.add_option("--fast", action="store_true", default=False,
+                  help="approximate search, for big libraries")
+    op.add_option("--metric", choices=["euclidean", "cosine"],
+                  help="distance between vectors (default: similar.metric)")
+    op.add_option("--improve", dest="improve", action="store_true", default=None,
+                  help="shorten the chain with 2-opt moves (default: similar.improve)")
+    op.add_option("--no-improve", dest="improve", action="store_false")
+    op.add_option("--start", choices=["outlier", "earliest"], default="outlier",
+                  help="start at the photo farthest from the rest (default) or the "
+                       "earliest taken")
+    op.add_option("-n", "--dry-run", "--pretend", dest="dry_run", action="store_true",
+                  default=False, help="print the plan and change nothing")
+    op.add_option("--no-rename", dest="rename", action="store_false", default=True,
+                  help="store ranks only; leave file names alone")
+    op.add_option("--clear", action="store_true", default=False,
+                  help="strip rank prefixes: back to the imported names")
+    op.add_option("--resume", action="store_true", default=False,
+                  help="finish an interrupted rename run")
+    op.add_option("--copies", choices=["mark", "move", "delete"],
+                  help="extra exact copies (same hash): mark them (duplicate_of), "
+                       "move them to similar.dupes_folder, or delete them (asks first)")
+    op.add_option("--export", metavar="FILE",
+                  help="write features.csv: images, feature columns, rank R")
+
+    order.func = lambda lib, opts, args: run(plugin, lib, opts, args)
+    return order

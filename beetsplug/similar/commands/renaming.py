@@ -1,0 +1,72 @@
+"""Running journaled renames for the commands: progress, interruption,
+the dry-run listing and the summary line."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from beets import ui, util
+from beets.exceptions import UserError
+
+from ..order import job as order_job
+from ..progress import Progress
+from ..rename import journal
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from .. import SimilarPlugin
+
+
+def run_journal(plugin: SimilarPlugin, lib: Library, run_id: int, total: int,
+                undo: bool = False) -> journal.Outcome:
+    progress = Progress(total, "undo" if undo else "rename")
+    try:
+        outcome = (journal.undo if undo else journal.resume)(lib, run_id, progress.update)
+    except KeyboardInterrupt:
+        raise UserError(
+            "interrupted; no file is lost. Run `beet similar-order --resume` to "
+            "finish or `beet similar-undo` to put every file back") from None
+    finally:
+        progress.close()
+    for error in outcome.errors:
+        plugin._log.warning("{}", error)
+    return outcome
+
+
+def check_no_unfinished(lib: Library) -> None:
+    run_id = journal.unfinished(lib)
+    if run_id is not None:
+        raise UserError(
+            f"rename run {run_id} was interrupted; run `beet similar-order --resume` "
+            "to finish it or `beet similar-undo` to roll it back first")
+
+
+def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str,
+           dry_run: bool, before=lambda: None) -> None:
+    """Give each ``(photo, rank)`` its templated name, journaled; ``before``
+    runs in the transaction that writes the plan (to store the ranks)."""
+    steps = order_job.rename_steps(ranked, fmt, lib.replacements)
+    final = steps[len(steps) // 2:]  # second halves: temp name -> target
+    if not steps:
+        if not dry_run:
+            with lib.transaction():
+                before()
+        ui.print_("every file already has its name; nothing to rename")
+        return
+    if dry_run:
+        sources = {s.key: s.src for s in steps[: len(steps) // 2]}
+        for step in final:
+            ui.print_(f"{util.displayable_path(sources[step.key])} -> "
+                      f"{os.path.basename(step.dst)}")
+        ui.print_(f"dry run: {len(final)} files would be renamed; nothing changed")
+        return
+    run_id = journal.start(lib, kind, steps, before)
+    outcome = run_journal(plugin, lib, run_id, len(steps))
+    if outcome.errors:
+        ui.print_(f"run {run_id}: {len(outcome.errors)} renames failed (see above); "
+                  "no file was lost: `beet similar-undo` puts every file back")
+    else:
+        ui.print_(f"renamed {len(final)} files (run {run_id}); "
+                  "`beet similar-undo` reverts")

@@ -1,0 +1,64 @@
+"""``beet similar-report [QUERY] -o FILE``: an HTML contact sheet."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from beets import ui
+from beets.exceptions import UserError
+
+from ..dupes.groups import pair_distances
+from ..library.photos import photos
+from ..order import job as order_job
+from ..report import sheet
+from . import settings
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from .. import SimilarPlugin
+
+
+def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    if not opts.output:
+        raise UserError("name the page to write: -o report.html")
+    found = list(photos(lib, args, plugin.config["sort"].as_str()))
+    if not found:
+        raise UserError("no photos match")
+    key = settings.settings_key(settings.feature_settings(plugin))
+    threshold = settings.threshold(plugin, opts)
+    if all(p.rank for p in found):
+        with_vectors, matrix = order_job.in_rank_order(lib, found, key)
+    else:  # not ordered yet: order now, without renaming anything
+        ordered = order_job.order(lib, found, key, "cosine", False, True)
+        with_vectors, matrix = ordered.photos, ordered.matrix
+    groups = order_job.group_duplicates(with_vectors, with_vectors, matrix, threshold)
+    group_of = {p.id: n for n, g in enumerate(groups) for p in g.photos}
+    distances = pair_distances(matrix, "cosine")
+    cards = [
+        sheet.Card(os.fsdecode(p.path), f"{p.rank or i + 1} {p.filepath.name}",
+                    group_of.get(p.id), float(distances[i - 1]) if i else None)
+        for i, p in enumerate(with_vectors)
+    ]
+    shown = {p.id for p in with_vectors}
+    cards += [sheet.Card(os.fsdecode(p.path), f"{p.filepath.name} (not featurized)", None, None)
+              for p in found if p.id not in shown]
+    page, errors = sheet.render(cards, opts.title or "Similar photos", settings.threads(plugin),
+                                 settings.max_pixels(plugin))
+    for error in errors:
+        plugin._log.warning("no thumbnail for {}", error)
+    sheet.write(opts.output, page)
+    ui.print_(f"wrote {opts.output}: {len(cards)} photos, {len(groups)} groups framed")
+
+
+
+def command(plugin: SimilarPlugin) -> ui.Subcommand:
+    rep = ui.Subcommand("similar-report", help="write an HTML contact sheet of photos in order")
+    rep.parser.add_option("-o", "--output", help="the HTML file to write")
+    rep.parser.add_option("-t", "--threshold", type="float",
+                          help="near-duplicate cosine distance (default: similar.threshold)")
+    rep.parser.add_option("--title", help="page title")
+
+    rep.func = lambda lib, opts, args: run(plugin, lib, opts, args)
+    return rep
