@@ -61,7 +61,7 @@ class TestDupes(SimilarHelper):
         tagged = photos(self.lib, ["duplicate_of:1.."])
         assert len(tagged) >= 4
         out = self.run_output(capsys, "similar-dupes", "--exact", "--move")
-        assert "moved 1 copies" in out
+        assert "moved 1 exact copy (same bytes as the photo kept)" in out
         assert len(os.listdir(root / "duplicates")) == 1
         self.run_command("similar-undo")
         assert not os.listdir(root / "duplicates")

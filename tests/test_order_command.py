@@ -226,7 +226,7 @@ class TestCopies(SimilarHelper):
         root = self.prepare(scenes_dir)
         before = tree_state(root)
         out = self.run_output(capsys, "similar-order", "--copies", "move")
-        assert "moved 2 copies" in out and "ordered 36 photos" in out
+        assert "moved 2 exact copies" in out and "ordered 36 photos" in out
         moved = sorted(os.listdir(root / "duplicates"))
         assert len(moved) == 2
         assert sorted(tree_state(root).values()) == sorted(before.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from beets import ui
+from beets.exceptions import UserError
 
 from ..dupes import copies
 from ..dupes.groups import DEFAULT_THRESHOLD
@@ -18,14 +19,36 @@ if TYPE_CHECKING:
     from .. import SimilarPlugin
 
 
+KINDS = ("exact", "near")
+
+
+def _kinds(opts) -> tuple[str, ...] | None:
+    """The kinds named with ``--kind`` (or ``-e``), None when none were."""
+    if opts.exact:
+        return ("exact",)
+    if opts.kind is None:
+        return None
+    kinds = tuple(k.strip() for k in opts.kind.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise UserError(f"unknown --kind {','.join(unknown) or opts.kind!r}; "
+                        f"use {' or '.join(KINDS)}, or both: --kind exact,near")
+    return kinds
+
+
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     found = list(photos(lib, args, plugin.config["sort"].as_str()))
+    named = _kinds(opts)
+    kinds = named or KINDS
     key = settings.settings_key(settings.feature_settings(plugin))
     threshold = settings.threshold(plugin, opts)
-    groups, missing = order_job.duplicate_groups(lib, found, key, threshold, opts.exact)
+    groups, missing = order_job.duplicate_groups(lib, found, key, threshold,
+                                                 exact_only="near" not in kinds)
+    groups = [g for g in groups if g.kind in kinds]
     if missing:
         plugin._log.warning("{} matched photos have no {} vectors: only exact copies "
-                    "are found for them; run `beet similar-featurize`", len(missing), key)
+                            "are found for them; run `beet similar-featurize`",
+                            len(missing), key)
     fmt = opts.format or plugin.config["format"].as_str()
     pairs = []
     for n, group in enumerate(groups, start=1):
@@ -35,11 +58,17 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
             ui.print_(f"  {'*' if photo.id == keep.id else ' '} {photo.evaluate_template(fmt)}")
         pairs += [(p, keep) for p in group.photos if p.id != keep.id]
     ui.print_(f"{len(groups)} groups, {len(pairs)} photos besides the one to keep (*)"
-              f"; near-duplicates: cosine distance under {threshold:g}")
-    action = opts.action
-    if action and pairs:
-        extras.handle(plugin, lib, found, action, opts.dry_run, pairs)
-
+              + (f"; near-duplicates: cosine distance under {threshold:g}"
+                 if "near" in kinds else ""))
+    if opts.action == "delete" and named is None:
+        # Deleting different pictures must be asked for by name.
+        near = sum(p.hash != keep.hash for p, keep in pairs)
+        pairs = copies.extras(copies.exact_groups(found))
+        if near:
+            ui.print_(f"--delete leaves the {near} near-duplicates alone: they are "
+                      "different files; add --kind exact,near to delete them too")
+    if opts.action and pairs:
+        extras.handle(plugin, lib, found, opts.action, opts.dry_run, pairs)
 
 
 def command(plugin: SimilarPlugin) -> ui.Subcommand:
@@ -49,16 +78,19 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
     dp.add_option("-t", "--threshold", type="float",
                   help="cosine distance under which photos are near-duplicates "
                        f"(default: similar.threshold, {DEFAULT_THRESHOLD})")
+    dp.add_option("-k", "--kind", metavar="KINDS",
+                  help="exact (same bytes), near (look alike), or exact,near: the groups "
+                       "to list and act on; --delete acts on near ones only when named")
     dp.add_option("-e", "--exact", action="store_true", default=False,
-                  help="exact copies (same hash) only")
+                  help="exact copies (same bytes) only: --kind exact")
     dp.add_option("--tag", dest="action", action="store_const", const="mark",
                   help="set duplicate_of=<id kept> on the others")
     dp.add_option("--move", dest="action", action="store_const", const="move",
                   help="move the others to similar.dupes_folder (undoable)")
     dp.add_option("--delete", dest="action", action="store_const", const="delete",
-                  help="delete the others, after you confirm")
+                  help="delete the exact copies (and near-duplicates with --kind "
+                       "exact,near), after you confirm")
     dp.add_option("-n", "--dry-run", "--pretend", dest="dry_run", action="store_true",
                   default=False, help="say what --tag/--move/--delete would do")
-
     dupes.func = lambda lib, opts, args: run(plugin, lib, opts, args)
     return dupes

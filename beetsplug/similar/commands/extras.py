@@ -1,16 +1,23 @@
 """What to do with the extra photos of duplicate groups: mark, move or
-delete them. Shared by ``similar-order --copies`` and ``similar-dupes``."""
+delete them. Shared by ``similar-order --copies`` and ``similar-dupes``.
+
+An extra is an *exact copy* when it has the same bytes as the photo kept,
+and a *near-duplicate* otherwise; the two are counted apart in every
+line and prompt.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from beets import ui, util
 from beets.exceptions import UserError
 
-from ..dupes import copies
-from ..rename import journal
-from .renaming import run_journal
+from .. import interrupts
+from ..dupes import copies, delete
+from ..library.photos import import_roots
+from .renaming import run_journal, start_run
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -18,40 +25,103 @@ if TYPE_CHECKING:
     from .. import SimilarPlugin
 
 
+def _is_exact(pair) -> bool:
+    photo, keep = pair
+    return photo.hash == keep.hash
+
+
+def _counted(pairs) -> str:
+    """``3 exact copies and 2 near-duplicates``: only the kinds present."""
+    exact = sum(map(_is_exact, pairs))
+    near = len(pairs) - exact
+    parts = [f"{exact} exact {'copy' if exact == 1 else 'copies'} (same bytes as the "
+             "photo kept)"] if exact else []
+    if near:
+        parts.append(f"{near} near-duplicate{'s' * (near != 1)} (different files that "
+                     "only look alike)")
+    return " and ".join(parts)
+
+
 def handle(plugin: SimilarPlugin, lib: Library, found, action: str,
            dry_run: bool, pairs=None) -> list:
-    """Mark, move or delete the extra exact copies among ``found``; returns
-    the photos left to order (moved and deleted extras are not)."""
+    """Mark, move or delete the extras: ``pairs`` of (extra, photo kept),
+    by default the extra exact copies among ``found``. Returns the photos
+    of ``found`` still in place (moved and deleted extras are not)."""
     pairs = pairs if pairs is not None else copies.extras(copies.exact_groups(found))
     if not pairs:
         ui.print_("no exact copies")
         return list(found)
-    for photo, keep in pairs:
+    pairs = sorted(pairs, key=lambda pair: not _is_exact(pair))  # exact copies first
+    for pair in pairs:
+        photo, keep = pair
+        relation = "same bytes as" if _is_exact(pair) else "looks like"
         ui.print_(f"{action}: {util.displayable_path(photo.path)} "
-                  f"(same as {util.displayable_path(keep.path)})")
+                  f"({relation} {util.displayable_path(keep.path)})")
     if dry_run:
         done = {"mark": "marked", "move": "moved", "delete": "deleted"}[action]
-        ui.print_(f"dry run: {len(pairs)} copies would be {done}; nothing changed")
+        ui.print_(f"dry run: {_counted(pairs)} would be {done}; nothing changed")
         return list(found)
-    gone = {photo.id for photo, _ in pairs}
     if action == "mark":
         with lib.transaction():
             copies.tag(pairs)
-        ui.print_(f"marked {len(pairs)} copies: duplicate_of=<id of the photo kept>")
+        ui.print_(f"marked {_counted(pairs)}: duplicate_of=<id of the photo kept>")
         return list(found)
     if action == "move":
-        folder = plugin.config["dupes_folder"].as_str()
-        steps = copies.move_steps(pairs, folder)
-        run_id = journal.start(lib, "move-copies", steps, lambda: copies.tag(pairs))
-        outcome = run_journal(plugin, lib, run_id, len(steps))
-        ui.print_(f"moved {len(pairs) - len(outcome.errors)} copies to {folder!r} "
-                  f"(run {run_id}); `beet similar-undo` brings them back")
-    else:  # delete: the only way a photo is ever deleted
-        if not ui.input_yn(f"Delete {len(pairs)} exact copies for good? The photo "
-                           "kept in each group stays. (yes/no)", require=True):
-            raise UserError("nothing deleted")
-        for photo, _ in pairs:
-            with lib.transaction():
-                photo.remove(delete=True)
-        ui.print_(f"deleted {len(pairs)} exact copies")
+        gone = _move(plugin, lib, pairs)
+    else:
+        gone = _delete(plugin, lib, pairs)
     return [p for p in found if p.id not in gone]
+
+
+def _move(plugin: SimilarPlugin, lib: Library, pairs) -> set[int]:
+    folder = plugin.config["dupes_folder"].as_str()
+    try:
+        steps = copies.move_steps(pairs, folder, import_roots(lib))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    run_id, left_out = start_run(plugin, lib, "move-copies", steps, lambda: copies.tag(pairs))
+    outcome = run_journal(plugin, lib, run_id, len(steps))
+    moved = {photo.id for photo, _ in pairs} - left_out - outcome.failed
+    ui.print_(f"moved {_counted([p for p in pairs if p[0].id in moved]) or 'nothing'} "
+              f"to {folder!r} (run {run_id}); `beet similar-undo` brings them back")
+    return moved
+
+
+def _delete(plugin: SimilarPlugin, lib: Library, pairs) -> set[int]:
+    """The only way a photo is ever deleted: after a yes, and after checking
+    each file again on the disk (see :func:`delete.refusal`)."""
+    if not ui.input_yn(f"Delete {_counted(pairs)} for good? The photo kept in each group "
+                       "stays, and each file is checked again just before it goes. "
+                       "(yes/no)", require=True):
+        raise UserError("nothing deleted")
+    hashes: dict[str, str] = {}  # each file read once, however many pairs name it
+
+    def hash_of(path: str) -> str:
+        if path not in hashes:
+            hashes[path] = delete.content_hash(path)
+        return hashes[path]
+
+    gone: set[int] = set()
+    interrupted = False
+    with interrupts.deferred() as interrupt:
+        for photo, keep in pairs:
+            victim, kept = os.fsdecode(photo.path), os.fsdecode(keep.path)
+            reason = delete.refusal(victim, photo.hash, kept, keep.hash, hash_of)
+            if reason is None:
+                try:
+                    os.remove(victim)
+                except OSError as exc:
+                    reason = f"cannot delete it ({exc.strerror})"
+            if reason is not None:
+                plugin._log.warning("{}: not deleted: {}", util.displayable_path(victim), reason)
+            else:
+                photo.remove()
+                gone.add(photo.id)
+            if interrupted := interrupt.consume():
+                break
+    refused = len(pairs) - len(gone) if not interrupted else 0
+    ui.print_(f"deleted {_counted([p for p in pairs if p[0].id in gone]) or 'nothing'}"
+              + (f"; {refused} not deleted (see above)" if refused else ""))
+    if interrupted:
+        raise UserError("interrupted; the other files were not deleted")
+    return gone

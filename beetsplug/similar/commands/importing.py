@@ -32,10 +32,15 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     )
     for path in result.not_images:
         plugin._log.debug("not an image file name, passed over: {}", path)
+    for path, photo in result.aliases:
+        plugin._log.info("{}: another name of {}; not added twice",
+                         util.displayable_path(path), util.displayable_path(photo.path))
     ui.print_(
         f"imported {len(result.added)} new, {len(result.updated)} updated, "
         f"{result.unchanged} unchanged, {len(result.errors)} skipped "
         f"(bad files), {len(result.not_images)} not images"
+        + (f", {len(result.aliases)} other names of photos already in"
+           if result.aliases else "")
     )
     plugins.send("similar_import_done", lib=lib,
                  photos=result.added + result.updated)

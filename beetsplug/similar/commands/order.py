@@ -38,11 +38,12 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
                   f"{len(outcome.errors)} problems")
         return
     check_no_unfinished(lib)
+    export = settings.output_file(opts.export, "--export") if opts.export else None
     fmt = plugin.config["rename_format"].as_str()
     found = list(photos(lib, args, plugin.config["sort"].as_str()))
     if opts.clear:
         ranked = [(p, 0) for p in found]
-        rename(plugin, lib, "clear", ranked, "$origname", opts.dry_run, rank_storer(ranked))
+        rename(plugin, lib, "clear", ranked, None, opts.dry_run, rank_storer(ranked))
         return
 
     if opts.copies:
@@ -62,9 +63,12 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     ui.print_(f"ordered {len(ordered.photos)} photos ({'fast' if opts.fast else 'exact'}, "
               f"{metric}) in {r.seconds:.1f}s; chain length {ordered.greedy_length:.4g}"
               + (f" -> {r.length:.4g} after improving" if improve else ""))
-    if opts.export:
-        order_job.export_features(opts.export, ordered)
-        ui.print_(f"wrote {opts.export}")
+    if export:
+        try:
+            order_job.export_features(export, ordered)
+        except OSError as exc:
+            raise settings.write_failed(export, exc) from None
+        ui.print_(f"wrote {export}")
     ranked = list(zip(ordered.photos, range(1, len(ordered.photos) + 1)))
     store_ranks = rank_storer(ranked)
     if opts.rename:

@@ -35,6 +35,16 @@ def run_journal(plugin: SimilarPlugin, lib: Library, run_id: int, total: int,
     return outcome
 
 
+def start_run(plugin: SimilarPlugin, lib: Library, kind: str, steps,
+              before=lambda: None) -> tuple[int, set[int]]:
+    """Journal a run; a photo whose file is missing is reported and left
+    out. Returns (run id, ids of the photos left out)."""
+    run_id, problems = journal.start(lib, kind, steps, before)
+    for problem in problems.values():
+        plugin._log.warning("{}", problem)
+    return run_id, set(problems)
+
+
 def check_no_unfinished(lib: Library) -> None:
     run_id = journal.unfinished(lib)
     if run_id is not None:
@@ -43,10 +53,11 @@ def check_no_unfinished(lib: Library) -> None:
             "to finish it or `beet similar-undo` to roll it back first")
 
 
-def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str,
+def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str | None,
            dry_run: bool, before=lambda: None) -> None:
-    """Give each ``(photo, rank)`` its templated name, journaled; ``before``
-    runs in the transaction that writes the plan (to store the ranks)."""
+    """Give each ``(photo, rank)`` its templated name (its imported name
+    when ``fmt`` is None), journaled; ``before`` runs in the transaction
+    that writes the plan (to store the ranks)."""
     steps = order_job.rename_steps(ranked, fmt, lib.replacements)
     final = steps[len(steps) // 2:]  # second halves: temp name -> target
     if not steps:
@@ -59,10 +70,10 @@ def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str,
         sources = {s.key: s.src for s in steps[: len(steps) // 2]}
         for step in final:
             ui.print_(f"{util.displayable_path(sources[step.key])} -> "
-                      f"{os.path.basename(step.dst)}")
+                      f"{util.displayable_path(os.path.basename(step.dst))}")
         ui.print_(f"dry run: {len(final)} files would be renamed; nothing changed")
         return
-    run_id = journal.start(lib, kind, steps, before)
+    run_id, _ = start_run(plugin, lib, kind, steps, before)
     outcome = run_journal(plugin, lib, run_id, len(steps))
     if outcome.errors:
         ui.print_(f"run {run_id}: {len(outcome.errors)} renames failed (see above); "

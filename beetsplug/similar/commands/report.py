@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if not opts.output:
         raise UserError("name the page to write: -o report.html")
+    output = settings.output_file(opts.output, "-o")
     found = list(photos(lib, args, plugin.config["sort"].as_str()))
     if not found:
         raise UserError("no photos match")
@@ -48,8 +49,11 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
                                  settings.max_pixels(plugin))
     for error in errors:
         plugin._log.warning("no thumbnail for {}", error)
-    sheet.write(opts.output, page)
-    ui.print_(f"wrote {opts.output}: {len(cards)} photos, {len(groups)} groups framed")
+    try:
+        sheet.write(output, page)
+    except OSError as exc:
+        raise settings.write_failed(output, exc) from None
+    ui.print_(f"wrote {output}: {len(cards)} photos, {len(groups)} groups framed")
 
 
 

@@ -71,3 +71,19 @@ def threshold(plugin: SimilarPlugin, opts) -> float:
     if not 0 < value < 2:
         raise UserError("similar.threshold is a cosine distance: between 0 and 2")
     return value
+
+
+def output_file(path: str, option: str) -> str:
+    """Check, before any work, that ``path`` can be written: its folder
+    exists and it is not a folder itself."""
+    path = os.path.expanduser(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"{option} {path}: no folder {folder}; create it first")
+    if os.path.isdir(path):
+        raise UserError(f"{option} {path}: is a folder; name a file in it")
+    return path
+
+
+def write_failed(path: str, exc: OSError) -> UserError:
+    return UserError(f"cannot write {path}: {exc.strerror or exc}")

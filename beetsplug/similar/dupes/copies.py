@@ -43,13 +43,35 @@ def extras(groups: Iterable[Sequence[Photo]]) -> list[tuple[Photo, Photo]]:
     return out
 
 
-def move_steps(pairs: Sequence[tuple[Photo, Photo]], folder: str) -> list[Step]:
-    """Steps moving each extra into ``folder``: relative to the photo's own
-    folder, or absolute."""
+def dupes_dir(photo_path: str, folder: str, roots: Sequence[str]) -> str:
+    """Where ``folder`` (``similar.dupes_folder``) puts the extra at
+    ``photo_path``: an absolute folder as named (``~`` expanded), or one
+    relative to the photo's own folder. A relative one must stay inside the
+    photo's folder or a folder given to ``similar-import`` (``roots``);
+    raises ValueError, with a one-line message, when it does not."""
+    folder = os.path.expanduser(folder)
+    if os.path.isabs(folder):
+        return os.path.normpath(folder)
+    home = os.path.dirname(photo_path)
+    target = os.path.normpath(os.path.join(home, folder))
+    if target == home:
+        raise ValueError(f"similar.dupes_folder {folder!r} is the photo's own folder; "
+                         "name another folder, such as 'duplicates'")
+    if not any(target == top or target.startswith(os.path.join(top, ""))
+               for top in (home, *roots)):
+        raise ValueError(f"similar.dupes_folder {folder!r} would move "
+                         f"{os.path.basename(photo_path)!r} to {target}, outside every "
+                         "folder you imported; give an absolute folder if you mean it")
+    return target
+
+
+def move_steps(pairs: Sequence[tuple[Photo, Photo]], folder: str,
+               roots: Sequence[str] = ()) -> list[Step]:
+    """Steps moving each extra into ``folder`` (see :func:`dupes_dir`)."""
     wanted = []
     for photo, _ in pairs:
-        src = os.fsdecode(photo.path)
-        target_dir = folder if os.path.isabs(folder) else os.path.join(os.path.dirname(src), folder)
+        src = os.path.normpath(os.fsdecode(photo.path))
+        target_dir = dupes_dir(src, folder, roots)
         wanted.append((photo.id, src, os.path.join(target_dir, os.path.basename(src))))
     return plan(wanted)
 

@@ -22,24 +22,34 @@ from .decode import (
 def walk_files(paths: Iterable[str]) -> Iterator[str]:
     """Yield every file under ``paths`` (files or folders), sorted, once.
 
-    Hidden files and folders (a leading dot) are passed over, as are
-    folders we cannot enter.
+    Symbolic links are followed to the file they point at, which is
+    yielded under its own path, once however many links lead to it; a
+    broken link is yielded as it is (reading it then says so). Hidden
+    files and folders (a leading dot) are passed over, as are folders we
+    cannot enter.
     """
     seen: set[str] = set()
+
+    def resolved(path: str) -> str | None:
+        real = os.path.realpath(path)
+        if not os.path.exists(real):
+            real = path  # a broken link
+        if real in seen:
+            return None
+        seen.add(real)
+        return real
+
     for top in paths:
         top = os.path.abspath(top)
-        if os.path.isfile(top):
-            if top not in seen:
-                seen.add(top)
-                yield top
+        if not os.path.isdir(top):
+            if (real := resolved(top)) is not None:
+                yield real
             continue
         for folder, dirs, files in os.walk(top):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
-                full = os.path.join(folder, name)
-                if not name.startswith(".") and full not in seen:
-                    seen.add(full)
-                    yield full
+                if not name.startswith(".") and (real := resolved(os.path.join(folder, name))):
+                    yield real
 
 
 def split_images(files: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -55,6 +65,9 @@ def read_record(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
     try:
         st = os.stat(path)
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise ImageError(path, f"broken symbolic link to {os.readlink(path)}",
+                             "fix or remove the link") from None
         raise ImageError(path, "file vanished", "run the command again") from None
     except OSError as exc:
         raise ImageError(path, f"cannot stat: {exc.strerror}") from None

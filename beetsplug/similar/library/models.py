@@ -20,6 +20,34 @@ if TYPE_CHECKING:
     from beets.library import Library
 
 
+class FileName(types.Type[str, str]):
+    """A file name, exactly as the disk has it.
+
+    Stored as TEXT when it is valid UTF-8, so queries and templates work as
+    for any string, and as the raw bytes otherwise (SQLite cannot hold such
+    a name as TEXT). In Python it is always a ``str``; bytes that are not
+    UTF-8 are kept as surrogates (``os.fsdecode``), so ``os.fsencode``
+    gives the exact name back.
+    """
+
+    model_type = str
+
+    def normalize(self, value) -> str:
+        if isinstance(value, bytes | memoryview):
+            return os.fsdecode(bytes(value))
+        return "" if value is None else str(value)
+
+    def from_sql(self, sql_value) -> str:
+        return self.normalize(sql_value)
+
+    def to_sql(self, model_value):
+        try:
+            model_value.encode("utf-8")
+        except UnicodeEncodeError:
+            return os.fsencode(model_value)
+        return model_value
+
+
 class Photo(LibModel):
     """A photo file in the library."""
 
@@ -28,7 +56,7 @@ class Photo(LibModel):
     _fields: ClassVar[dict[str, types.Type]] = {  # type: ignore[misc]
         "id": types.PRIMARY_ID,
         "path": types.PathType(),
-        "origname": types.STRING,  # file name at import, before any rank prefix
+        "origname": FileName(),  # file name at import, before any rank prefix
         "size": types.INTEGER,  # bytes
         "mtime": types.DATE,
         "hash": types.STRING,  # SHA-256 of the bytes
@@ -70,14 +98,12 @@ class Photo(LibModel):
             spec or beets.config["similar"]["format"].as_str()
         )
 
-    def remove(self, delete: bool = False) -> None:
-        """Forget the photo (and its vectors); never deletes the file
-        unless ``delete`` is true."""
+    def remove(self) -> None:
+        """Forget the photo and its vectors. The file is never touched here:
+        deleting one is for ``commands.extras`` alone, after its checks."""
         with self.db.transaction() as tx:
             tx.mutate("DELETE FROM similar_features WHERE photo_id=?", (self.id,))
             self._remove()
-        if delete:
-            os.remove(self.filepath)
 
 
 # The plugin's other tables: {table: {column: SQL type and constraints}}.
@@ -104,7 +130,12 @@ _EXTRA_TABLES: dict[str, dict[str, str]] = {
         "photo_id": "INTEGER NOT NULL",
         "src": "BLOB NOT NULL",
         "dst": "BLOB NOT NULL",
-        "state": "TEXT NOT NULL",  # pending, done, failed, skipped, undone
+        "state": "TEXT NOT NULL",  # pending, done, skipped, undone
+        "dev": "INTEGER",  # the photo's file (device, inode) when the run
+        "ino": "INTEGER",  # started: it is recognised by this, not its name
+    },
+    "similar_roots": {
+        "path": "BLOB NOT NULL PRIMARY KEY",  # a folder given to similar-import
     },
 }
 _TABLE_KEYS = {

@@ -46,6 +46,32 @@ def update_from_record(photo: Photo, record: dict) -> None:
     photo.update({k: v for k, v in record.items() if k != "origname"})
 
 
+def import_roots(lib: Library) -> list[str]:
+    """The folders given to ``similar-import`` so far (resolved)."""
+    ensure_schema(lib)
+    with lib.transaction() as tx:
+        return [os.fsdecode(row[0]) for row in tx.query("SELECT path FROM similar_roots")]
+
+
+def _remember_roots(lib: Library, paths: Sequence[str]) -> None:
+    folders = {p if os.path.isdir(p) else os.path.dirname(p)
+               for p in map(os.path.realpath, paths)}
+    with lib.transaction() as tx:
+        tx.mutate_many("INSERT OR IGNORE INTO similar_roots (path) VALUES (?)",
+                       [(os.fsencode(f),) for f in sorted(folders)])
+
+
+def _same_file(path: str, candidates) -> Photo | None:
+    """The photo among ``candidates`` whose file ``path`` is (hard link)."""
+    for photo in candidates:
+        try:
+            if os.path.samefile(path, photo.path):
+                return photo
+        except OSError:
+            continue
+    return None
+
+
 @dataclass
 class ImportReport:
     added: list[Photo] = field(default_factory=list)
@@ -53,6 +79,8 @@ class ImportReport:
     unchanged: int = 0
     errors: list[ImageError] = field(default_factory=list)
     not_images: list[str] = field(default_factory=list)
+    # (path, photo already imported): another name (hard link) of its file
+    aliases: list[tuple[str, Photo]] = field(default_factory=list)
 
 
 def import_paths(
@@ -67,18 +95,24 @@ def import_paths(
 
     A file already in the library with the same size and mtime is left
     alone; one that changed is re-read. Bad files are reported through
-    ``on_error`` and skipped; the run goes on.
+    ``on_error`` and skipped; the run goes on. One file gets one row:
+    symbolic links are followed to the file they point at (see
+    :func:`walk_files`), and a hard link to a photo already in the library
+    is recorded in ``aliases``, not added.
     """
     ensure_schema(lib)
     for p in paths:
         if not os.path.exists(p):
             raise UserError(f"no such file or folder: {p}")
+    _remember_roots(lib, paths)
     report = ImportReport()
     images, report.not_images = split_images(walk_files(paths))
 
-    known = {}
+    known: dict[str, Photo] = {}
+    by_hash: dict[str, list[Photo]] = {}
     for photo in photos(lib, sort=""):
         known[os.fsdecode(photo.path)] = photo
+        by_hash.setdefault(photo.hash, []).append(photo)
 
     todo = []
     for path in images:
@@ -105,7 +139,12 @@ def import_paths(
             continue
         photo = known.get(path)
         if photo is None:
+            same = _same_file(path, by_hash.get(record["hash"], ()))
+            if same is not None:
+                report.aliases.append((path, same))
+                continue
             photo = Photo(lib, **record)
+            by_hash.setdefault(photo.hash, []).append(photo)
             report.added.append(photo)
             batch.append((photo, True))
         else:

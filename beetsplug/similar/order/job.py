@@ -75,22 +75,39 @@ def in_rank_order(lib: Library, found: Sequence[Photo], key: str) -> tuple[list[
     return ranked, matrix
 
 
-def target_name(photo: Photo, rank: int, width: int, fmt: str, replacements) -> str:
+def target_name(photo: Photo, rank: int, width: int, fmt: str | None, replacements) -> str:
     """The file name a rank gives, from the rename template, sanitised as
-    beets sanitises paths (``replace:`` config included)."""
+    beets sanitises paths (``replace:`` config included). Without a
+    template: the imported name, exactly."""
+    if fmt is None:
+        return photo.origname
     view = photo.copy()
     view.rank = rank
     view.rankpad = str(rank).zfill(width)
     name = view.evaluate_template(fmt, for_path=True)
-    ext = os.path.splitext(photo.origname)[1] or os.path.splitext(photo.filepath)[1]
+    ext = os.path.splitext(photo.origname)[1] or os.fsdecode(os.path.splitext(photo.path)[1])
     stem = name[: -len(ext)] if ext and name.lower().endswith(ext.lower()) else name
-    legal, _ = util.legalize_path(stem, replacements, ext)
-    return os.path.basename(legal)
+    stem = os.path.basename(util.sanitize_path(stem, replacements))
+    return fit_name(stem, ext.lower(), util.get_max_filename_length())
 
 
-def rename_steps(ranked: Sequence[tuple[Photo, int]], fmt: str, replacements,
+def fit_name(stem: str, ext: str, limit: int) -> str:
+    """``stem + ext`` cut to ``limit`` bytes on disk, whole characters only.
+    Bytes that are not UTF-8 (surrogates) are kept, unlike beets'
+    ``truncate_path``, so such a name survives exactly."""
+    budget, kept = limit - len(os.fsencode(ext)), []
+    for char in stem:
+        budget -= len(os.fsencode(char))
+        if budget < 0:
+            break
+        kept.append(char)
+    return "".join(kept) + ext
+
+
+def rename_steps(ranked: Sequence[tuple[Photo, int]], fmt: str | None, replacements,
                  width: int | None = None) -> list[Step]:
-    """Steps giving each photo its templated name in its own folder."""
+    """Steps giving each photo its templated name (its imported name when
+    ``fmt`` is None) in its own folder."""
     width = width or max(4, len(str(len(ranked))))
     wanted = []
     for photo, rank in ranked:
@@ -108,7 +125,7 @@ def export_features(path: str, ordered: Ordered) -> None:
     frame = pd.DataFrame(ordered.matrix, columns=[str(i) for i in range(ordered.matrix.shape[1])])
     frame.insert(0, "images", [os.fsdecode(p.path) for p in ordered.photos])
     frame["R"] = np.arange(1, len(ordered.photos) + 1)
-    frame.to_csv(path, index=False)
+    frame.to_csv(path, index=False, errors="surrogateescape")  # names as on disk
 
 
 @dataclass

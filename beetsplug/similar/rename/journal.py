@@ -3,7 +3,7 @@
 Every step of a run is written to ``similar_journal`` before the first
 file moves. Steps are then done in order and the photos' stored paths
 follow them in the same transactions. Because each step can be redone
-safely (see :func:`renamer.perform`), a run cut off anywhere, even
+safely (see :func:`planner.perform`), a run cut off anywhere, even
 between a rename and its database commit, is finished by :func:`resume`
 or rolled back by :func:`undo`.
 """
@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from beets import util
 
+from .. import interrupts
 from ..library.models import Photo, ensure_schema
-from .planner import RenameError, Step, perform
+from .planner import FileId, RenameError, Step, file_id, holds, perform, with_suffix
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -32,6 +33,7 @@ class Outcome:
     run_id: int
     done: int = 0
     errors: list[str] = field(default_factory=list)
+    failed: set[int] = field(default_factory=set)  # photos not moved (or not all the way)
 
 
 def _path_sql(path: str):
@@ -57,83 +59,141 @@ def last_undoable(lib: Library) -> tuple[int, str] | None:
 
 
 def start(lib: Library, kind: str, steps: Sequence[Step],
-          before: Callable[[], None] = lambda: None) -> int:
+          before: Callable[[], None] = lambda: None) -> tuple[int, dict[int, str]]:
     """Journal ``steps`` as a new run; ``before`` runs in the same transaction
-    (to store ranks with the plan). Returns the run id."""
+    (to store ranks with the plan). Each photo's file is recorded by its
+    identity (device and inode), so that a walk never mistakes another file
+    for it. A photo whose file is missing is left out of the run.
+    Returns (run id, {photo left out: why, in one line})."""
     ensure_schema(lib)
-    with lib.transaction() as tx:
+    idents: dict[int, FileId | None] = {}
+    problems: dict[int, str] = {}
+    for s in steps:
+        if s.key not in idents:  # its first step starts where the file is now
+            try:
+                idents[s.key] = file_id(s.src)
+            except OSError as exc:
+                idents[s.key] = None
+                problems[s.key] = (f"{util.displayable_path(s.src)}: cannot move it "
+                                   f"({exc.strerror}); re-import its folder")
+    rows = [(seq, s) for seq, s in enumerate(s for s in steps if idents[s.key])]
+    with interrupts.deferred(), lib.transaction() as tx:
         run_id = tx.mutate("INSERT INTO similar_runs (started, kind, state) "
                            "VALUES (?, ?, 'running')", (time.time(), kind))
         tx.mutate_many(
-            "INSERT INTO similar_journal (run_id, seq, photo_id, src, dst, state) "
-            "VALUES (?, ?, ?, ?, ?, 'pending')",
-            [(run_id, seq, s.key, util.bytestring_path(s.src),
-              util.bytestring_path(s.dst)) for seq, s in enumerate(steps)],
+            "INSERT INTO similar_journal (run_id, seq, photo_id, src, dst, state, dev, ino) "
+            "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+            [(run_id, seq, s.key, util.bytestring_path(s.src), util.bytestring_path(s.dst),
+              *idents[s.key]) for seq, s in rows],
         )
         before()
-    return run_id
+    return run_id, problems
 
 
 def _rows(lib: Library, run_id: int, states: tuple[str, ...], reverse: bool):
     marks = ",".join("?" * len(states))
     with lib.transaction() as tx:
-        return tx.query(
-            f"SELECT seq, photo_id, src, dst FROM similar_journal "
+        rows = tx.query(
+            f"SELECT seq, photo_id, src, dst, dev, ino, state FROM similar_journal "
             f"WHERE run_id=? AND state IN ({marks}) "
             f"ORDER BY seq {'DESC' if reverse else 'ASC'}",
             (run_id, *states))
+    return [(seq, pid, os.fsdecode(src), os.fsdecode(dst),
+             (dev, ino) if ino is not None else None, state)
+            for seq, pid, src, dst, dev, ino, state in rows]
 
 
-def _walk(lib: Library, run_id: int, rows, backwards: bool, new_state: str,
-          on_step: Callable[[], None]) -> Outcome:
-    """Perform rows (``src -> dst``, or back when ``backwards``), committing
-    states and photo paths every COMMIT_EVERY steps and on the way out."""
-    outcome = Outcome(run_id)
-    pending: list[tuple[int, int, str, str]] = []  # seq, photo, state, path
-    failed_photos: set[int] = set()
+class _Walk:
+    """One pass over journal rows (``src -> dst``, or back when
+    ``backwards``), committing step states and photo paths every
+    COMMIT_EVERY steps and on the way out.
 
-    def commit() -> None:
-        with lib.transaction() as tx:
-            for seq, photo_id, state, path in pending:
-                tx.mutate("UPDATE similar_journal SET state=? WHERE run_id=? AND seq=?",
-                          (state, run_id, seq))
-                if state == new_state:
-                    tx.mutate("UPDATE similar_photos SET path=? WHERE id=?",
-                              (_path_sql(path), photo_id))
-        pending.clear()
+    A photo whose step fails is put back where this walk found it, and its
+    steps keep the states they had, so no temporary name is left and a
+    later run can try again.
+    """
 
-    rows = [(seq, pid, os.fsdecode(a), os.fsdecode(b)) for seq, pid, a, b in rows]
-    if backwards:
-        rows = [(seq, pid, b, a) for seq, pid, a, b in rows]
-    # Each photo's places in walking order: src of its first step, then
-    # the dst of each. A step is already done when the file is found at
-    # a place beyond its target (a crash can beat the state's commit).
-    places: dict[int, list[str]] = {}
-    for _, pid, src, dst in rows:
-        places.setdefault(pid, [src]).append(dst)
-    step_no: dict[int, int] = {}
+    def __init__(self, lib: Library, run_id: int, rows, backwards: bool,
+                 new_state: str) -> None:
+        self.lib, self.run_id, self.new_state = lib, run_id, new_state
+        self.rows = [(seq, pid, dst, src, ident) if backwards else (seq, pid, src, dst, ident)
+                     for seq, pid, src, dst, ident, _ in rows]
+        self.had = {seq: state for seq, *_, state in rows}
+        # Each photo's places in walking order: the src of its first step,
+        # then the dst of each step.
+        self.places: dict[int, list[str]] = {}
+        self.seqs: dict[int, list[int]] = {}
+        for seq, pid, src, dst, _ in self.rows:
+            self.places.setdefault(pid, [src]).append(dst)
+            self.seqs.setdefault(pid, []).append(seq)
+        self.states: list[tuple[int, str]] = []  # (seq, state) not yet committed
+        self.paths: list[tuple[int, str]] = []  # (photo id, path) not yet committed
+        self.outcome = Outcome(run_id)
 
-    try:
-        for seq, photo_id, src, dst in rows:
-            k = step_no[photo_id] = step_no.get(photo_id, -1) + 1
-            if photo_id in failed_photos:
-                pending.append((seq, photo_id, "skipped", dst))
-                continue
+    def commit(self) -> None:
+        with self.lib.transaction() as tx:
+            tx.mutate_many("UPDATE similar_journal SET state=? WHERE run_id=? AND seq=?",
+                           [(state, self.run_id, seq) for seq, state in self.states])
+            tx.mutate_many("UPDATE similar_photos SET path=? WHERE id=?",
+                           [(_path_sql(path), pid) for pid, path in self.paths])
+        self.states.clear()
+        self.paths.clear()
+
+    def run(self, on_step: Callable[[], None]) -> Outcome:
+        failed: set[int] = set()
+        step_no: dict[int, int] = {}
+        with interrupts.deferred() as interrupt:
             try:
-                if not any(os.path.lexists(p) for p in places[photo_id][k + 2:]):
-                    perform(src, dst)
-                pending.append((seq, photo_id, new_state, dst))
-                outcome.done += 1
+                for seq, pid, src, dst, ident in self.rows:
+                    k = step_no[pid] = step_no.get(pid, -1) + 1
+                    if pid in failed:
+                        continue
+                    try:
+                        perform(src, dst, ident, self.places[pid][k + 2:])
+                        self.states.append((seq, self.new_state))
+                        self.paths.append((pid, dst))
+                        self.outcome.done += 1
+                    except (RenameError, OSError) as exc:
+                        failed.add(pid)
+                        self.outcome.failed.add(pid)
+                        self.outcome.errors.append(_one_line(exc))
+                        self._put_back(pid, ident)
+                    on_step()
+                    if len(self.states) >= COMMIT_EVERY:
+                        self.commit()
+                    if interrupt.requested:
+                        break
+            finally:
+                self.commit()
+        return self.outcome
+
+    def _put_back(self, pid: int, ident: FileId | None) -> None:
+        """Return a photo whose step failed to where this walk found it."""
+        places = self.places[pid]
+        home = places[0]
+        where = next((p for p in places if ident and holds(p, ident)), None)
+        if where is None:
+            return  # gone: the error says so; its row keeps its last place
+        if where != home:
+            try:
+                perform(where, home, ident)
             except (RenameError, OSError) as exc:
-                failed_photos.add(photo_id)
-                outcome.errors.append(str(exc))
-                pending.append((seq, photo_id, "failed", src))
-            on_step()
-            if len(pending) >= COMMIT_EVERY:
-                commit()
-    finally:
-        commit()
-    return outcome
+                # Home was taken meanwhile: a free name beside the target.
+                home = next(c for c in (with_suffix(places[-1], n) for n in range(1, 10_000))
+                            if not os.path.lexists(c))
+                perform(where, home, ident)
+                self.outcome.errors.append(
+                    f"{_one_line(exc)}; kept as {util.displayable_path(home)}")
+                self.states += [(seq, "skipped") for seq in self.seqs[pid]]
+                self.paths.append((pid, home))
+                return
+        self.states += [(seq, self.had[seq]) for seq in self.seqs[pid]]
+        self.paths.append((pid, home))
+
+
+def _one_line(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, RenameError) else \
+        f"{util.displayable_path(getattr(exc, 'filename', '') or '')}: {exc.strerror or exc}"
 
 
 def _finish(lib: Library, run_id: int, state: str) -> None:
@@ -143,7 +203,8 @@ def _finish(lib: Library, run_id: int, state: str) -> None:
 
 def resume(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None) -> Outcome:
     """Do the run's pending steps, in order."""
-    outcome = _walk(lib, run_id, _rows(lib, run_id, ("pending",), False), False, "done", on_step)
+    rows = _rows(lib, run_id, ("pending",), False)
+    outcome = _Walk(lib, run_id, rows, False, "done").run(on_step)
     _finish(lib, run_id, "failed" if outcome.errors else "done")
     return outcome
 
@@ -156,6 +217,6 @@ def undo(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None) 
     is recognised and left alone.
     """
     rows = _rows(lib, run_id, ("done", "pending"), True)
-    outcome = _walk(lib, run_id, rows, True, "undone", on_step)
+    outcome = _Walk(lib, run_id, rows, True, "undone").run(on_step)
     _finish(lib, run_id, "failed" if outcome.errors else "undone")
     return outcome

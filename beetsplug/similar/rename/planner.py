@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ def _norm(path: str) -> str:
     return os.path.normcase(os.path.abspath(path))
 
 
-def _with_suffix(path: str, n: int) -> str:
+def with_suffix(path: str, n: int) -> str:
     stem, ext = os.path.splitext(path)
     return f"{stem}.{n}{ext}"
 
@@ -63,7 +64,7 @@ def plan(
             if norm not in taken and free_on_disk:
                 break
             n += 1
-            candidate = _with_suffix(dst, n)
+            candidate = with_suffix(dst, n)
         taken.add(_norm(candidate))
         final.append((key, src, candidate))
 
@@ -76,49 +77,86 @@ def plan(
     return first + second
 
 
-def _hard_linked(a: str, b: str) -> bool:
-    """Two directory entries of one file (not one entry named two ways, as
-    on a case-insensitive disk)."""
+FileId = tuple[int, int]  # (st_dev, st_ino): which file, whatever its name
+
+
+def file_id(path: str) -> FileId:
+    """The identity of the regular file at ``path``; raises OSError."""
+    st = os.lstat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    return st.st_dev, st.st_ino
+
+
+def holds(path: str, ident: FileId) -> bool:
+    """True when ``path`` is a name of the file ``ident`` (not a link to it)."""
     try:
-        return os.path.samefile(a, b) and os.stat(a).st_nlink > 1
+        st = os.lstat(path)
     except OSError:
         return False
+    return stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == ident
+
+
+def _distinct_entries(a: str, b: str) -> bool:
+    """Both names are listed in their folders: two links to one file, not one
+    entry reached by two spellings (as on a case-insensitive disk)."""
+    def listed(path: str) -> bool:
+        return os.path.basename(path) in os.listdir(os.path.dirname(path) or ".")
+    return listed(a) and listed(b)
 
 
 def _taken(src: str, dst: str) -> RenameError:
     return RenameError(f"{dst}: already exists; not overwriting it with {src}")
 
 
-def perform(src: str, dst: str) -> str:
-    """Move ``src`` to ``dst`` without ever replacing a file.
-
-    Safe to call again on a step that was interrupted: returns ``"done"``
-    when the move happened now or had already happened. Raises
-    :class:`RenameError` when the move cannot be done safely.
-    """
-    src_there, dst_there = os.path.lexists(src), os.path.lexists(dst)
-    if not src_there and dst_there:
-        return "done"  # done before an interruption
-    if not src_there:
-        raise RenameError(f"{src}: file vanished; neither it nor {dst} exists")
-    if dst_there:
-        if _hard_linked(src, dst):
-            os.unlink(src)  # a link-then-unlink cut in the middle: dst has it
-            return "done"
-        raise _taken(src, dst)
+def _move(src: str, dst: str) -> None:
+    """Hard link then unlink: never replaces ``dst``. Where the disk has no
+    hard links, a rename after a check."""
     os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
     try:
         os.link(src, dst)  # fails if dst exists: no overwrite, ever
     except OSError as exc:
         if exc.errno == errno.EEXIST:
             raise _taken(src, dst) from None
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK,
-                             errno.EOPNOTSUPP):
-            raise RenameError(f"{src}: cannot rename to {dst}: {exc.strerror}") from None
-        # No hard links here (FAT, some network shares): checked rename.
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.EOPNOTSUPP):
+            raise RenameError(f"{src}: cannot move to {dst}: {exc.strerror}") from None
         if os.path.lexists(dst):
             raise _taken(src, dst) from None
         os.rename(src, dst)
-        return "done"
+        return
     os.unlink(src)
-    return "done"
+
+
+def perform(src: str, dst: str, ident: FileId | None = None,
+            later: Sequence[str] = ()) -> str:
+    """Move the file ``ident`` from ``src`` to ``dst``, never replacing a file.
+
+    Safe to call again on a step that was interrupted: the file is
+    recognised by its identity, not by its name, so another file sitting at
+    ``src``, ``dst`` or a ``later`` place of the same photo is never taken
+    for it. Returns ``"done"`` when the move happened now or before (the
+    file is at ``dst`` or further on). Raises :class:`RenameError` when the
+    move cannot be done safely. Without ``ident`` (journals of older
+    versions) the file found at ``src`` is taken to be the right one.
+    """
+    if ident is None:
+        if not os.path.lexists(src):
+            if os.path.lexists(dst):
+                return "done"
+            raise RenameError(f"{src}: file vanished; neither it nor {dst} exists")
+        ident = file_id(src)
+    if holds(src, ident):
+        if holds(dst, ident):
+            if _distinct_entries(src, dst):  # cut between link and unlink
+                os.unlink(src)
+            else:  # one entry, two spellings: a case-only rename
+                os.rename(src, dst)
+            return "done"
+        if os.path.lexists(dst):
+            raise _taken(src, dst)
+        _move(src, dst)
+        return "done"
+    if holds(dst, ident) or any(holds(p, ident) for p in later):
+        return "done"
+    raise RenameError(f"{src}: file vanished or replaced by another file; "
+                      f"it is not at {dst} either (re-import its folder)")

@@ -71,18 +71,24 @@ window.addEventListener("load", () => {
 """
 
 
+def _shown(text: str) -> str:
+    """Escaped for HTML; bytes of a file name that are not UTF-8 show as
+    the replacement character."""
+    return html.escape(os.fsencode(text).decode("utf-8", "replace"))
+
+
 def _card_html(card: Card, thumb: bytes | None, error: str | None) -> str:
     dist = f'<div class="dist">d = {card.distance:.4g} from previous</div>' \
         if card.distance is not None else '<div class="dist">&nbsp;</div>'
     if thumb is not None:
         data = base64.b64encode(thumb).decode("ascii")
-        img = f'<img src="data:image/jpeg;base64,{data}" alt="{html.escape(card.label)}">'
+        img = f'<img src="data:image/jpeg;base64,{data}" alt="{_shown(card.label)}">'
         cls = "card"
     else:
-        img = f'<div class="error">{html.escape(error or "")}</div>'
+        img = f'<div class="error">{_shown(error or "")}</div>'
         cls = "card broken"
-    return (f'<div class="{cls}" title="{html.escape(card.path)}">{img}'
-            f'<div class="name">{html.escape(card.label)}</div>{dist}</div>')
+    return (f'<div class="{cls}" title="{_shown(card.path)}">{img}'
+            f'<div class="name">{_shown(card.label)}</div>{dist}</div>')
 
 
 def render(cards: Sequence[Card], title: str, threads: int = 4,
@@ -118,7 +124,13 @@ def render(cards: Sequence[Card], title: str, threads: int = 4,
 
 
 def write(path: str, page: str) -> None:
+    """Write the page whole or not at all."""
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(page)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(page)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
