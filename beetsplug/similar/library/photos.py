@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from beets import dbcore
 from beets.exceptions import UserError
 
+from .. import interrupts
 from ..imaging.decode import ImageError
 from ..imaging.scan import read_records, split_images, walk_files
 from .models import Photo, ensure_schema
@@ -125,7 +126,7 @@ def import_paths(
     batch: list[tuple[Photo, bool]] = []
 
     def flush() -> None:
-        with lib.transaction():
+        with interrupts.deferred(), lib.transaction():
             for photo, new in batch:
                 photo.add(lib) if new else photo.store()
         for photo, new in batch:

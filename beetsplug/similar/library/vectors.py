@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import interrupts
 from .models import ensure_schema
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def save(lib: Library, model: str, rows: Iterable[tuple[int, str, np.ndarray]],
         scale = peak if dtype == "float16" and peak > 0 else 1.0
         blob = (vec / scale).astype(dtype).tobytes()
         values.append((pid, model, int(vec.shape[0]), dtype, scale, blob, digest))
-    with lib.transaction() as tx:
+    with interrupts.deferred(), lib.transaction() as tx:
         tx.mutate_many(
             "INSERT OR REPLACE INTO similar_features "
             "(photo_id, model, dim, dtype, scale, vector, hash) "
