@@ -91,7 +91,7 @@ def test_weights_from_a_local_file(tmp_path, photo_files, mobilenet):
     path = str(tmp_path / "mine.weights.h5")
     donor.save_weights(path)
     ex = FeatureExtractor("mobilenet_v3_small", 1, path)
-    assert ex.key.startswith("mobilenet_v3_small/d1/file-")
+    assert ex.key.startswith("mobilenet_v3_small/top/file-")
     pixels = load_for_model(photo_files["base"], (224, 224))[None].astype("float32")
     expected = keras.layers.GlobalAveragePooling2D()(donor(pixels)).numpy()[0]
     np.testing.assert_allclose(ex.extract(load_for_model(photo_files["base"], (224, 224))[None])[0],
@@ -102,14 +102,39 @@ def test_weights_from_a_local_file(tmp_path, photo_files, mobilenet):
 def test_bad_settings_say_what_to_do(tmp_path):
     with pytest.raises(FeatureConfigError, match="choose one of"):
         check_settings("vgg99", 1, "none")
-    with pytest.raises(FeatureConfigError, match="depth must be 1 to 4"):
+    with pytest.raises(FeatureConfigError, match="depth must be 1 to 7"):
         model_key("xception", 0, "none")
+    with pytest.raises(FeatureConfigError, match="has no candidate layer 'block99'; use a depth"):
+        model_key("xception", "block99", "none")
+    assert model_key("xception", "block9_sepconv1_act", "none") == \
+        model_key("xception", 5, "none") == "xception/block9_sepconv1_act/none-seed0"
     with pytest.raises(FeatureConfigError, match="no file at"):
         check_settings("xception", 1, str(tmp_path / "missing.h5"))
     junk = tmp_path / "junk.weights.h5"
     junk.write_bytes(b"not weights")
-    with pytest.raises(FeatureConfigError, match="cannot load weights"):
+    with pytest.raises(FeatureConfigError, match="cannot load weights") as bad:
         FeatureExtractor("mobilenet_v3_small", 1, str(junk))
+    assert "\n" not in str(bad.value)
+
+
+@pytest.mark.parametrize("other", ["MobileNetV2", "EfficientNetB0"])
+def test_weights_of_another_model_are_one_line(tmp_path, other, recwarn):
+    """A real weights file of the wrong network (which Keras would load part
+    way, with warnings): one line naming the file, and no warnings shown."""
+    import keras
+
+    donor = getattr(keras.applications, other)(include_top=False, weights=None,
+                                               input_shape=(224, 224, 3))
+    path = str(tmp_path / f"{other}.weights.h5")
+    donor.save_weights(path)
+    recwarn.clear()
+    with pytest.raises(FeatureConfigError) as wrong:
+        FeatureExtractor("mobilenet_v3_small", 1, path)
+    assert not [w for w in recwarn if "keras" in w.filename]
+    message = str(wrong.value)
+    assert "\n" not in message and len(message) < 400
+    assert f"cannot load weights {path} into mobilenet_v3_small" in message
+    assert "MobileNetV3Small without its top" in message
 
 
 def test_pipeline_batches_in_order_and_skips_bad(mobilenet, photo_files, tmp_path):

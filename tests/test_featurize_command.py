@@ -14,7 +14,7 @@ from beetsplug.similar.library.photos import photos
 
 from .conftest import SimilarHelper, copy_tree
 
-MODEL = "mobilenet_v3_small/d1/none-seed0"
+MODEL = "mobilenet_v3_small/top/none-seed0"
 
 
 class TestFeaturize(SimilarHelper):
@@ -22,8 +22,8 @@ class TestFeaturize(SimilarHelper):
         root = copy_tree(scenes_dir[0], self.photos_dir())
         if bad:
             samples.write_bad_files(str(root / "bad"), str(next(root.glob("*.jpg"))))
-        self.config["similar"]["weights"] = "none"
-        self.config["similar"]["model"] = "mobilenet_v3_small"
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "depth": 1})
         return root
 
     def test_one_vector_per_valid_photo_then_no_work(self, scenes_dir, capsys):
@@ -51,8 +51,8 @@ class TestFeaturize(SimilarHelper):
         self.run_command("similar-import", str(root))
         self.run_command("similar-featurize", "year:2019")
         out = self.run_output(capsys, "similar-featurize", "--depth", "2")
-        assert "featurized 36 with mobilenet_v3_small/d2/none-seed0" in out
-        assert vectors.models(self.lib) == {MODEL: 36, "mobilenet_v3_small/d2/none-seed0": 36}
+        assert "featurized 36 with mobilenet_v3_small/expanded_conv_10_add/none-seed0" in out
+        assert vectors.models(self.lib) == {MODEL: 36, "mobilenet_v3_small/expanded_conv_10_add/none-seed0": 36}
         out = self.run_output(capsys, "similar-featurize", "--force", "origname:photo_000")
         assert "featurized 10 " in out
 
@@ -109,7 +109,7 @@ class TestInterrupt(SimilarHelper):
 
         root = copy_tree(scenes_dir[0], self.photos_dir())
         self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
-                                    "batch_size": 8})
+                                    "depth": 1, "batch_size": 8})
         self.run_command("similar-import", str(root))
         real_extract, calls = FeatureExtractor.extract, []
 

@@ -112,7 +112,8 @@ class TestOrder(SimilarHelper):
         for i in (3, 17):
             src = root / f"photo_{i:04d}.jpg"
             (root / f"copy_of_{i}.jpg").write_bytes(src.read_bytes())
-        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small"})
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "depth": 1})
         self.run_command("similar-import", str(root))
         self.run_command("similar-featurize")
         csv = tmp_path / "features.csv"

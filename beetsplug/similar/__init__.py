@@ -14,7 +14,6 @@ from beets.plugins import BeetsPlugin
 
 from . import commands
 from .commands import featurize
-from .dupes.groups import DEFAULT_THRESHOLD
 from .imaging.decode import DEFAULT_MAX_PIXELS
 from .library.models import ensure_schema
 
@@ -35,7 +34,7 @@ class SimilarPlugin(BeetsPlugin):
                 # similar-featurize
                 "auto": False,
                 "model": "xception",
-                "depth": 1,
+                "depth": "auto",  # the calibrated layer, or 1.., or a layer's name
                 "weights": "imagenet",
                 "batch_size": 16,
                 "dtype": "float16",
@@ -44,8 +43,13 @@ class SimilarPlugin(BeetsPlugin):
                 "improve": True,
                 "rename_format": "$rankpad-$origname",
                 "dupes_folder": "duplicates",
-                # similar-dupes / similar-report: cosine distance
-                "threshold": DEFAULT_THRESHOLD,
+                # similar-dupes / similar-report / similar-order: cosine distance
+                # under which photos are near-duplicates; auto: calibrated
+                "threshold": "auto",
+                # similar-calibrate: share of unrelated pairs under the
+                # threshold, and how many photos to measure
+                "false_positive_rate": 0.01,
+                "calibration_sample": 300,
             }
         )
         self.extractors = {}  # model key -> FeatureExtractor, built on demand

@@ -8,7 +8,6 @@ from beets import ui
 from beets.exceptions import UserError
 
 from ..dupes import copies
-from ..dupes.groups import DEFAULT_THRESHOLD
 from ..library.photos import photos
 from ..order import job as order_job
 from . import extras, settings
@@ -40,8 +39,9 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     found = list(photos(lib, args, plugin.config["sort"].as_str()))
     named = _kinds(opts)
     kinds = named or KINDS
-    key = settings.settings_key(settings.feature_settings(plugin))
-    threshold = settings.threshold(plugin, opts)
+    chosen = settings.feature_settings(plugin, lib)
+    key = settings.settings_key(chosen)
+    threshold = settings.threshold(plugin, lib, opts, chosen) if "near" in kinds else 0.0
     groups, missing = order_job.duplicate_groups(lib, found, key, threshold,
                                                  exact_only="near" not in kinds)
     groups = [g for g in groups if g.kind in kinds]
@@ -58,7 +58,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
             ui.print_(f"  {'*' if photo.id == keep.id else ' '} {photo.evaluate_template(fmt)}")
         pairs += [(p, keep) for p in group.photos if p.id != keep.id]
     ui.print_(f"{len(groups)} groups, {len(pairs)} photos besides the one to keep (*)"
-              + (f"; near-duplicates: cosine distance under {threshold:g}"
+              + (f"; near-duplicates: cosine distance under {threshold:.4g}"
                  if "near" in kinds else ""))
     if opts.action == "delete" and named is None:
         # Deleting different pictures must be asked for by name.
@@ -77,7 +77,7 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
     dp.add_option("-f", "--format", dest="format", help="print photos with this template")
     dp.add_option("-t", "--threshold", type="float",
                   help="cosine distance under which photos are near-duplicates "
-                       f"(default: similar.threshold, {DEFAULT_THRESHOLD})")
+                       "(default: similar.threshold, auto: the calibrated one)")
     dp.add_option("-k", "--kind", metavar="KINDS",
                   help="exact (same bytes), near (look alike), or exact,near: the groups "
                        "to list and act on; --delete acts on near ones only when named")

@@ -8,7 +8,7 @@ from beets import ui
 from beets.exceptions import UserError
 
 from ..features import job
-from ..features.extractor import FeatureConfigError, FeatureExtractor
+from ..features.extractor import BACKBONES, FeatureConfigError, FeatureExtractor
 from ..library.photos import photos
 from . import settings
 
@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 def featurize_photos(plugin: SimilarPlugin, lib: Library, found, force: bool,
                      opts=None) -> job.Report:
     """Featurize ``found``; the model is built once per process and key."""
-    chosen = settings.feature_settings(plugin, opts)
+    chosen = settings.feature_settings(plugin, lib, opts)
     key = settings.settings_key(chosen)
 
     def get_extractor() -> FeatureExtractor:
         if key not in plugin.extractors:
-            plugin._log.info("loading {} (depth {})", chosen.model, chosen.depth)
+            plugin._log.info("loading {}", key)
             try:
                 plugin.extractors[key] = FeatureExtractor(
                     chosen.model, chosen.depth, chosen.weights)
@@ -56,10 +56,10 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
     cmd = ui.Subcommand("similar-featurize", help="compute CNN feature vectors for photos")
     p = cmd.parser
     p.add_option("-m", "--model", dest="model",
-                 help="backbone: xception (default), mobilenet_v3_small, "
-                      "efficientnet_b0, resnet50")
-    p.add_option("-d", "--depth", dest="depth", type="int",
-                 help="layer depth 1 (last block) to 4 (earliest)")
+                 help="backbone: " + ", ".join(BACKBONES) + " (default: similar.model)")
+    p.add_option("-d", "--depth", dest="depth",
+                 help="auto (the calibrated layer), a depth from 1 (last block) down "
+                      "to the middle of the network, or a candidate layer's name")
     p.add_option("-w", "--weights", dest="weights", help="imagenet, none, or a weights file")
     p.add_option("-b", "--batch-size", dest="batch_size", type="int")
     p.add_option("--force", action="store_true", default=False,

@@ -49,10 +49,13 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if opts.copies:
         found = extras.handle(plugin, lib, found, opts.copies, opts.dry_run)
 
-    key = settings.settings_key(settings.feature_settings(plugin))
+    chosen = settings.feature_settings(plugin, lib)
+    key = settings.settings_key(chosen)
+    threshold = settings.threshold(plugin, lib, opts, chosen, required=False)
     metric = opts.metric or plugin.config["metric"].as_choice(["euclidean", "cosine"])
     improve = plugin.config["improve"].get(bool) if opts.improve is None else opts.improve
-    ordered = order_job.order(lib, found, key, metric, opts.fast, improve, opts.start)
+    ordered = order_job.order(lib, found, key, metric, opts.fast, improve, opts.start,
+                              threshold)
     if ordered.missing:
         plugin._log.warning("{} matched photos have no {} vectors and are left out; "
                     "run `beet similar-featurize` first", len(ordered.missing), key)
@@ -94,6 +97,9 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
     op.add_option("--improve", dest="improve", action="store_true", default=None,
                   help="shorten the chain with 2-opt moves (default: similar.improve)")
     op.add_option("--no-improve", dest="improve", action="store_false")
+    op.add_option("-t", "--threshold",
+                  help="near-duplicates (cosine distance under it) stay together in the "
+                       "chain (default: similar.threshold, auto: the calibrated one)")
     op.add_option("--start", choices=["outlier", "earliest"], default="outlier",
                   help="start at the photo farthest from the rest (default) or the "
                        "earliest taken")

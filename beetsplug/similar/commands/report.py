@@ -27,12 +27,13 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     found = list(photos(lib, args, plugin.config["sort"].as_str()))
     if not found:
         raise UserError("no photos match")
-    key = settings.settings_key(settings.feature_settings(plugin))
-    threshold = settings.threshold(plugin, opts)
+    chosen = settings.feature_settings(plugin, lib)
+    key = settings.settings_key(chosen)
+    threshold = settings.threshold(plugin, lib, opts, chosen)
     if all(p.rank for p in found):
         with_vectors, matrix = order_job.in_rank_order(lib, found, key)
     else:  # not ordered yet: order now, without renaming anything
-        ordered = order_job.order(lib, found, key, "cosine", False, True)
+        ordered = order_job.order(lib, found, key, "cosine", False, True, threshold=threshold)
         with_vectors, matrix = ordered.photos, ordered.matrix
     groups = order_job.group_duplicates(with_vectors, with_vectors, matrix, threshold)
     group_of = {p.id: n for n, g in enumerate(groups) for p in g.photos}
@@ -61,7 +62,7 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
     rep = ui.Subcommand("similar-report", help="write an HTML contact sheet of photos in order")
     rep.parser.add_option("-o", "--output", help="the HTML file to write")
     rep.parser.add_option("-t", "--threshold", type="float",
-                          help="near-duplicate cosine distance (default: similar.threshold)")
+                          help="near-duplicate cosine distance (default: similar.threshold, auto)")
     rep.parser.add_option("--title", help="page title")
 
     rep.func = lambda lib, opts, args: run(plugin, lib, opts, args)

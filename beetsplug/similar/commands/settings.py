@@ -10,9 +10,12 @@ from beets.exceptions import UserError
 from PIL import Image
 
 from ..features import job
-from ..features.extractor import FeatureConfigError, model_key
+from ..features.extractor import FeatureConfigError, backbone, check_weights, model_key
+from . import calibrate
 
 if TYPE_CHECKING:
+    from beets.library import Library
+
     from .. import SimilarPlugin
 
 
@@ -32,18 +35,61 @@ def threads(plugin: SimilarPlugin) -> int:
     return value
 
 
-def feature_settings(plugin: SimilarPlugin, opts=None) -> job.Settings:
-    """Config values, overridden by command-line options where given."""
+def weights(plugin: SimilarPlugin, opts=None) -> str:
+    value = getattr(opts, "weights", None) or plugin.config["weights"].as_str()
+    return os.path.expanduser(value)
+
+
+def false_positive_rate(plugin: SimilarPlugin) -> float:
+    value = plugin.config["false_positive_rate"].get()
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0 < value < 0.5:
+        raise UserError("similar.false_positive_rate is the share of unrelated pairs "
+                        "allowed under the threshold: above 0 and below 0.5, such as 0.01")
+    return value
+
+
+def calibration_sample(plugin: SimilarPlugin) -> int:
+    value = plugin.config["calibration_sample"].get(int)
+    if value < calibrate.job.MIN_PHOTOS:
+        raise UserError(f"similar.calibration_sample must be {calibrate.job.MIN_PHOTOS} "
+                        "or more photos")
+    return value
+
+
+def _depth(plugin: SimilarPlugin, lib: Library, model: str, weights_: str, raw) -> int:
+    """A depth number from ``auto``, a number or a candidate layer's name."""
+    try:
+        bb = backbone(model)
+        if str(raw).strip().lower() != "auto":
+            return bb.depth(raw)
+        check_weights(weights_)
+    except FeatureConfigError as exc:
+        raise UserError(f"similar: {exc}") from None
+    try:
+        return calibrate.stored_or_new(plugin, lib, model, weights_, "depth: auto").chosen
+    except calibrate.job.CalibrationError as exc:
+        plugin._log.warning("depth: auto uses depth 1 for now: {}", exc)
+        return 1
+
+
+def feature_settings(plugin: SimilarPlugin, lib: Library, opts=None) -> job.Settings:
+    """Config values, overridden by command-line options where given; a
+    depth of ``auto`` is the calibrated one (calibrating first if needed)."""
     cfg = plugin.config
 
     def pick(name, kind):
         value = getattr(opts, name, None) if opts is not None else None
         return value if value is not None else cfg[name].get(kind)
 
+    model, weights_ = pick("model", str), weights(plugin, opts)
     settings = job.Settings(
-        model=pick("model", str),
-        depth=pick("depth", int),
-        weights=os.path.expanduser(str(pick("weights", str))),
+        model=model,
+        depth=_depth(plugin, lib, model, weights_, pick("depth", None)),
+        weights=weights_,
         batch_size=pick("batch_size", int),
         threads=threads(plugin),
         dtype=cfg["dtype"].as_choice(["float16", "float32"]),
@@ -61,15 +107,30 @@ def settings_key(settings: job.Settings) -> str:
         raise UserError(f"similar: {exc}") from None
 
 
-def threshold(plugin: SimilarPlugin, opts) -> float:
-    value = opts.threshold if opts.threshold is not None else \
-        plugin.config["threshold"].get()
+def threshold(plugin: SimilarPlugin, lib: Library, opts, chosen: job.Settings,
+              required: bool = True) -> float | None:
+    """The near-duplicate threshold: a number, or for ``auto`` the one
+    calibrated for the layer in use (calibrating first if needed). When
+    calibration is impossible: an error, or None (with a line saying so)
+    unless ``required``."""
+    value = getattr(opts, "threshold", None)
+    value = value if value is not None else plugin.config["threshold"].get()
+    if str(value).strip().lower() == "auto":
+        try:
+            calibration = calibrate.stored_or_new(plugin, lib, chosen.model, chosen.weights,
+                                                  "threshold: auto")
+        except calibrate.job.CalibrationError as exc:
+            if required:
+                raise UserError(f"similar.threshold is auto, but {exc}") from None
+            plugin._log.warning("near-duplicates are not grouped: {}", exc)
+            return None
+        return calibration.at(chosen.depth).threshold
     try:
         value = float(value)
     except (TypeError, ValueError):
         value = -1.0
     if not 0 < value < 2:
-        raise UserError("similar.threshold is a cosine distance: between 0 and 2")
+        raise UserError("similar.threshold is a cosine distance between 0 and 2, or auto")
     return value
 
 

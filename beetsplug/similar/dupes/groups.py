@@ -1,19 +1,19 @@
-"""Near-duplicate groups: photos linked by distances under a threshold.
+"""Near-duplicate groups: photos that are all within a threshold of each other.
 
-Pure: NumPy only. Two photos are linked when one is among the other's
-nearest neighbours and their distance is under the threshold; groups
-are the connected components (single linkage).
+Pure: NumPy and SciPy. Groups never chain: in every group, every two
+photos are closer than the threshold (complete linkage). Candidate pairs
+come from each photo's nearest neighbours; the groups are formed within
+each connected set of candidates, and a photo that would fit two groups
+goes to the one it is closer to (on average).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
 
 from ..order.chain import knn, prepare
-
-# Cosine distance under which two photos are near-duplicates, chosen with
-# benchmarks/threshold.py on generated near-duplicates (see README.md).
-DEFAULT_THRESHOLD = 0.005
 
 
 def _find(parent: np.ndarray, i: int) -> int:
@@ -23,32 +23,86 @@ def _find(parent: np.ndarray, i: int) -> int:
     return i
 
 
+def distances(x: np.ndarray, metric: str) -> np.ndarray:
+    """All pairwise distances of prepared rows: cosine distance (1 - cos)
+    for unit rows, else Euclidean."""
+    sq = np.einsum("ij,ij->i", x, x)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0)
+    np.fill_diagonal(d2, 0.0)
+    return d2 / 2.0 if metric == "cosine" else np.sqrt(d2)
+
+
+def _complete_groups(x: np.ndarray, threshold: float, metric: str) -> list[list[int]]:
+    """Complete-linkage groups of the rows of ``x`` (one candidate component)."""
+    d = distances(x, metric).astype(np.float64)
+    labels = fcluster(linkage(squareform(d, checks=False), "complete"), threshold,
+                      criterion="distance")
+    groups: dict[int, list[int]] = {}
+    for row, label in enumerate(labels):
+        groups.setdefault(int(label), []).append(row)
+    groups = _to_closer(list(groups.values()), d, threshold)
+    return [g for g in groups if len(g) > 1]
+
+
+def _to_closer(groups: list[list[int]], d: np.ndarray, threshold: float) -> list[list[int]]:
+    """Move a photo to another group it fits in (within the threshold of all
+    its members) when it is closer to that group on average."""
+    moved, passes = True, 0
+    while moved and passes < 10:  # each pass only moves photos closer; a bound all the same
+        moved, passes = False, passes + 1
+        for g in groups:
+            for i in list(g):
+                if len(g) < 2:
+                    continue
+                mates = [j for j in g if j != i]
+                here = d[i, mates].mean()
+                for h in groups:
+                    if h is g or not h or d[i, h].max() >= threshold:
+                        continue
+                    if d[i, h].mean() < here - 1e-12:
+                        g.remove(i)
+                        h.append(i)
+                        moved = True
+                        break
+    return groups
+
+
 def near_groups(vectors: np.ndarray, threshold: float, metric: str = "cosine",
-                k: int = 16) -> list[list[int]]:
-    """Groups (two or more rows each) of vectors linked under ``threshold``.
+                k: int = 16, neighbours: np.ndarray | None = None) -> list[list[int]]:
+    """Groups (two or more rows each) in which every two rows are within
+    ``threshold`` of each other.
 
     For ``cosine`` the threshold is a cosine distance (1 - cosine
-    similarity), for ``euclidean`` a plain distance. Groups are sorted by
-    their first member; members in row order.
+    similarity), for ``euclidean`` a plain distance. ``neighbours`` gives
+    each row's candidate rows (default: its ``k`` exact nearest). Groups
+    are sorted by their first member; members in row order.
     """
     n = len(vectors)
     if n < 2:
         return []
     x = prepare(vectors, metric)
-    idx, dist = knn(x, k)
-    if metric == "cosine":
-        dist = dist * dist / 2.0  # unit vectors: |a-b|^2 = 2 (1 - cos)
+    if neighbours is None:
+        neighbours, _ = knn(x, k)
+    rows = np.repeat(np.arange(n), neighbours.shape[1])
+    cols = neighbours.reshape(-1)
+    diff = x[rows] - x[cols]
+    d2 = np.einsum("ij,ij->i", diff, diff)
+    close = (d2 / 2.0 if metric == "cosine" else np.sqrt(d2)) < threshold
+    close &= rows != cols
     parent = np.arange(n)
-    rows, cols = np.nonzero(dist < threshold)
-    for i, j in zip(rows, idx[rows, cols]):
+    for i, j in zip(rows[close], cols[close]):
         a, b = _find(parent, int(i)), _find(parent, int(j))
         if a != b:
             parent[max(a, b)] = min(a, b)
-    roots = np.array([_find(parent, i) for i in range(n)])
-    groups: dict[int, list[int]] = {}
-    for i, r in enumerate(roots):
-        groups.setdefault(int(r), []).append(i)
-    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+    components: dict[int, list[int]] = {}
+    for i in range(n):
+        components.setdefault(_find(parent, i), []).append(i)
+    out = []
+    for members in components.values():
+        if len(members) > 1:
+            idx = np.array(members)
+            out += [sorted(idx[g].tolist()) for g in _complete_groups(x[idx], threshold, metric)]
+    return sorted(out, key=lambda g: g[0])
 
 
 def pair_distances(vectors: np.ndarray, metric: str = "cosine") -> np.ndarray:

@@ -210,32 +210,36 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img
 
 
-def load_for_model(
-    path: str,
-    size: tuple[int, int],
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> np.ndarray:
-    """Decode a photo to a ``size`` (width, height) uint8 RGB array.
-
-    Upright (EXIF orientation applied), first frame of an animation,
-    squashed to ``size`` as Keras' ``load_img(target_size=...)`` does.
-    JPEGs are decoded in draft mode at the smallest scale that still
-    covers ``size``, which is what keeps decoding ahead of the model.
-    """
+def open_upright(path: str, cover: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode a photo to an upright RGB image at least ``cover`` pixels on
+    each side where the photo has them: EXIF orientation applied, first
+    frame of an animation, JPEGs decoded at the smallest DCT scale that
+    still covers it (draft mode), which keeps decoding fast."""
     with open_image(path) as img:
         check_size(path, img, max_pixels)
         try:
             if img.format == "JPEG":
-                # Rotated orientations swap axes: cover both.
-                side = max(size)
-                img.draft("RGB", (side, side))
+                img.draft("RGB", (cover, cover))  # rotated orientations swap axes: cover both
             img.seek(0)
-            upright = ImageOps.exif_transpose(img)
-            rgb = _to_rgb(upright)
-            resized = rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-            return np.asarray(resized, dtype=np.uint8)
+            return _to_rgb(ImageOps.exif_transpose(img))
         except ImageError:
             raise
         except Exception as exc:
             raise ImageError(path, f"corrupt or truncated image ({exc})",
                              "re-copy it from the source") from None
+
+
+def to_model_input(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """Squash to ``size`` (width, height) as Keras' ``load_img(target_size=...)``
+    does; uint8 RGB array."""
+    resized = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(resized, dtype=np.uint8)
+
+
+def load_for_model(
+    path: str,
+    size: tuple[int, int],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> np.ndarray:
+    """Decode a photo to a ``size`` (width, height) uint8 RGB array, upright."""
+    return to_model_input(open_upright(path, max(size), max_pixels), size)

@@ -16,6 +16,8 @@ from beets.dbcore import types
 from beets.dbcore.db import FormattedMapping, Index
 from beets.library.models import LibModel
 
+from ..features.extractor import OLD_DEPTH_LAYERS
+
 if TYPE_CHECKING:
     from beets.library import Library
 
@@ -111,7 +113,7 @@ class Photo(LibModel):
 _EXTRA_TABLES: dict[str, dict[str, str]] = {
     "similar_features": {
         "photo_id": "INTEGER NOT NULL",
-        "model": "TEXT NOT NULL",  # e.g. xception/d1/imagenet
+        "model": "TEXT NOT NULL",  # e.g. xception/block14_sepconv2_act/imagenet
         "dim": "INTEGER NOT NULL",
         "dtype": "TEXT NOT NULL",  # numpy dtype of the blob: float16, float32
         "scale": "REAL NOT NULL DEFAULT 1.0",  # the vector is blob * scale
@@ -133,6 +135,15 @@ _EXTRA_TABLES: dict[str, dict[str, str]] = {
         "state": "TEXT NOT NULL",  # pending, done, skipped, undone
         "dev": "INTEGER",  # the photo's file (device, inode) when the run
         "ino": "INTEGER",  # started: it is recognised by this, not its name
+    },
+    "similar_calibrations": {
+        "id": "INTEGER PRIMARY KEY",
+        "family": "TEXT NOT NULL",  # backbone and weights: xception/imagenet
+        "made": "REAL NOT NULL",
+        "sample": "INTEGER NOT NULL",  # photos measured
+        "fpr": "REAL NOT NULL",  # false-positive rate the thresholds are for
+        "chosen": "INTEGER NOT NULL",  # the best depth
+        "figures": "TEXT NOT NULL",  # JSON: one object per candidate layer
     },
     "similar_roots": {
         "path": "BLOB NOT NULL PRIMARY KEY",  # a folder given to similar-import
@@ -156,6 +167,16 @@ def _create_or_migrate(tx, table: str, columns: dict[str, str]) -> None:
                           for name, sql in columns.items() if name not in have))
 
 
+def _rename_depth_keys(tx) -> None:
+    """Vectors stored under ``model/dN/weights`` (before layer names)."""
+    for name, layers in OLD_DEPTH_LAYERS.items():
+        for depth, layer in enumerate(layers, start=1):
+            old = f"{name}/d{depth}/"
+            tx.mutate("UPDATE OR IGNORE similar_features SET model = ? || substr(model, ?) "
+                      "WHERE substr(model, 1, ?) = ?",
+                      (f"{name}/{layer}/", len(old) + 1, len(old), old))
+
+
 def ensure_schema(lib: Library) -> None:
     """Create or migrate the plugin's tables; cheap after the first call."""
     if getattr(lib, "_similar_schema_ready", False):
@@ -165,6 +186,7 @@ def ensure_schema(lib: Library) -> None:
         _create_or_migrate(tx, Photo._table, photo_columns)
         for table, columns in _EXTRA_TABLES.items():
             _create_or_migrate(tx, table, columns)
+        _rename_depth_keys(tx)
     lib._make_attribute_table(Photo._flex_table)
     lib._create_indices(Photo._table, Photo._indices)
     lib._similar_schema_ready = True

@@ -246,6 +246,12 @@ class _ClusterFallback:
         return int(cand[np.argmin(np.einsum("ij,ij->i", diff, diff))])
 
 
+def fast_neighbours(x: np.ndarray, k: int = 16, dims: int = 64, seed: int = 0) -> np.ndarray:
+    """Approximate ``k`` nearest neighbours of each row (cosine: unit rows),
+    from the same index ``fast_chain`` uses."""
+    return _ClusterIndex(reduce_dims(prepare(x, "cosine"), dims, seed), seed).knn(k)
+
+
 def fast_chain(x: np.ndarray, start: int | None = None, k: int = 16,
                dims: int = 64, seed: int = 0) -> ChainResult:
     """An approximate greedy chain for big libraries (deterministic: seeded)."""

@@ -17,7 +17,7 @@ from ..dupes.copies import exact_groups
 from ..dupes.groups import near_groups
 from ..library import vectors
 from ..rename.planner import Step, plan
-from .chain import ChainResult, order_vectors
+from .chain import ChainResult, fast_neighbours, order_vectors, prepare
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -35,27 +35,80 @@ class Ordered:
 
 
 def order(lib: Library, found: Sequence[Photo], key: str, metric: str, fast: bool,
-          improve: bool, start: str = "outlier") -> Ordered:
+          improve: bool, start: str = "outlier", threshold: float | None = None) -> Ordered:
     """Chain the photos that have vectors under ``key``.
 
-    Exact copies (same hash) are chained once and kept together, so they
-    always end up adjacent.
+    Exact copies (same hash) and, given a ``threshold``, near-duplicate
+    groups (as ``similar-dupes`` forms them) are chained as one unit each,
+    so their photos always end up next to each other.
     """
     featurized, matrix, missing = with_vectors(lib, found, key)
-    groups: dict[str, list[int]] = {}  # hash -> rows of `matrix`
-    for row, photo in enumerate(featurized):
-        groups.setdefault(photo.hash, []).append(row)
-    heads = [rows[0] for rows in groups.values()]
+    units = chain_units(featurized, matrix, threshold, fast)
     start_at = None
-    if start == "earliest" and heads:
-        start_at = min(range(len(heads)),
-                       key=lambda i: (featurized[heads[i]].taken or float("inf"),
-                                      featurized[heads[i]].id))
-    result, greedy = order_vectors(matrix[heads] if heads else matrix, metric, fast,
-                                   improve, start_at)
-    chain_rows = [row for h in result.order for row in groups[featurized[heads[h]].hash]]
+    if start == "earliest" and units:
+        start_at = min(range(len(units)), key=lambda u: min(
+            (featurized[r].taken or float("inf"), featurized[r].id) for r in units[u]))
+    unit_matrix = np.stack([_unit_vector(matrix[rows], metric) for rows in units]) \
+        if units else matrix
+    result, greedy = order_vectors(unit_matrix, metric, fast, improve, start_at)
+    chain_rows = _expand(units, result.order, prepare(matrix, metric)) if units else []
     return Ordered([featurized[r] for r in chain_rows], matrix[chain_rows], result,
                    greedy, missing)
+
+
+def _by_hash(featurized: Sequence[Photo]) -> list[list[int]]:
+    rows: dict[str, list[int]] = {}
+    for row, photo in enumerate(featurized):
+        rows.setdefault(photo.hash, []).append(row)
+    return list(rows.values())
+
+
+def near_units(featurized: Sequence[Photo], matrix: np.ndarray, threshold: float,
+               fast: bool = False) -> list[list[int]]:
+    """Near-duplicate groups (rows of ``matrix``), the one rule shared by
+    ``similar-dupes``, ``similar-report`` and ``similar-order``: exact
+    copies count once, and every two different pictures of a group are
+    within ``threshold`` (cosine) of each other."""
+    units = _by_hash(featurized)
+    if len(units) < 2:
+        return []
+    heads = matrix[[rows[0] for rows in units]]
+    neighbours = fast_neighbours(heads) if fast and len(units) >= 64 else None
+    return [[row for u in group for row in units[u]]
+            for group in near_groups(heads, threshold, "cosine", neighbours=neighbours)]
+
+
+def chain_units(featurized: Sequence[Photo], matrix: np.ndarray, threshold: float | None,
+                fast: bool = False) -> list[list[int]]:
+    """Rows of ``matrix`` that move as one: near-duplicate groups under
+    ``threshold``, exact copies, and every other photo alone."""
+    if threshold is None:
+        return _by_hash(featurized)
+    near = near_units(featurized, matrix, threshold, fast)
+    grouped = {row for group in near for row in group}
+    return near + [rows for rows in _by_hash(featurized) if rows[0] not in grouped]
+
+
+def _unit_vector(rows: np.ndarray, metric: str) -> np.ndarray:
+    """One vector for a unit: its photos' mean (of unit rows, for cosine)."""
+    return prepare(rows, metric).mean(axis=0) if len(rows) > 1 else rows[0]
+
+
+def _expand(units: list[list[int]], unit_order: np.ndarray, x: np.ndarray) -> list[int]:
+    """Rows in chain order: each unit's photos as a small greedy chain that
+    starts at the one nearest the photo before it."""
+    out: list[int] = []
+    for u in unit_order:
+        left = list(units[u])
+        while left:
+            if out:
+                d = ((x[left] - x[out[-1]]) ** 2).sum(axis=1)
+                pick = left[int(np.argmin(d))]
+            else:
+                pick = left[0]
+            out.append(pick)
+            left.remove(pick)
+    return out
 
 
 def with_vectors(lib: Library, found: Sequence[Photo],
@@ -147,15 +200,11 @@ def duplicate_groups(lib: Library, found: Sequence[Photo], key: str,
 def group_duplicates(photos: Sequence[Photo], featurized: Sequence[Photo],
                      matrix: np.ndarray | None, threshold: float) -> list[DuplicateGroup]:
     """Exact-copy groups of ``photos``, then near-duplicate groups of
-    ``featurized`` (rows of ``matrix``; cosine distance under ``threshold``).
-    A near group holds at least two different files."""
-    exact = [DuplicateGroup("exact", g) for g in exact_groups(photos)]
-    near = []
-    for rows in near_groups(matrix, threshold, "cosine") if featurized else []:
-        members = [featurized[r] for r in rows]
-        if len({p.hash for p in members}) > 1:
-            near.append(DuplicateGroup("near", members))
-    # An exact group inside a near group is shown there, not twice.
+    ``featurized`` (rows of ``matrix``; see :func:`near_units`). An exact
+    group inside a near group is shown there, not twice."""
+    near = [DuplicateGroup("near", [featurized[r] for r in rows])
+            for rows in (near_units(featurized, matrix, threshold) if len(featurized) else [])]
     in_near = {p.id for g in near for p in g.photos}
-    exact = [g for g in exact if not all(p.id in in_near for p in g.photos)]
+    exact = [DuplicateGroup("exact", g) for g in exact_groups(photos)
+             if not all(p.id in in_near for p in g)]
     return exact + near

@@ -1,0 +1,112 @@
+"""Calibrate a backbone on the user's own photos.
+
+A sample of the library is decoded once; each photo and an augmented copy
+of it (see :mod:`.augment`) go through the network together, and one
+forward pass per batch gives every candidate layer's vectors. Each layer
+is then measured (see :mod:`.measure`) and the best one chosen.
+No beets here: photos are anything with ``id`` and ``path``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from itertools import islice
+
+import numpy as np
+
+from ..features.extractor import FeatureExtractor
+from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageError, open_upright, to_model_input
+from ..parallel import ordered_try_map
+from . import measure, store
+from .augment import augment
+
+MIN_PHOTOS = 10  # fewer give no useful figures
+SEED = 0
+
+
+class CalibrationError(Exception):
+    """Calibration cannot be done; the message says what to do."""
+
+
+def sample(photos: Sequence, size: int, seed: int = SEED) -> list:
+    """Up to ``size`` photos drawn evenly at random (the same draw for the
+    same library), in id order."""
+    photos = sorted(photos, key=lambda p: p.id)
+    if len(photos) <= size:
+        return photos
+    rng = np.random.default_rng(seed)
+    return [photos[i] for i in sorted(rng.choice(len(photos), size, replace=False))]
+
+
+RELATED_SECONDS = 3600  # same camera within an hour: maybe a retake
+
+
+def related_pairs(photos: Sequence) -> np.ndarray:
+    """For the pairs ``i < j`` (``np.triu_indices`` order): True where the two
+    may be near-duplicates of each other, so cannot count as unrelated:
+    the same bytes, or taken with the same camera within an hour."""
+    i, j = np.triu_indices(len(photos), k=1)
+    hashes = np.array([getattr(p, "hash", "") or f"#{k}" for k, p in enumerate(photos)])
+    taken = np.array([getattr(p, "taken", 0.0) or 0.0 for p in photos], dtype=np.float64)
+    camera = np.array([getattr(p, "camera", "") or "" for p in photos])
+    dated = (taken[i] > 0) & (taken[j] > 0)
+    close = dated & (np.abs(taken[i] - taken[j]) < RELATED_SECONDS) & (camera[i] == camera[j])
+    return (hashes[i] == hashes[j]) | close
+
+
+def _pair(photo, size: tuple[int, int], max_pixels: int) -> np.ndarray:
+    """The photo and an augmented copy, as model input: (2, h, w, 3)."""
+    path = os.fsdecode(photo.path)
+    img = open_upright(path, 2 * max(size), max_pixels)
+    rng = np.random.default_rng([SEED, photo.id])
+    try:
+        copy = augment(img, rng)
+    except Exception as exc:  # a degenerate image (1 pixel wide, ...)
+        raise ImageError(path, f"cannot make an augmented copy ({exc})") from None
+    return np.stack([to_model_input(img, size), to_model_input(copy, size)])
+
+
+def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
+        threads: int = 2, max_pixels: int = DEFAULT_MAX_PIXELS, batch_size: int = 16,
+        on_error: Callable[[ImageError], None] = lambda e: None,
+        on_progress: Callable[[int], None] = lambda n: None) -> store.Calibration:
+    """Measure every depth of ``extractor`` on ``photos`` (already sampled)."""
+    if len(photos) < MIN_PHOTOS:
+        raise CalibrationError(
+            f"calibration needs at least {MIN_PHOTOS} photos and has {len(photos)}; "
+            "import more, or set similar.depth and similar.threshold yourself")
+    pairs = ordered_try_map(lambda p: _pair(p, extractor.size, max_pixels), photos,
+                            workers=threads, prefetch=2 * batch_size, catch=ImageError)
+    originals: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
+    copies: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
+    measured = 0
+    read: list[bool] = []
+    it = iter(pairs)
+    while batch := list(islice(it, batch_size)):
+        good = []
+        for _, images, error in batch:
+            read.append(error is None)
+            if error is not None:
+                on_error(error)
+            else:
+                good.append(images)
+        on_progress(len(batch))
+        if not good:
+            continue
+        out = extractor.extract_all(np.concatenate(good))
+        for depth, vectors in out.items():
+            originals[depth].append(vectors[0::2])
+            copies[depth].append(vectors[1::2])
+        measured += len(good)
+    if measured < MIN_PHOTOS:
+        raise CalibrationError(
+            f"only {measured} photos could be read for calibration; {MIN_PHOTOS} are needed")
+    bb = extractor.backbone
+    related = related_pairs([p for p, ok in zip(photos, read) if ok])
+    layers = tuple(
+        measure.figures(d, bb.layer(d), np.concatenate(originals[d]), np.concatenate(copies[d]),
+                        fpr, related)
+        for d in extractor.depths)
+    return store.Calibration(family, store.now(), measured, fpr,
+                             measure.best(list(layers)).depth, layers)
