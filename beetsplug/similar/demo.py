@@ -5,8 +5,9 @@
 Generates near-duplicate groups (resized, re-encoded, cropped, brightened,
 rotated copies of a few scenes, in shuffled order), an exact copy and two
 bad files, then runs the real ``beet`` commands against a library of its
-own: import (featurizing on import), list, order with a dry run, order,
-list by rank, undo. Nothing outside the temporary folder is touched.
+own: import (calibrating and featurizing on import), list, the calibration,
+the duplicate groups, order with a dry run, order, list by rank, undo.
+Nothing outside the temporary folder is touched.
 
 ``--weights auto`` uses the ImageNet weights (downloaded once by Keras)
 and, where they cannot be had (an offline machine), says so and goes on
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         _beet(beetsdir, "similar-import", photos)
         _beet(beetsdir, "similar-ls", "-f", "$filename ${width}x$height $camera $year-$month-$day")
         _beet(beetsdir, "similar-ls", "--copies", "-f", "$filename $hash")
+        _beet(beetsdir, "similar-calibrate", "--show")
+        _beet(beetsdir, "similar-dupes", "-f", "$filename ${width}x$height")
         _beet(beetsdir, "similar-order", "--dry-run")
         _beet(beetsdir, "similar-order")
         # Each scene has its own date: look-alikes now share a date and sit together.
