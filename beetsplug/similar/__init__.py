@@ -15,6 +15,7 @@ from beets.plugins import BeetsPlugin
 from . import commands
 from .commands import featurize
 from .imaging.decode import DEFAULT_MAX_PIXELS
+from .imaging.shots import SIDECARS
 from .library.models import ensure_schema
 
 
@@ -31,6 +32,8 @@ class SimilarPlugin(BeetsPlugin):
                 "sort": "path+",
                 "threads": 4,
                 "max_pixels": DEFAULT_MAX_PIXELS,
+                # files that follow their photo (by name stem or full name)
+                "sidecars": list(SIDECARS),
                 # similar-featurize
                 "auto": False,
                 "model": "xception",

@@ -135,3 +135,55 @@ def write_bad_files(folder: str, source_jpeg: str) -> dict[str, str]:
     with open(paths["garbage_png"], "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + os.urandom(300))
     return paths
+
+
+# XYZ (D65) to linear sRGB: a DNG's ColorMatrix1 for a "camera" whose raw
+# channels are linear sRGB, so LibRaw develops it back to the picture.
+_XYZ_TO_SRGB = ((3.2406, -1.5372, -0.4986), (-0.9689, 1.8758, 0.0415), (0.0557, -0.2040, 1.0570))
+
+
+def save_dng(img: Image.Image, path: str, seed: int, orientation: int = 1,
+             when: datetime | None = None) -> str:
+    """Write a real DNG (an RGGB Bayer mosaic of ``img``, 12 bits) with
+    camera, date taken and orientation, as a camera would. Needs pidng."""
+    from pidng.core import RAW2DNG, DNGTags, Tag
+    from pidng.defs import (
+        CalibrationIlluminant,
+        CFAPattern,
+        DNGVersion,
+        PhotometricInterpretation,
+    )
+
+    rgb = np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    h, w = (d - d % 2 for d in linear.shape[:2])
+    mosaic = np.empty((h, w))
+    mosaic[0::2, 0::2] = linear[0:h:2, 0:w:2, 0]
+    mosaic[0::2, 1::2] = linear[0:h:2, 1:w:2, 1]
+    mosaic[1::2, 0::2] = linear[1:h:2, 0:w:2, 1]
+    mosaic[1::2, 1::2] = linear[1:h:2, 1:w:2, 2]
+    make, model = CAMERAS[seed % len(CAMERAS)]
+    when = when or datetime(2019, 1, 1) + timedelta(days=seed % 1500, seconds=seed * 37 % 86400)
+    tags = DNGTags()
+    for tag, value in [
+        (Tag.ImageWidth, w), (Tag.ImageLength, h), (Tag.TileWidth, w), (Tag.TileLength, h),
+        (Tag.Orientation, orientation),
+        (Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array),
+        (Tag.SamplesPerPixel, 1), (Tag.BitsPerSample, 12), (Tag.CFARepeatPatternDim, [2, 2]),
+        (Tag.CFAPattern, CFAPattern.RGGB), (Tag.BlackLevel, 0), (Tag.WhiteLevel, 4095),
+        (Tag.ColorMatrix1, [[round(v * 10000), 10000] for row in _XYZ_TO_SRGB for v in row]),
+        (Tag.CalibrationIlluminant1, CalibrationIlluminant.D65),
+        (Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]]),
+        (Tag.Make, make), (Tag.Model, model),
+        (Tag.DateTimeOriginal, when.strftime("%Y:%m:%d %H:%M:%S")),
+        (Tag.DNGVersion, DNGVersion.V1_4), (Tag.DNGBackwardVersion, DNGVersion.V1_2),
+    ]:
+        tags.set(tag, value)
+    writer = RAW2DNG()
+    writer.options(tags, path="", compress=False)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    stem = path[: -len(".dng")] if path.lower().endswith(".dng") else path
+    writer.convert(np.round(mosaic * 4095).astype(np.uint16), filename=stem)
+    if stem + ".dng" != path:
+        os.replace(stem + ".dng", path)
+    return path

@@ -16,7 +16,12 @@ from itertools import islice
 import numpy as np
 
 from ..features.extractor import FeatureExtractor
-from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageError, open_upright, to_model_input
+from ..imaging.decode import (
+    DEFAULT_MAX_PIXELS,
+    ImageError,
+    open_upright,
+    to_model_input,
+)
 from ..parallel import ordered_try_map
 from . import measure, store
 from .augment import augment

@@ -14,7 +14,12 @@ from beets import ui
 from beets.exceptions import UserError
 
 from ..calibration import job, store
-from ..features.extractor import BACKBONES, FeatureConfigError, FeatureExtractor, family_key
+from ..features.extractor import (
+    BACKBONES,
+    FeatureConfigError,
+    FeatureExtractor,
+    family_key,
+)
 from ..library.photos import photos
 from ..progress import Progress
 from . import settings

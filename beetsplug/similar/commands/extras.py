@@ -16,6 +16,7 @@ from beets.exceptions import UserError
 
 from .. import interrupts
 from ..dupes import copies, delete
+from ..library import companions
 from ..library.photos import import_roots
 from .renaming import run_journal, start_run
 
@@ -76,7 +77,8 @@ def handle(plugin: SimilarPlugin, lib: Library, found, action: str,
 def _move(plugin: SimilarPlugin, lib: Library, pairs) -> set[int]:
     folder = plugin.config["dupes_folder"].as_str()
     try:
-        steps = copies.move_steps(pairs, folder, import_roots(lib))
+        steps = copies.move_steps(pairs, folder, import_roots(lib),
+                                  companions.of(lib, [p.id for p, _ in pairs]))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     run_id, left_out = start_run(plugin, lib, "move-copies", steps, lambda: copies.tag(pairs))
@@ -87,12 +89,38 @@ def _move(plugin: SimilarPlugin, lib: Library, pairs) -> set[int]:
     return moved
 
 
+def _delete_companions(plugin: SimilarPlugin, victim: str, mine, kept: str, theirs,
+                       hash_of) -> None:
+    """Delete a deleted photo's companions that the photo kept also has,
+    byte for byte (same suffix: .JPG, .xmp, ...); keep the rest, which may
+    hold work of their own (edits in a sidecar)."""
+    twins = {companions.suffix(c.path, kept): c.path for c in theirs}
+    for c in mine:
+        twin = twins.get(companions.suffix(c.path, victim))
+        try:
+            same = twin is not None and os.path.isfile(c.path) and not os.path.islink(c.path) \
+                and not os.path.samefile(c.path, twin) and hash_of(c.path) == hash_of(twin)
+            if same:
+                os.remove(c.path)
+                continue
+        except OSError:
+            pass
+        plugin._log.warning("{}: kept: the photo kept has no identical {}",
+                            util.displayable_path(c.path), "file" if c.kind == "pair" else
+                            "sidecar")
+
+
 def _delete(plugin: SimilarPlugin, lib: Library, pairs) -> set[int]:
     """The only way a photo is ever deleted: after a yes, and after checking
     each file again on the disk (see :func:`delete.refusal`)."""
+    comps = companions.of(lib, [p.id for pair in pairs for p in pair])
+    with_files = sum(1 for photo, _ in pairs if comps.get(photo.id))
+    files_note = (f" Companion files of {with_files} of them (sidecars, the other half of "
+                  "a pair) go too where the photo kept has an identical one, and stay "
+                  "otherwise." if with_files else "")
     if not ui.input_yn(f"Delete {_counted(pairs)} for good? The photo kept in each group "
-                       "stays, and each file is checked again just before it goes. "
-                       "(yes/no)", require=True):
+                       "stays, and each file is checked again just before it goes."
+                       f"{files_note} (yes/no)", require=True):
         raise UserError("nothing deleted")
     hashes: dict[str, str] = {}  # each file read once, however many pairs name it
 
@@ -117,6 +145,8 @@ def _delete(plugin: SimilarPlugin, lib: Library, pairs) -> set[int]:
             else:
                 photo.remove()
                 gone.add(photo.id)
+                _delete_companions(plugin, victim, comps.get(photo.id, ()), kept,
+                                   comps.get(keep.id, ()), hash_of)
             if interrupted := interrupt.consume():
                 break
     refused = len(pairs) - len(gone) if not interrupted else 0

@@ -26,6 +26,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         [os.fsdecode(util.normpath(a)) for a in args],
         max_pixels=settings.max_pixels(plugin),
         threads=settings.threads(plugin),
+        sidecars=settings.sidecars(plugin),
         on_error=lambda error: plugin._log.warning("skipped {}", error),
         on_photo=lambda photo, new: plugins.send(
             "similar_photo_imported", lib=lib, photo=photo, new=new),
@@ -41,6 +42,8 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         f"(bad files), {len(result.not_images)} not images"
         + (f", {len(result.aliases)} other names of photos already in"
            if result.aliases else "")
+        + (f", {len(result.joined)} photos are now companions of another (RAW+JPEG, "
+           "Live Photo)" if result.joined else "")
     )
     plugins.send("similar_import_done", lib=lib,
                  photos=result.added + result.updated)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from beets import ui, util
 from beets.exceptions import UserError
 
+from ..library import companions
 from ..order import job as order_job
 from ..progress import Progress
 from ..rename import journal
@@ -35,6 +36,12 @@ def run_journal(plugin: SimilarPlugin, lib: Library, run_id: int, total: int,
     return outcome
 
 
+def _files(final) -> str:
+    """``12 files``, or ``12 photos (20 files)`` when companions move too."""
+    photos = len({s.key for s in final})
+    return f"{photos} files" if photos == len(final) else f"{photos} photos ({len(final)} files)"
+
+
 def start_run(plugin: SimilarPlugin, lib: Library, kind: str, steps,
               before=lambda: None) -> tuple[int, set[int]]:
     """Journal a run; a photo whose file is missing is reported and left
@@ -58,7 +65,14 @@ def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str | No
     """Give each ``(photo, rank)`` its templated name (its imported name
     when ``fmt`` is None), journaled; ``before`` runs in the transaction
     that writes the plan (to store the ranks)."""
-    steps = order_job.rename_steps(ranked, fmt, lib.replacements)
+    def taken(key, name: str, instead: str) -> None:
+        plugin._log.warning("{} is taken by a file outside the library; named {} instead "
+                            "(and its companions alike)", util.displayable_path(name),
+                            util.displayable_path(os.path.basename(instead)))
+
+    steps = order_job.rename_steps(ranked, fmt, lib.replacements,
+                                   companions.of(lib, [p.id for p, _ in ranked]),
+                                   on_taken=taken)
     final = steps[len(steps) // 2:]  # second halves: temp name -> target
     if not steps:
         if not dry_run:
@@ -67,11 +81,11 @@ def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str | No
         ui.print_("every file already has its name; nothing to rename")
         return
     if dry_run:
-        sources = {s.key: s.src for s in steps[: len(steps) // 2]}
+        sources = {(s.key, s.part): s.src for s in steps[: len(steps) // 2]}
         for step in final:
-            ui.print_(f"{util.displayable_path(sources[step.key])} -> "
+            ui.print_(f"{util.displayable_path(sources[step.key, step.part])} -> "
                       f"{util.displayable_path(os.path.basename(step.dst))}")
-        ui.print_(f"dry run: {len(final)} files would be renamed; nothing changed")
+        ui.print_(f"dry run: {_files(final)} would be renamed; nothing changed")
         return
     run_id, _ = start_run(plugin, lib, kind, steps, before)
     outcome = run_journal(plugin, lib, run_id, len(steps))
@@ -79,5 +93,4 @@ def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str | No
         ui.print_(f"run {run_id}: {len(outcome.errors)} renames failed (see above); "
                   "no file was lost: `beet similar-undo` puts every file back")
     else:
-        ui.print_(f"renamed {len(final)} files (run {run_id}); "
-                  "`beet similar-undo` reverts")
+        ui.print_(f"renamed {_files(final)} (run {run_id}); `beet similar-undo` reverts")

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from .. import SimilarPlugin
 
 
+def _name(photo) -> str:
+    """The file name, and the formats of the shot when it has several:
+    ``IMG_1234.CR2 (CR2 JPG XMP)``."""
+    name = photo.filepath.name
+    return f"{name} ({photo.formats})" if " " in (photo.formats or "") else name
+
+
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if not opts.output:
         raise UserError("name the page to write: -o report.html")
@@ -39,12 +46,12 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     group_of = {p.id: n for n, g in enumerate(groups) for p in g.photos}
     distances = pair_distances(matrix, "cosine")
     cards = [
-        sheet.Card(os.fsdecode(p.path), f"{p.rank or i + 1} {p.filepath.name}",
+        sheet.Card(os.fsdecode(p.path), f"{p.rank or i + 1} {_name(p)}",
                     group_of.get(p.id), float(distances[i - 1]) if i else None)
         for i, p in enumerate(with_vectors)
     ]
     shown = {p.id for p in with_vectors}
-    cards += [sheet.Card(os.fsdecode(p.path), f"{p.filepath.name} (not featurized)", None, None)
+    cards += [sheet.Card(os.fsdecode(p.path), f"{_name(p)} (not featurized)", None, None)
               for p in found if p.id not in shown]
     page, errors = sheet.render(cards, opts.title or "Similar photos", settings.threads(plugin),
                                  settings.max_pixels(plugin))

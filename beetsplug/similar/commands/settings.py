@@ -35,6 +35,15 @@ def threads(plugin: SimilarPlugin) -> int:
     return value
 
 
+def sidecars(plugin: SimilarPlugin) -> list[str]:
+    value = plugin.config["sidecars"].get()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip(".")
+                                              for v in value):
+        raise UserError("similar.sidecars is a list of file extensions, such as "
+                        "[.xmp, .pp3, .dop, .aae, .on1, .arp]")
+    return value
+
+
 def weights(plugin: SimilarPlugin, opts=None) -> str:
     value = getattr(opts, "weights", None) or plugin.config["weights"].as_str()
     return os.path.expanduser(value)

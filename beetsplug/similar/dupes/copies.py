@@ -8,10 +8,11 @@ explicit request, deleted.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from ..rename.planner import Step, plan
+from ..library.companions import Companion
+from ..rename.planner import Step, plan_units
 
 if TYPE_CHECKING:
     from ..library.models import Photo
@@ -66,14 +67,19 @@ def dupes_dir(photo_path: str, folder: str, roots: Sequence[str]) -> str:
 
 
 def move_steps(pairs: Sequence[tuple[Photo, Photo]], folder: str,
-               roots: Sequence[str] = ()) -> list[Step]:
-    """Steps moving each extra into ``folder`` (see :func:`dupes_dir`)."""
-    wanted = []
+               roots: Sequence[str] = (),
+               companions_of: Mapping[int, Sequence[Companion]] | None = None) -> list[Step]:
+    """Steps moving each extra, with its companions, into ``folder`` (see
+    :func:`dupes_dir`)."""
+    companions_of = companions_of or {}
+    units = []
     for photo, _ in pairs:
         src = os.path.normpath(os.fsdecode(photo.path))
         target_dir = dupes_dir(src, folder, roots)
-        wanted.append((photo.id, src, os.path.join(target_dir, os.path.basename(src))))
-    return plan(wanted)
+        files = [src] + [c.path for c in companions_of.get(photo.id, ())]
+        units.append((photo.id, [(f, os.path.join(target_dir, os.path.basename(f)))
+                                 for f in files]))
+    return plan_units(units)
 
 
 def tag(pairs: Sequence[tuple[Photo, Photo]]) -> None:

@@ -15,6 +15,9 @@ from datetime import datetime
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import raw
+from .errors import ImageError
+
 try:  # HEIC/HEIF support is optional (pip install pillow-heif).
     from pillow_heif import register_heif_opener
 
@@ -26,6 +29,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".gif", ".bmp"}
     | ({".heic", ".heif"} if HEIF_SUPPORTED else set())
+    | raw.RAW_EXTENSIONS  # without rawpy: one line saying what to install
 )
 
 # EXIF tags (numbers from the EXIF 2.3 specification).
@@ -41,16 +45,6 @@ _HASH_CHUNK = 1 << 20
 
 # Pillow warns past MAX_IMAGE_PIXELS and refuses past twice that.
 DEFAULT_MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
-
-
-class ImageError(Exception):
-    """A file that cannot be used as a photo; ``str()`` is a one-line message."""
-
-    def __init__(self, path: str, problem: str, hint: str = "") -> None:
-        self.path = path
-        self.problem = problem
-        self.hint = hint
-        super().__init__(f"{path}: {problem}" + (f" ({hint})" if hint else ""))
 
 
 @dataclass(frozen=True)
@@ -143,37 +137,48 @@ def read_info(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> PhotoInfo:
     The check decodes at reduced size (JPEG draft mode), so it is fast
     but still catches truncated and corrupt files.
     """
+    if raw.is_raw_name(path):
+        shape, exif = raw.read(path)
+        if shape["width"] * shape["height"] > max_pixels:
+            raise ImageError(path, f"image too large ({shape['width']}x{shape['height']} "
+                             "pixels)", "raise similar.max_pixels if it is genuine")
+        return _info(exif, frames=1, **shape)
     with open_image(path) as img:
         check_size(path, img, max_pixels)
         try:
             exif = img.getexif()
-            sub = exif.get_ifd(_EXIF_IFD)
         except Exception:  # broken EXIF must not cost the photo
-            exif, sub = {}, {}
-        orientation = exif.get(_ORIENTATION, 1)
-        if not isinstance(orientation, int) or not 1 <= orientation <= 8:
-            orientation = 1
-        taken = (
-            _parse_exif_date(sub.get(_DATETIME_ORIGINAL))
-            or _parse_exif_date(sub.get(_DATETIME_DIGITIZED))
-            or _parse_exif_date(exif.get(_DATETIME))
-        )
+            exif = Image.Exif()
+        orientation = _orientation(exif)
         width, height = img.size
         if orientation in (5, 6, 7, 8):  # rotated by 90 degrees
             width, height = height, width
         fmt = img.format or ""
         frames = getattr(img, "n_frames", 1)
         _decode_check(path, img)
-        return PhotoInfo(
-            width=width,
-            height=height,
-            orientation=orientation,
-            format=fmt,
-            taken=taken,
-            make=_clean_text(exif.get(_MAKE)),
-            model=_clean_text(exif.get(_MODEL)),
-            frames=frames,
-        )
+    return _info(exif, width=width, height=height, orientation=orientation, format=fmt,
+                 frames=frames)
+
+
+def _orientation(exif) -> int:
+    value = exif.get(_ORIENTATION, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _info(exif, **fields) -> PhotoInfo:
+    """PhotoInfo from the EXIF and the fields read from the pixels."""
+    try:
+        sub = exif.get_ifd(_EXIF_IFD)
+    except Exception:
+        sub = {}
+    taken = (
+        _parse_exif_date(sub.get(_DATETIME_ORIGINAL))
+        or _parse_exif_date(exif.get(_DATETIME_ORIGINAL))  # some write it in IFD0
+        or _parse_exif_date(sub.get(_DATETIME_DIGITIZED))
+        or _parse_exif_date(exif.get(_DATETIME))
+    )
+    return PhotoInfo(taken=taken, make=_clean_text(exif.get(_MAKE)),
+                     model=_clean_text(exif.get(_MODEL)), **fields)
 
 
 def _decode_check(path: str, img: Image.Image) -> None:
@@ -214,7 +219,10 @@ def open_upright(path: str, cover: int, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     """Decode a photo to an upright RGB image at least ``cover`` pixels on
     each side where the photo has them: EXIF orientation applied, first
     frame of an animation, JPEGs decoded at the smallest DCT scale that
-    still covers it (draft mode), which keeps decoding fast."""
+    still covers it (draft mode), which keeps decoding fast; RAW photos from
+    their embedded preview where it is large enough."""
+    if raw.is_raw_name(path):
+        return raw.open_upright(path, cover)
     with open_image(path) as img:
         check_size(path, img, max_pixels)
         try:

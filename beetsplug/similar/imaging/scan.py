@@ -14,7 +14,6 @@ from .decode import (
     DEFAULT_MAX_PIXELS,
     ImageError,
     content_hash,
-    is_image_name,
     read_info,
 )
 
@@ -50,14 +49,6 @@ def walk_files(paths: Iterable[str]) -> Iterator[str]:
             for name in sorted(files):
                 if not name.startswith(".") and (real := resolved(os.path.join(folder, name))):
                     yield real
-
-
-def split_images(files: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Split files into (image-named, other) by extension."""
-    images, others = [], []
-    for f in files:
-        (images if is_image_name(f) else others).append(f)
-    return images, others
 
 
 def read_record(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:

@@ -74,6 +74,8 @@ class Photo(LibModel):
         "model": types.STRING,
         "camera": types.STRING,  # make and model, for `camera:Canon`
         "rank": types.INTEGER,  # position in the last similar-order run; 0: none
+        "formats": types.STRING,  # the shot's files: "CR2 JPG XMP"
+        "has_raw": types.INTEGER,  # 1 when one of them is a RAW file
         "added": types.DATE,
     }
     _search_fields = ("origname", "camera")  # unqualified terms; path is a BLOB
@@ -105,6 +107,7 @@ class Photo(LibModel):
         deleting one is for ``commands.extras`` alone, after its checks."""
         with self.db.transaction() as tx:
             tx.mutate("DELETE FROM similar_features WHERE photo_id=?", (self.id,))
+            tx.mutate("DELETE FROM similar_companions WHERE photo_id=?", (self.id,))
             self._remove()
 
 
@@ -133,8 +136,9 @@ _EXTRA_TABLES: dict[str, dict[str, str]] = {
         "src": "BLOB NOT NULL",
         "dst": "BLOB NOT NULL",
         "state": "TEXT NOT NULL",  # pending, done, skipped, undone
-        "dev": "INTEGER",  # the photo's file (device, inode) when the run
-        "ino": "INTEGER",  # started: it is recognised by this, not its name
+        "dev": "INTEGER",  # the file (device, inode) when the run started:
+        "ino": "INTEGER",  # it is recognised by this, not by its name
+        "part": "INTEGER NOT NULL DEFAULT 0",  # 0: the photo; 1..: its companions
     },
     "similar_calibrations": {
         "id": "INTEGER PRIMARY KEY",
@@ -145,6 +149,12 @@ _EXTRA_TABLES: dict[str, dict[str, str]] = {
         "chosen": "INTEGER NOT NULL",  # the best depth
         "figures": "TEXT NOT NULL",  # JSON: one object per candidate layer
     },
+    "similar_companions": {
+        "photo_id": "INTEGER NOT NULL",
+        "part": "INTEGER NOT NULL",  # 1, 2, ...: the photo itself is part 0
+        "path": "BLOB NOT NULL",
+        "kind": "TEXT NOT NULL",  # sidecar, or pair (RAW+JPEG, Live Photo)
+    },
     "similar_roots": {
         "path": "BLOB NOT NULL PRIMARY KEY",  # a folder given to similar-import
     },
@@ -152,6 +162,7 @@ _EXTRA_TABLES: dict[str, dict[str, str]] = {
 _TABLE_KEYS = {
     "similar_features": "PRIMARY KEY (photo_id, model)",
     "similar_journal": "PRIMARY KEY (run_id, seq)",
+    "similar_companions": "PRIMARY KEY (photo_id, part)",
 }
 
 

@@ -15,7 +15,9 @@ from beets.exceptions import UserError
 
 from .. import interrupts
 from ..imaging.decode import ImageError
-from ..imaging.scan import read_records, split_images, walk_files
+from ..imaging.scan import read_records, walk_files
+from ..imaging.shots import SIDECARS, shots
+from . import companions
 from .models import Photo, ensure_schema
 
 if TYPE_CHECKING:
@@ -80,6 +82,8 @@ class ImportReport:
     unchanged: int = 0
     errors: list[ImageError] = field(default_factory=list)
     not_images: list[str] = field(default_factory=list)
+    # photos that were rows of their own and are now companions of another
+    joined: list[Photo] = field(default_factory=list)
     # (path, photo already imported): another name (hard link) of its file
     aliases: list[tuple[str, Photo]] = field(default_factory=list)
 
@@ -89,6 +93,7 @@ def import_paths(
     paths: Sequence[str],
     max_pixels: int,
     threads: int = 4,
+    sidecars: Sequence[str] = SIDECARS,
     on_error: Callable[[ImageError], None] = lambda e: None,
     on_photo: Callable[[Photo, bool], None] = lambda p, new: None,
 ) -> ImportReport:
@@ -99,7 +104,10 @@ def import_paths(
     ``on_error`` and skipped; the run goes on. One file gets one row:
     symbolic links are followed to the file they point at (see
     :func:`walk_files`), and a hard link to a photo already in the library
-    is recorded in ``aliases``, not added.
+    is recorded in ``aliases``, not added. Files that belong to a photo
+    (sidecars, the JPEG of a RAW+JPEG pair, a Live Photo's video; see
+    :mod:`..imaging.shots`) are recorded as its companions, also for photos
+    that did not change, and a row such a file had of its own is removed.
     """
     ensure_schema(lib)
     for p in paths:
@@ -107,7 +115,9 @@ def import_paths(
             raise UserError(f"no such file or folder: {p}")
     _remember_roots(lib, paths)
     report = ImportReport()
-    images, report.not_images = split_images(walk_files(paths))
+    found, report.not_images = shots(walk_files(paths), sidecars)
+    images = [shot.photo for shot in found]
+    shot_of = {shot.photo: shot for shot in found}
 
     known: dict[str, Photo] = {}
     by_hash: dict[str, list[Photo]] = {}
@@ -116,19 +126,28 @@ def import_paths(
         by_hash.setdefault(photo.hash, []).append(photo)
 
     todo = []
+    unchanged_photos: list[Photo] = []
     for path in images:
         photo = known.get(path)
         if photo is not None and unchanged(photo, path):
             report.unchanged += 1
+            unchanged_photos.append(photo)
         else:
             todo.append(path)
 
     batch: list[tuple[Photo, bool]] = []
 
+    def with_companions(photo: Photo) -> None:
+        shot = shot_of[os.fsdecode(photo.path)]
+        photo.formats, photo.has_raw = companions.formats(
+            shot.photo, [p for p, _ in shot.companions])
+
     def flush() -> None:
-        with interrupts.deferred(), lib.transaction():
+        with interrupts.deferred(), lib.transaction() as tx:
             for photo, new in batch:
+                with_companions(photo)
                 photo.add(lib) if new else photo.store()
+                companions.store(tx, photo.id, shot_of[os.fsdecode(photo.path)].companions)
         for photo, new in batch:
             on_photo(photo, new)
         batch.clear()
@@ -155,4 +174,22 @@ def import_paths(
         if len(batch) >= 200:
             flush()
     flush()
+    _refresh_companions(lib, unchanged_photos, shot_of, with_companions)
+    taken_over = {p for shot in found for p, _ in shot.companions}
+    report.joined = [known[p] for p in sorted(taken_over) if p in known]
+    for photo in report.joined:
+        photo.remove()
     return report
+
+
+def _refresh_companions(lib: Library, unchanged: list[Photo], shot_of, with_companions) -> None:
+    """Companions come and go (an editor writes a sidecar) while the photo
+    stays the same: record them for unchanged photos too, where they changed."""
+    stored = companions.of(lib, [p.id for p in unchanged])
+    with interrupts.deferred(), lib.transaction() as tx:
+        for photo in unchanged:
+            now = shot_of[os.fsdecode(photo.path)].companions
+            if now != [(c.path, c.kind) for c in stored.get(photo.id, [])]:
+                with_companions(photo)
+                photo.store()
+                companions.store(tx, photo.id, now)

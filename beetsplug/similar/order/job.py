@@ -6,7 +6,7 @@ Glue between the library, the pure ordering and the rename planner.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,8 @@ from beets import util
 from ..dupes.copies import exact_groups
 from ..dupes.groups import near_groups
 from ..library import vectors
-from ..rename.planner import Step, plan
+from ..library.companions import Companion, suffix
+from ..rename.planner import Step, plan_units
 from .chain import ChainResult, fast_neighbours, order_vectors, prepare
 
 if TYPE_CHECKING:
@@ -141,7 +142,9 @@ def target_name(photo: Photo, rank: int, width: int, fmt: str | None, replacemen
     ext = os.path.splitext(photo.origname)[1] or os.fsdecode(os.path.splitext(photo.path)[1])
     stem = name[: -len(ext)] if ext and name.lower().endswith(ext.lower()) else name
     stem = os.path.basename(util.sanitize_path(stem, replacements))
-    return fit_name(stem, ext.lower(), util.get_max_filename_length())
+    # The extension keeps its case: a sidecar named IMG.CR2.xmp must go on
+    # matching its photo's name.
+    return fit_name(stem, ext, util.get_max_filename_length())
 
 
 def fit_name(stem: str, ext: str, limit: int) -> str:
@@ -158,16 +161,22 @@ def fit_name(stem: str, ext: str, limit: int) -> str:
 
 
 def rename_steps(ranked: Sequence[tuple[Photo, int]], fmt: str | None, replacements,
-                 width: int | None = None) -> list[Step]:
+                 companions_of: Mapping[int, Sequence[Companion]] | None = None,
+                 width: int | None = None, on_taken=lambda key, name, instead: None
+                 ) -> list[Step]:
     """Steps giving each photo its templated name (its imported name when
-    ``fmt`` is None) in its own folder."""
+    ``fmt`` is None) in its own folder; its companions take the same stem."""
     width = width or max(4, len(str(len(ranked))))
-    wanted = []
+    companions_of = companions_of or {}
+    units = []
     for photo, rank in ranked:
         src = os.fsdecode(photo.path)
         name = target_name(photo, rank, width, fmt, replacements)
-        wanted.append((photo.id, src, os.path.join(os.path.dirname(src), name)))
-    return plan(wanted)
+        stem = os.path.splitext(name)[0]
+        units.append((photo.id, [(src, os.path.join(os.path.dirname(src), name))] + [
+            (c.path, os.path.join(os.path.dirname(c.path), stem + suffix(c.path, src)))
+            for c in companions_of.get(photo.id, ())]))
+    return plan_units(units, on_taken=on_taken)
 
 
 def export_features(path: str, ordered: Ordered) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from beets import util
 
 from .. import interrupts
+from ..library import companions
 from ..library.models import Photo, ensure_schema
 from .planner import FileId, RenameError, Step, file_id, holds, perform, with_suffix
 
@@ -66,25 +67,25 @@ def start(lib: Library, kind: str, steps: Sequence[Step],
     for it. A photo whose file is missing is left out of the run.
     Returns (run id, {photo left out: why, in one line})."""
     ensure_schema(lib)
-    idents: dict[int, FileId | None] = {}
+    idents: dict[tuple[int, int], FileId] = {}
     problems: dict[int, str] = {}
     for s in steps:
-        if s.key not in idents:  # its first step starts where the file is now
+        if (s.key, s.part) not in idents:  # its first step starts where the file is now
             try:
-                idents[s.key] = file_id(s.src)
+                idents[s.key, s.part] = file_id(s.src)
             except OSError as exc:
-                idents[s.key] = None
-                problems[s.key] = (f"{util.displayable_path(s.src)}: cannot move it "
-                                   f"({exc.strerror}); re-import its folder")
-    rows = [(seq, s) for seq, s in enumerate(s for s in steps if idents[s.key])]
+                problems.setdefault(s.key, f"{util.displayable_path(s.src)}: cannot move it "
+                                           f"({exc.strerror}); re-import its folder")
+    # A photo moves with all its files or not at all.
+    rows = [(seq, s) for seq, s in enumerate(s for s in steps if s.key not in problems)]
     with interrupts.deferred(), lib.transaction() as tx:
         run_id = tx.mutate("INSERT INTO similar_runs (started, kind, state) "
                            "VALUES (?, ?, 'running')", (time.time(), kind))
         tx.mutate_many(
-            "INSERT INTO similar_journal (run_id, seq, photo_id, src, dst, state, dev, ino) "
-            "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-            [(run_id, seq, s.key, util.bytestring_path(s.src), util.bytestring_path(s.dst),
-              *idents[s.key]) for seq, s in rows],
+            "INSERT INTO similar_journal (run_id, seq, photo_id, part, src, dst, state, dev, "
+            "ino) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+            [(run_id, seq, s.key, s.part, util.bytestring_path(s.src),
+              util.bytestring_path(s.dst), *idents[s.key, s.part]) for seq, s in rows],
         )
         before()
     return run_id, problems
@@ -94,13 +95,13 @@ def _rows(lib: Library, run_id: int, states: tuple[str, ...], reverse: bool):
     marks = ",".join("?" * len(states))
     with lib.transaction() as tx:
         rows = tx.query(
-            f"SELECT seq, photo_id, src, dst, dev, ino, state FROM similar_journal "
+            f"SELECT seq, photo_id, part, src, dst, dev, ino, state FROM similar_journal "
             f"WHERE run_id=? AND state IN ({marks}) "
             f"ORDER BY seq {'DESC' if reverse else 'ASC'}",
             (run_id, *states))
-    return [(seq, pid, os.fsdecode(src), os.fsdecode(dst),
+    return [(seq, (pid, part), os.fsdecode(src), os.fsdecode(dst),
              (dev, ino) if ino is not None else None, state)
-            for seq, pid, src, dst, dev, ino, state in rows]
+            for seq, pid, part, src, dst, dev, ino, state in rows]
 
 
 class _Walk:
@@ -108,26 +109,33 @@ class _Walk:
     ``backwards``), committing step states and photo paths every
     COMMIT_EVERY steps and on the way out.
 
-    A photo whose step fails is put back where this walk found it, and its
-    steps keep the states they had, so no temporary name is left and a
-    later run can try again.
+    Rows are keyed by file: (photo id, part), part 0 being the photo and
+    1, 2, ... its companions. When a step of any of a photo's files fails,
+    all its files are put back where this walk found them and their steps
+    keep the states they had: nothing of that photo moves, no temporary
+    name is left, and a later run can try again.
     """
 
     def __init__(self, lib: Library, run_id: int, rows, backwards: bool,
                  new_state: str) -> None:
         self.lib, self.run_id, self.new_state = lib, run_id, new_state
-        self.rows = [(seq, pid, dst, src, ident) if backwards else (seq, pid, src, dst, ident)
-                     for seq, pid, src, dst, ident, _ in rows]
+        self.rows = [(seq, key, dst, src, ident) if backwards else (seq, key, src, dst, ident)
+                     for seq, key, src, dst, ident, _ in rows]
         self.had = {seq: state for seq, *_, state in rows}
-        # Each photo's places in walking order: the src of its first step,
-        # then the dst of each step.
-        self.places: dict[int, list[str]] = {}
-        self.seqs: dict[int, list[int]] = {}
-        for seq, pid, src, dst, _ in self.rows:
-            self.places.setdefault(pid, [src]).append(dst)
-            self.seqs.setdefault(pid, []).append(seq)
+        # Each file's places in walking order: the src of its first step,
+        # then the dst of each step; and each photo's files.
+        self.places: dict[tuple[int, int], list[str]] = {}
+        self.seqs: dict[tuple[int, int], list[int]] = {}
+        self.idents: dict[tuple[int, int], FileId | None] = {}
+        self.files: dict[int, list[tuple[int, int]]] = {}
+        for seq, key, src, dst, ident in self.rows:
+            if key not in self.places:
+                self.files.setdefault(key[0], []).append(key)
+            self.places.setdefault(key, [src]).append(dst)
+            self.seqs.setdefault(key, []).append(seq)
+            self.idents[key] = ident
         self.states: list[tuple[int, str]] = []  # (seq, state) not yet committed
-        self.paths: list[tuple[int, str]] = []  # (photo id, path) not yet committed
+        self.paths: list[tuple[tuple[int, int], str]] = []  # (file, path) not yet committed
         self.outcome = Outcome(run_id)
 
     def commit(self) -> None:
@@ -135,29 +143,35 @@ class _Walk:
             tx.mutate_many("UPDATE similar_journal SET state=? WHERE run_id=? AND seq=?",
                            [(state, self.run_id, seq) for seq, state in self.states])
             tx.mutate_many("UPDATE similar_photos SET path=? WHERE id=?",
-                           [(_path_sql(path), pid) for pid, path in self.paths])
+                           [(_path_sql(path), pid) for (pid, part), path in self.paths
+                            if part == 0])
+            for (pid, part), path in self.paths:
+                if part:
+                    companions.set_path(tx, pid, part, path)
         self.states.clear()
         self.paths.clear()
 
     def run(self, on_step: Callable[[], None]) -> Outcome:
-        failed: set[int] = set()
-        step_no: dict[int, int] = {}
+        step_no: dict[tuple[int, int], int] = {}
         with interrupts.deferred() as interrupt:
             try:
-                for seq, pid, src, dst, ident in self.rows:
-                    k = step_no[pid] = step_no.get(pid, -1) + 1
-                    if pid in failed:
+                for seq, key, src, dst, ident in self.rows:
+                    k = step_no[key] = step_no.get(key, -1) + 1
+                    if key[0] in self.outcome.failed:
                         continue
                     try:
-                        perform(src, dst, ident, self.places[pid][k + 2:])
+                        perform(src, dst, ident, self.places[key][k + 2:])
                         self.states.append((seq, self.new_state))
-                        self.paths.append((pid, dst))
+                        self.paths.append((key, dst))
                         self.outcome.done += 1
                     except (RenameError, OSError) as exc:
-                        failed.add(pid)
-                        self.outcome.failed.add(pid)
+                        self.outcome.failed.add(key[0])
                         self.outcome.errors.append(_one_line(exc))
-                        self._put_back(pid, ident)
+                        for file in self.files[key[0]]:
+                            try:
+                                self._put_back(file)
+                            except (RenameError, OSError) as again:
+                                self.outcome.errors.append(_one_line(again))
                     on_step()
                     if len(self.states) >= COMMIT_EVERY:
                         self.commit()
@@ -167,9 +181,10 @@ class _Walk:
                 self.commit()
         return self.outcome
 
-    def _put_back(self, pid: int, ident: FileId | None) -> None:
-        """Return a photo whose step failed to where this walk found it."""
-        places = self.places[pid]
+    def _put_back(self, key: tuple[int, int]) -> None:
+        """Return a file of a photo whose step failed to where this walk
+        found it."""
+        places, ident = self.places[key], self.idents[key]
         home = places[0]
         where = next((p for p in places if ident and holds(p, ident)), None)
         if where is None:
@@ -184,11 +199,11 @@ class _Walk:
                 perform(where, home, ident)
                 self.outcome.errors.append(
                     f"{_one_line(exc)}; kept as {util.displayable_path(home)}")
-                self.states += [(seq, "skipped") for seq in self.seqs[pid]]
-                self.paths.append((pid, home))
+                self.states += [(seq, "skipped") for seq in self.seqs[key]]
+                self.paths.append((key, home))
                 return
-        self.states += [(seq, self.had[seq]) for seq in self.seqs[pid]]
-        self.paths.append((pid, home))
+        self.states += [(seq, self.had[seq]) for seq in self.seqs[key]]
+        self.paths.append((key, home))
 
 
 def _one_line(exc: Exception) -> str:

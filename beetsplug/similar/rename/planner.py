@@ -23,6 +23,7 @@ class Step:
     key: Hashable  # whose file this is (a photo id)
     src: str
     dst: str
+    part: int = 0  # 0: the photo file; 1, 2, ...: its companions
 
 
 class RenameError(Exception):
@@ -43,37 +44,63 @@ def plan(
     token: str | None = None,
     exists: Callable[[str], bool] = os.path.lexists,
 ) -> list[Step]:
-    """Steps for ``(key, src, dst)`` renames, in the order to perform them:
-    every first hop (to a temporary name), then every second hop.
+    """Steps for ``(key, src, dst)`` renames of single files; see
+    :func:`plan_units`."""
+    return plan_units([(key, [(src, dst)]) for key, src, dst in wanted], token, exists)
+
+
+def _suffixed(dst: str, stem: str, n: int) -> str:
+    """``dst`` with ``.n`` after the unit's stem: IMG.1.CR2, IMG.1.CR2.xmp."""
+    folder, name = os.path.split(dst)
+    if stem and name.startswith(stem) and name != stem:
+        return os.path.join(folder, f"{stem}.{n}{name[len(stem):]}")
+    return with_suffix(dst, n)
+
+
+def plan_units(
+    units: Sequence[tuple[Hashable, Sequence[tuple[str, str]]]],
+    token: str | None = None,
+    exists: Callable[[str], bool] = os.path.lexists,
+    on_taken: Callable[[Hashable, str, str], None] = lambda key, name, instead: None,
+) -> list[Step]:
+    """Steps for renaming units of files that move together: ``(key,
+    [(src, dst), ...])``, a photo first and then its companions (parts 1,
+    2, ...). Returned in the order to perform them: every first hop (to a
+    temporary name), then every second hop.
 
     ``token`` makes the temporary names unique to this run (default: from
-    the clock and process id). Renames whose target is their source are
-    dropped. Two files wanting one name, or a name taken by a file outside
-    the plan, get numbered suffixes.
+    the clock and process id). Files whose target is their source stay. When
+    a unit's target names are taken, by a file outside the plan or by
+    another unit, the whole unit gets a numbered suffix after its stem, so
+    companions keep matching their photo; ``on_taken(key, name, instead)``
+    hears of each name a file outside the plan holds.
     """
     token = token or f"{time.time_ns() // 1000:x}{os.getpid():x}"
-    moving = [(k, s, d) for k, s, d in wanted if s != d]
-    sources = {_norm(s) for _, s, _ in wanted}
+    sources = {_norm(src) for _, files in units for src, _ in files}
     taken: set[str] = set()
-    final: list[tuple[Hashable, str, str]] = []
-    for key, src, dst in moving:
-        candidate, n = dst, 0
-        while True:
-            norm = _norm(candidate)
-            free_on_disk = norm in sources or not exists(candidate)
-            if norm not in taken and free_on_disk:
-                break
+    final: list[tuple[Hashable, int, str, str]] = []
+    for key, files in units:
+        moving = [(part, src, dst) for part, (src, dst) in enumerate(files) if src != dst]
+        if not moving:
+            continue
+        stem = os.path.splitext(os.path.basename(files[0][1]))[0]
+        targets, n = [dst for _, _, dst in moving], 0
+        outside = [t for t in targets if _norm(t) not in sources and exists(t)]
+        while not all(_norm(t) not in taken and (_norm(t) in sources or not exists(t))
+                      for t in targets):
             n += 1
-            candidate = with_suffix(dst, n)
-        taken.add(_norm(candidate))
-        final.append((key, src, candidate))
+            targets = [_suffixed(dst, stem, n) for _, _, dst in moving]
+        if outside:
+            on_taken(key, outside[0], targets[0])
+        taken.update(_norm(t) for t in targets)
+        final += [(key, part, src, t) for (part, src, _), t in zip(moving, targets)]
 
     first, second = [], []
-    for i, (key, src, dst) in enumerate(final):
+    for i, (key, part, src, dst) in enumerate(final):
         ext = os.path.splitext(src)[1]
         tmp = os.path.join(os.path.dirname(src), f".similar-{token}-{i}{ext}")
-        first.append(Step(key, src, tmp))
-        second.append(Step(key, tmp, dst))
+        first.append(Step(key, src, tmp, part))
+        second.append(Step(key, tmp, dst, part))
     return first + second
 
 

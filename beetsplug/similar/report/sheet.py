@@ -14,9 +14,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image
 
-from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageError, check_size, open_image
+from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageError, open_upright
 from ..parallel import ordered_try_map
 
 THUMB_SIDE = 200
@@ -31,20 +31,16 @@ class Card:
 
 
 def thumbnail(path: str, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
-    """A small upright JPEG of the photo; raises ImageError."""
-    with open_image(path) as img:
-        check_size(path, img, max_pixels)
-        try:
-            if img.format == "JPEG":
-                img.draft("RGB", (side, side))
-            img.seek(0)
-            small = ImageOps.exif_transpose(img).convert("RGB")
-            small.thumbnail((side, side), Image.Resampling.BILINEAR)
-            out = io.BytesIO()
-            small.save(out, "JPEG", quality=80)
-            return out.getvalue()
-        except Exception as exc:
-            raise ImageError(path, f"cannot make a thumbnail ({exc})") from None
+    """A small upright JPEG of the photo (RAW ones from their preview);
+    raises ImageError."""
+    img = open_upright(path, side, max_pixels)
+    try:
+        img.thumbnail((side, side), Image.Resampling.BILINEAR)
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=80)
+        return out.getvalue()
+    except Exception as exc:
+        raise ImageError(path, f"cannot make a thumbnail ({exc})") from None
 
 
 _STYLE = """
