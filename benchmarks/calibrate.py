@@ -94,7 +94,7 @@ def main() -> None:
     listing = beet(work, "similar-dupes", "-f", "$origname")
     threshold = float(re.search(r"cosine distance under ([0-9.e-]+)", listing).group(1))
     found = [[line[4:] for line in block.splitlines()]
-             for block in re.findall(r"group \d+: \w+, \d+ photos\n((?:  .*\n)+)", listing)]
+             for block in re.findall(r"group \d+: \w+, \d+ photos[^\n]*\n((?:  .*\n)+)", listing)]
     truth = list(groups.values())
     truth = [[os.path.basename(p) for p in g] for g in truth]
 

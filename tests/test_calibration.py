@@ -131,7 +131,7 @@ class TestCalibrate(SimilarHelper):
         assert f"cosine distance under {threshold:.4g}" in dupes
         truth = group_of(scenes_dir)
         found = [[line[4:] for line in block.splitlines()] for block in
-                 re.findall(r"group \d+: \w+, \d+ photos\n((?:  .*\n)+)", dupes)]
+                 re.findall(r"group \d+: \w+, \d+ photos[^\n]*\n((?:  .*\n)+)", dupes)]
         pure = [g for g in found if len({truth[n] for n in g}) == 1]
         assert len(found) >= 8 and len(pure) >= 0.75 * len(found)
         # Order and groups agree: every group sits together in the chain.

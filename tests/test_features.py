@@ -144,7 +144,9 @@ def test_pipeline_batches_in_order_and_skips_bad(mobilenet, photo_files, tmp_pat
     errors = []
     batches = list(featurize(items, mobilenet, batch_size=2, threads=2,
                              on_error=lambda k, e: errors.append(k)))
-    keys = [k for batch in batches for k, _ in batch]
+    keys = [k for batch in batches for k, _, _ in batch]
     assert keys == ["a", "b", "c"] and sorted(errors) == ["bad1", "bad2"]
-    got = {k: v for batch in batches for k, v in batch}
+    got = {k: v for batch in batches for k, v, _ in batch}
+    measures = {k: m for batch in batches for k, _, m in batch}
+    assert all(0 < m.sharpness < 1 and m.exposure == 1.0 for m in measures.values())
     np.testing.assert_allclose(got["a"], vec(mobilenet, photo_files["base"]), rtol=1e-4, atol=1e-5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -129,8 +130,12 @@ class TestDeleteChecksTheDisk(SimilarHelper):
 
     def test_near_prompt_names_both_kinds(self, scenes_dir, monkeypatch, capsys):
         root = copy_tree(scenes_dir[0], self.photos_dir())
-        (root / "again.jpg").write_bytes((root / "photo_0005.jpg").read_bytes())
         self.config["similar"].set(MODEL)
+        self.run_command("similar-import", str(root))
+        self.run_command("similar-featurize")
+        listing = self.run_output(capsys, "similar-dupes", "-t", "1.5")
+        kept = re.search(r"; keep (\S+):", listing).group(1)
+        (root / "again.jpg").write_bytes((root / kept).read_bytes())  # a copy of the kept one
         self.run_command("similar-import", str(root))
         self.run_command("similar-featurize")
         answer(monkeypatch, "no")
@@ -138,7 +143,8 @@ class TestDeleteChecksTheDisk(SimilarHelper):
         with pytest.raises(UserError):
             self.run_command("similar-dupes", "-t", "1.5", "--kind", "exact,near", "--delete")
         prompt = capsys.readouterr().out.split("Delete ")[-1]
-        assert "exact cop" in prompt and "near-duplicates (different files" in prompt
+        assert prompt.startswith("1 exact copy (same bytes as the photo kept) and ")
+        assert "near-duplicates (different files that only look alike)" in prompt
 
 
 class TestOneFileOneRow(SimilarHelper):

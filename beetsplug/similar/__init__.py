@@ -16,6 +16,7 @@ from . import commands
 from .commands import featurize
 from .imaging.decode import DEFAULT_MAX_PIXELS
 from .imaging.shots import SIDECARS
+from .keep.score import FORMATS
 from .library.models import ensure_schema
 
 
@@ -34,6 +35,10 @@ class SimilarPlugin(BeetsPlugin):
                 "max_pixels": DEFAULT_MAX_PIXELS,
                 # files that follow their photo (by name stem or full name)
                 "sidecars": list(SIDECARS),
+                # similar-dupes / similar-order: which photo of a group to keep
+                "keep": ["quality", "largest", "oldest"],
+                "formats": list(FORMATS),  # best first, for quality and keep: format
+                "burst_gap": 2.0,  # seconds between frames of one burst
                 # similar-featurize
                 "auto": False,
                 "model": "xception",

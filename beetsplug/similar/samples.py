@@ -44,16 +44,21 @@ def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
     return Image.fromarray(arr, "RGB").filter(ImageFilter.GaussianBlur(1))
 
 
-def exif_for(seed: int, orientation: int = 1, when: datetime | None = None) -> Image.Exif:
-    """EXIF with camera, date taken and orientation."""
-    make, model = CAMERAS[seed % len(CAMERAS)]
+def exif_for(seed: int, orientation: int = 1, when: datetime | None = None,
+             camera: tuple[str, str] | None = None, gps: bool = False) -> Image.Exif:
+    """EXIF with camera, date taken (to the millisecond) and orientation."""
+    make, model = camera or CAMERAS[seed % len(CAMERAS)]
     when = when or datetime(2019, 1, 1) + timedelta(days=seed % 1500, seconds=seed * 37 % 86400)
     exif = Image.Exif()
     exif[0x010F] = make
     exif[0x0110] = model
     exif[0x0112] = orientation
     exif[0x0132] = when.strftime("%Y:%m:%d %H:%M:%S")
-    exif.get_ifd(0x8769)[0x9003] = when.strftime("%Y:%m:%d %H:%M:%S")
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003] = when.strftime("%Y:%m:%d %H:%M:%S")
+    sub[0x9291] = f"{when.microsecond // 1000:03d}"  # SubSecTimeOriginal
+    if gps:
+        exif.get_ifd(0x8825).update({1: "N", 2: (48.0, 51.0, 24.0), 3: "E", 4: (2.0, 21.0, 3.0)})
     return exif
 
 
@@ -77,11 +82,12 @@ def variant(img: Image.Image, kind: str, seed: int = 0) -> Image.Image:
 
 
 def save_photo(img: Image.Image, path: str, seed: int, quality: int = 92,
-               orientation: int = 1) -> str:
-    """Save as JPEG/PNG/... by extension, with EXIF where the format has it."""
+               orientation: int = 1, **exif_fields) -> str:
+    """Save as JPEG/PNG/... by extension, with EXIF where the format has it
+    (``exif_fields``: see :func:`exif_for`)."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     ext = os.path.splitext(path)[1].lower()
-    exif = exif_for(seed, orientation)
+    exif = exif_for(seed, orientation, **exif_fields)
     if ext in (".jpg", ".jpeg"):
         img.save(path, "JPEG", quality=quality, exif=exif)
     elif ext in (".png", ".webp", ".tif", ".tiff"):

@@ -24,7 +24,7 @@ from ..imaging.decode import (
 )
 from ..parallel import ordered_try_map
 from . import measure, store
-from .augment import augment
+from .augment import augment, light
 
 MIN_PHOTOS = 10  # fewer give no useful figures
 SEED = 0
@@ -61,15 +61,17 @@ def related_pairs(photos: Sequence) -> np.ndarray:
 
 
 def _pair(photo, size: tuple[int, int], max_pixels: int) -> np.ndarray:
-    """The photo and an augmented copy, as model input: (2, h, w, 3)."""
+    """The photo, an augmented copy and a light copy, as model input:
+    (3, h, w, 3)."""
     path = os.fsdecode(photo.path)
     img = open_upright(path, 2 * max(size), max_pixels)
     rng = np.random.default_rng([SEED, photo.id])
     try:
-        copy = augment(img, rng)
+        copy, resaved = augment(img, rng), light(img, rng)
     except Exception as exc:  # a degenerate image (1 pixel wide, ...)
         raise ImageError(path, f"cannot make an augmented copy ({exc})") from None
-    return np.stack([to_model_input(img, size), to_model_input(copy, size)])
+    return np.stack([to_model_input(img, size), to_model_input(copy, size),
+                     to_model_input(resaved, size)])
 
 
 def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
@@ -85,6 +87,7 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
                             workers=threads, prefetch=2 * batch_size, catch=ImageError)
     originals: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
     copies: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
+    lights: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
     measured = 0
     read: list[bool] = []
     it = iter(pairs)
@@ -101,8 +104,9 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
             continue
         out = extractor.extract_all(np.concatenate(good))
         for depth, vectors in out.items():
-            originals[depth].append(vectors[0::2])
-            copies[depth].append(vectors[1::2])
+            originals[depth].append(vectors[0::3])
+            copies[depth].append(vectors[1::3])
+            lights[depth].append(vectors[2::3])
         measured += len(good)
     if measured < MIN_PHOTOS:
         raise CalibrationError(
@@ -111,7 +115,7 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
     related = related_pairs([p for p, ok in zip(photos, read) if ok])
     layers = tuple(
         measure.figures(d, bb.layer(d), np.concatenate(originals[d]), np.concatenate(copies[d]),
-                        fpr, related)
+                        fpr, related, np.concatenate(lights[d]))
         for d in extractor.depths)
     return store.Calibration(family, store.now(), measured, fpr,
                              measure.best(list(layers)).depth, layers)

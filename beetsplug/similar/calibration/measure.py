@@ -11,8 +11,9 @@ copy of it (a *positive* pair) and every other photo of the sample (the
   the same camera within an hour) are not counted as negatives, since a
   library dense with bursts would otherwise set the threshold among them;
 * recall: the share of positive pairs under that threshold;
-* copy distance: the distance under which 95 % of positive pairs fall, the
-  scale of "the same picture, re-encoded or resized".
+* copy distance: the distance under which 95 % of *light* copies fall
+  (re-saved, resized, lightly cropped: see ``augment.light``), the scale of
+  "the same picture" that tells a ``copy`` group from other near-duplicates.
 """
 
 from __future__ import annotations
@@ -66,14 +67,16 @@ def auc(positive: np.ndarray, negative: np.ndarray) -> float:
 
 
 def figures(depth: int, layer: str, originals: np.ndarray, copies: np.ndarray,
-            fpr: float, related: np.ndarray | None = None) -> LayerFigures:
+            fpr: float, related: np.ndarray | None = None,
+            light: np.ndarray | None = None) -> LayerFigures:
     positive, negative = pair_distances(originals, copies, related)
+    light_copies = positive if light is None else pair_distances(originals, light)[0]
     threshold = float(np.quantile(negative, fpr))
     return LayerFigures(
         depth=depth, layer=layer, dim=int(originals.shape[1]),
         auc=auc(positive, negative), threshold=threshold,
         recall=float(np.mean(positive < threshold)),
-        copy_distance=float(np.quantile(positive, 0.95)),
+        copy_distance=float(np.quantile(light_copies, 0.95)),
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from beets import ui
+from beets import ui, util
 from beets.exceptions import UserError
 
 from ..dupes import copies
+from ..dupes.kinds import KINDS
 from ..library.photos import photos
 from ..order import job as order_job
 from . import extras, settings
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from .. import SimilarPlugin
 
 
-KINDS = ("exact", "near")
+NEAR = ("copy", "burst", "similar")  # --kind near: every kind but exact
 
 
 def _kinds(opts) -> tuple[str, ...] | None:
@@ -27,23 +28,27 @@ def _kinds(opts) -> tuple[str, ...] | None:
         return ("exact",)
     if opts.kind is None:
         return None
-    kinds = tuple(k.strip() for k in opts.kind.split(",") if k.strip())
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown or not kinds:
-        raise UserError(f"unknown --kind {','.join(unknown) or opts.kind!r}; "
-                        f"use {' or '.join(KINDS)}, or both: --kind exact,near")
-    return kinds
+    named = [k.strip() for k in opts.kind.split(",") if k.strip()]
+    unknown = [k for k in named if k not in (*KINDS, "near")]
+    if unknown or not named:
+        raise UserError(f"unknown --kind {','.join(unknown) or opts.kind!r}; use "
+                        f"{', '.join(KINDS)} or near (all but exact), comma-separated")
+    return tuple(dict.fromkeys(k for n in named for k in (NEAR if n == "near" else (n,))))
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     found = list(photos(lib, args, plugin.config["sort"].as_str()))
     named = _kinds(opts)
     kinds = named or KINDS
+    keeper = settings.keeper(plugin)
     chosen = settings.feature_settings(plugin, lib)
     key = settings.settings_key(chosen)
-    threshold = settings.threshold(plugin, lib, opts, chosen) if "near" in kinds else 0.0
-    groups, missing = order_job.duplicate_groups(lib, found, key, threshold,
-                                                 exact_only="near" not in kinds)
+    near = any(k != "exact" for k in kinds)
+    threshold = settings.threshold(plugin, lib, opts, chosen) if near else 0.0
+    groups, missing = order_job.duplicate_groups(
+        lib, found, key, threshold, exact_only=not near,
+        copy_distance=settings.copy_distance(plugin, lib, chosen) if near else None,
+        burst_gap=settings.burst_gap(plugin))
     groups = [g for g in groups if g.kind in kinds]
     if missing:
         plugin._log.warning("{} matched photos have no {} vectors: only exact copies "
@@ -52,21 +57,26 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     fmt = opts.format or plugin.config["format"].as_str()
     pairs = []
     for n, group in enumerate(groups, start=1):
-        keep = copies.keeper(group.photos)
-        ui.print_(f"group {n}: {group.kind}, {len(group.photos)} photos")
+        decision = keeper.choose(group.photos)
+        keep = decision.keep
+        ui.print_(f"group {n}: {group.kind}, {len(group.photos)} photos; keep "
+                  f"{util.displayable_path(keep.filepath.name)}: {decision.reason}")
         for photo in sorted(group.photos, key=lambda p: p.id != keep.id):
-            ui.print_(f"  {'*' if photo.id == keep.id else ' '} {photo.evaluate_template(fmt)}")
-        pairs += [(p, keep) for p in group.photos if p.id != keep.id]
-    ui.print_(f"{len(groups)} groups, {len(pairs)} photos besides the one to keep (*)"
-              + (f"; near-duplicates: cosine distance under {threshold:.4g}"
-                 if "near" in kinds else ""))
+            mark = "*" if photo.id == keep.id else "=" if photo.id in decision.protected else " "
+            ui.print_(f"  {mark} {photo.evaluate_template(fmt)}")
+        pairs += [(p, keep) for p in group.photos
+                  if p.id != keep.id and p.id not in decision.protected]
+    counts = ", ".join(f"{sum(g.kind == k for g in groups)} {k}" for k in kinds)
+    ui.print_(f"{len(groups)} groups ({counts}), {len(pairs)} photos besides those kept (*)"
+              + (f"; near-duplicates: cosine distance under {threshold:.4g}" if near else ""))
     if opts.action == "delete" and named is None:
         # Deleting different pictures must be asked for by name.
-        near = sum(p.hash != keep.hash for p, keep in pairs)
-        pairs = copies.extras(copies.exact_groups(found))
-        if near:
-            ui.print_(f"--delete leaves the {near} near-duplicates alone: they are "
-                      "different files; add --kind exact,near to delete them too")
+        others = sum(p.hash != keep.hash for p, keep in pairs)
+        pairs = copies.extras(copies.exact_groups(found), keeper)
+        if others:
+            ui.print_(f"--delete leaves the {others} near-duplicates alone: they are "
+                      "different files; name their kinds to delete them too, such as "
+                      "--kind exact,copy")
     if opts.action and pairs:
         extras.handle(plugin, lib, found, opts.action, opts.dry_run, pairs)
 
@@ -79,8 +89,9 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
                   help="cosine distance under which photos are near-duplicates "
                        "(default: similar.threshold, auto: the calibrated one)")
     dp.add_option("-k", "--kind", metavar="KINDS",
-                  help="exact (same bytes), near (look alike), or exact,near: the groups "
-                       "to list and act on; --delete acts on near ones only when named")
+                  help="exact, copy, burst, similar (near: the last three), comma-separated: "
+                       "the groups to list and act on; --delete acts on exact copies only "
+                       "unless other kinds are named")
     dp.add_option("-e", "--exact", action="store_true", default=False,
                   help="exact copies (same bytes) only: --kind exact")
     dp.add_option("--tag", dest="action", action="store_const", const="mark",
@@ -88,8 +99,8 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
     dp.add_option("--move", dest="action", action="store_const", const="move",
                   help="move the others to similar.dupes_folder (undoable)")
     dp.add_option("--delete", dest="action", action="store_const", const="delete",
-                  help="delete the exact copies (and near-duplicates with --kind "
-                       "exact,near), after you confirm")
+                  help="delete the exact copies (and the kinds named with --kind), "
+                       "after you confirm")
     dp.add_option("-n", "--dry-run", "--pretend", dest="dry_run", action="store_true",
                   default=False, help="say what --tag/--move/--delete would do")
     dupes.func = lambda lib, opts, args: run(plugin, lib, opts, args)

@@ -18,6 +18,7 @@ from .. import interrupts
 from ..dupes import copies, delete
 from ..library import companions
 from ..library.photos import import_roots
+from . import settings
 from .renaming import run_journal, start_run
 
 if TYPE_CHECKING:
@@ -48,7 +49,14 @@ def handle(plugin: SimilarPlugin, lib: Library, found, action: str,
     """Mark, move or delete the extras: ``pairs`` of (extra, photo kept),
     by default the extra exact copies among ``found``. Returns the photos
     of ``found`` still in place (moved and deleted extras are not)."""
-    pairs = pairs if pairs is not None else copies.extras(copies.exact_groups(found))
+    keeper = settings.keeper(plugin)
+    if pairs is None:
+        pairs = copies.extras(copies.exact_groups(found), keeper)
+    protected = [p for p, _ in pairs if keeper.protects(p)]
+    if protected:  # the keeper never does this; a guard all the same
+        raise UserError(f"{util.displayable_path(protected[0].path)} is under "
+                        f"{keeper.protects(protected[0])} (similar.keep: path), so it is "
+                        "never an extra; nothing done")
     if not pairs:
         ui.print_("no exact copies")
         return list(found)

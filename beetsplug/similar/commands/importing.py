@@ -27,6 +27,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         max_pixels=settings.max_pixels(plugin),
         threads=settings.threads(plugin),
         sidecars=settings.sidecars(plugin),
+        formats=settings.formats(plugin),
         on_error=lambda error: plugin._log.warning("skipped {}", error),
         on_photo=lambda photo, new: plugins.send(
             "similar_photo_imported", lib=lib, photo=photo, new=new),

@@ -55,7 +55,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     metric = opts.metric or plugin.config["metric"].as_choice(["euclidean", "cosine"])
     improve = plugin.config["improve"].get(bool) if opts.improve is None else opts.improve
     ordered = order_job.order(lib, found, key, metric, opts.fast, improve, opts.start,
-                              threshold)
+                              threshold, settings.burst_gap(plugin))
     if ordered.missing:
         plugin._log.warning("{} matched photos have no {} vectors and are left out; "
                     "run `beet similar-featurize` first", len(ordered.missing), key)

@@ -40,14 +40,24 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if all(p.rank for p in found):
         with_vectors, matrix = order_job.in_rank_order(lib, found, key)
     else:  # not ordered yet: order now, without renaming anything
-        ordered = order_job.order(lib, found, key, "cosine", False, True, threshold=threshold)
+        ordered = order_job.order(lib, found, key, "cosine", False, True, threshold=threshold,
+                                  burst_gap=settings.burst_gap(plugin))
         with_vectors, matrix = ordered.photos, ordered.matrix
-    groups = order_job.group_duplicates(with_vectors, with_vectors, matrix, threshold)
+    groups = order_job.group_duplicates(with_vectors, with_vectors, matrix, threshold,
+                                        settings.copy_distance(plugin, lib, chosen),
+                                        settings.burst_gap(plugin))
     group_of = {p.id: n for n, g in enumerate(groups) for p in g.photos}
+    keeper = settings.keeper(plugin)
+    notes = {}
+    for group in groups:
+        decision = keeper.choose(group.photos)
+        notes[decision.keep.id] = f"{group.kind}: kept, {decision.reason}"
     distances = pair_distances(matrix, "cosine")
     cards = [
         sheet.Card(os.fsdecode(p.path), f"{p.rank or i + 1} {_name(p)}",
-                    group_of.get(p.id), float(distances[i - 1]) if i else None)
+                   group_of.get(p.id), float(distances[i - 1]) if i else None,
+                   f"quality {p.get('quality', 0.0) or 0.0:.2f}"
+                   + (f"; {notes[p.id]}" if p.id in notes else ""))
         for i, p in enumerate(with_vectors)
     ]
     shown = {p.id for p in with_vectors}

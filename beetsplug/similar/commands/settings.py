@@ -11,6 +11,7 @@ from PIL import Image
 
 from ..features import job
 from ..features.extractor import FeatureConfigError, backbone, check_weights, model_key
+from ..keep.rules import Keeper, KeepRuleError
 from . import calibrate
 
 if TYPE_CHECKING:
@@ -33,6 +34,46 @@ def threads(plugin: SimilarPlugin) -> int:
     if value < 1:
         raise UserError("similar.threads must be 1 or more")
     return value
+
+
+def formats(plugin: SimilarPlugin) -> tuple[str, ...]:
+    value = plugin.config["formats"].get()
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise UserError("similar.formats lists formats best first, such as "
+                        "[RAW, HEIF, JPEG, TIFF, WEBP, PNG, GIF, BMP]")
+    return tuple(value)
+
+
+def keeper(plugin: SimilarPlugin) -> Keeper:
+    value = plugin.config["keep"].get()
+    try:
+        return Keeper(value if isinstance(value, list) else [value], formats(plugin))
+    except KeepRuleError as exc:
+        raise UserError(str(exc)) from None
+
+
+def burst_gap(plugin: SimilarPlugin) -> float:
+    value = plugin.config["burst_gap"].get()
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise UserError("similar.burst_gap is the most seconds between two frames of a "
+                        "burst, such as 2")
+    return value
+
+
+def copy_distance(plugin: SimilarPlugin, lib: Library, chosen: job.Settings) -> float | None:
+    """The distance under which a group is a ``copy``: measured by the
+    calibration of the layer in use (made first if needed); None when
+    calibration is impossible (too few photos), so no group is a copy."""
+    try:
+        calibration = calibrate.stored_or_new(plugin, lib, chosen.model, chosen.weights,
+                                              "telling copies apart")
+    except calibrate.job.CalibrationError:
+        return None
+    return calibration.at(chosen.depth).copy_distance
 
 
 def sidecars(plugin: SimilarPlugin) -> list[str]:
@@ -103,6 +144,7 @@ def feature_settings(plugin: SimilarPlugin, lib: Library, opts=None) -> job.Sett
         threads=threads(plugin),
         dtype=cfg["dtype"].as_choice(["float16", "float32"]),
         max_pixels=max_pixels(plugin),
+        formats=formats(plugin),
     )
     if settings.batch_size < 1:
         raise UserError("similar.batch_size must be 1 or more")

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from ..keep.rules import Keeper
 from ..library.companions import Companion
 from ..rename.planner import Step, plan_units
 
@@ -26,21 +27,14 @@ def exact_groups(photos: Iterable[Photo]) -> list[list[Photo]]:
     return [g for g in by_hash.values() if len(g) > 1]
 
 
-def keeper(group: Sequence[Photo]) -> Photo:
-    """The photo to keep: largest resolution, then oldest (date taken,
-    then file time), then first imported."""
-    def key(p: Photo):
-        return (-(p.width * p.height), p.taken or float("inf"), p.mtime, p.id)
-
-    return min(group, key=key)
-
-
-def extras(groups: Iterable[Sequence[Photo]]) -> list[tuple[Photo, Photo]]:
-    """(extra, its keeper) for every photo that is not its group's keeper."""
+def extras(groups: Iterable[Sequence[Photo]], keeper: Keeper) -> list[tuple[Photo, Photo]]:
+    """(extra, the photo kept) for every photo of ``groups`` that is neither
+    kept (see :class:`Keeper`) nor under a reference folder."""
     out = []
     for group in groups:
-        keep = keeper(group)
-        out.extend((p, keep) for p in group if p.id != keep.id)
+        decision = keeper.choose(group)
+        out.extend((p, decision.keep) for p in group
+                   if p.id != decision.keep.id and p.id not in decision.protected)
     return out
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..imaging.decode import ImageError
 from ..imaging.scan import read_record
+from ..keep import score
 from ..library import vectors
 from ..library.photos import unchanged, update_from_record
 from ..progress import Progress
@@ -34,6 +35,7 @@ class Settings:
     threads: int
     dtype: str
     max_pixels: int
+    formats: tuple[str, ...] = score.FORMATS  # best first, for the quality score
 
 
 @dataclass
@@ -71,6 +73,15 @@ def needing_work(photos: Sequence[Photo], stored: dict[int, str], force: bool,
         else:
             todo.append(photo)
     return todo
+
+
+def _store_measures(measured, formats) -> None:
+    """Sharpness and exposure from the featurizing decode, and the quality
+    they make with the other parts (run inside the vectors' transaction)."""
+    for photo, m in measured:
+        photo.sharpness, photo.exposure = round(m.sharpness, 4), round(m.exposure, 4)
+        photo.quality = score.parts(photo, formats).quality
+        photo.store()
 
 
 def run(
@@ -114,8 +125,10 @@ def run(
         ):
             report.stored += vectors.save(
                 lib, key,
-                [(pid, by_id[pid].hash, vec) for pid, vec in batch],
+                [(pid, by_id[pid].hash, vec) for pid, vec, _ in batch],
                 settings.dtype,
+                lambda: _store_measures([(by_id[pid], m) for pid, _, m in batch],
+                                        settings.formats),
             )
             progress.update(len(batch))
     finally:

@@ -14,6 +14,7 @@ from typing import TypeVar
 import numpy as np
 
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageError, load_for_model
+from ..keep.measure import Measures, measure
 from ..parallel import ordered_try_map
 from .extractor import FeatureExtractor
 
@@ -26,6 +27,11 @@ def _batched(it: Iterable, n: int) -> Iterator[list]:
         yield batch
 
 
+def _decode(path: str, size: tuple[int, int], max_pixels: int) -> tuple[np.ndarray, Measures]:
+    pixels = load_for_model(path, size, max_pixels)
+    return pixels, measure(pixels)
+
+
 def featurize(
     items: Iterable[tuple[K, str]],
     extractor: FeatureExtractor,
@@ -33,23 +39,24 @@ def featurize(
     threads: int = 2,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_error: Callable[[K, ImageError], None] = lambda key, err: None,
-) -> Iterator[list[tuple[K, np.ndarray]]]:
-    """Yield one list of ``(key, vector)`` per batch, in input order.
+) -> Iterator[list[tuple[K, np.ndarray, Measures]]]:
+    """Yield one list of ``(key, vector, measures)`` per batch, in input
+    order; the measures (sharpness, exposure) come from the same decode.
 
     ``items`` are ``(key, path)``; a file that cannot be decoded goes to
     ``on_error`` and is left out.
     """
     decoded = ordered_try_map(
-        lambda item: load_for_model(item[1], extractor.size, max_pixels), items,
+        lambda item: _decode(item[1], extractor.size, max_pixels), items,
         workers=threads, prefetch=3 * batch_size, catch=ImageError)
     for batch in _batched(decoded, batch_size):
         good = []
-        for (key, _), pixels, error in batch:
+        for (key, _), result, error in batch:
             if error is not None:
                 on_error(key, error)
             else:
-                good.append((key, pixels))
+                good.append((key, *result))
         if not good:
             continue
-        vectors = extractor.extract(np.stack([p for _, p in good]))
-        yield [(key, vec) for (key, _), vec in zip(good, vectors)]
+        vectors = extractor.extract(np.stack([p for _, p, _ in good]))
+        yield [(key, vec, m) for (key, _, m), vec in zip(good, vectors)]

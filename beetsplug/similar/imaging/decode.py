@@ -40,6 +40,8 @@ _DATETIME = 0x0132
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 0x9003
 _DATETIME_DIGITIZED = 0x9004
+_SUBSEC_ORIGINAL = 0x9291
+_GPS_IFD = 0x8825
 
 _HASH_CHUNK = 1 << 20
 
@@ -59,6 +61,7 @@ class PhotoInfo:
     make: str
     model: str
     frames: int
+    gps: bool = False  # the EXIF has a position
 
 
 def is_image_name(path: str) -> bool:
@@ -177,8 +180,16 @@ def _info(exif, **fields) -> PhotoInfo:
         or _parse_exif_date(sub.get(_DATETIME_DIGITIZED))
         or _parse_exif_date(exif.get(_DATETIME))
     )
+    if taken is not None:  # bursts are told apart by fractions of a second
+        fraction = _clean_text(sub.get(_SUBSEC_ORIGINAL) or exif.get(_SUBSEC_ORIGINAL))
+        if fraction.isdigit():
+            taken = taken.replace(microsecond=int((fraction + "000000")[:6]))
+    try:
+        gps = bool(exif.get_ifd(_GPS_IFD))
+    except Exception:
+        gps = False
     return PhotoInfo(taken=taken, make=_clean_text(exif.get(_MAKE)),
-                     model=_clean_text(exif.get(_MODEL)), **fields)
+                     model=_clean_text(exif.get(_MODEL)), gps=gps, **fields)
 
 
 def _decode_check(path: str, img: Image.Image) -> None:

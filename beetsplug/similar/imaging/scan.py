@@ -85,6 +85,7 @@ def read_record(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
         "year": taken.year if taken else 0,
         "month": taken.month if taken else 0,
         "day": taken.day if taken else 0,
+        "gps": int(info.gps),
         "make": info.make,
         "model": info.model,
         "camera": camera,

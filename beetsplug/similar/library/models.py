@@ -76,6 +76,11 @@ class Photo(LibModel):
         "rank": types.INTEGER,  # position in the last similar-order run; 0: none
         "formats": types.STRING,  # the shot's files: "CR2 JPG XMP"
         "has_raw": types.INTEGER,  # 1 when one of them is a RAW file
+        "edited": types.INTEGER,  # 1 when a sidecar (edit history) is beside it
+        "gps": types.INTEGER,  # 1 when the EXIF has a position
+        "sharpness": types.FLOAT,  # 0..1, measured when featurized
+        "exposure": types.FLOAT,  # 0..1, measured when featurized
+        "quality": types.FLOAT,  # 0..1, from the parts (keep/score.py)
         "added": types.DATE,
     }
     _search_fields = ("origname", "camera")  # unqualified terms; path is a BLOB

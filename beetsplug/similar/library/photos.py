@@ -17,6 +17,8 @@ from .. import interrupts
 from ..imaging.decode import ImageError
 from ..imaging.scan import read_records, walk_files
 from ..imaging.shots import SIDECARS, shots
+from ..keep import score
+from ..keep.score import FORMATS
 from . import companions
 from .models import Photo, ensure_schema
 
@@ -94,6 +96,7 @@ def import_paths(
     max_pixels: int,
     threads: int = 4,
     sidecars: Sequence[str] = SIDECARS,
+    formats: Sequence[str] = FORMATS,
     on_error: Callable[[ImageError], None] = lambda e: None,
     on_photo: Callable[[Photo, bool], None] = lambda p, new: None,
 ) -> ImportReport:
@@ -141,6 +144,8 @@ def import_paths(
         shot = shot_of[os.fsdecode(photo.path)]
         photo.formats, photo.has_raw = companions.formats(
             shot.photo, [p for p, _ in shot.companions])
+        photo.edited = int(any(kind == "sidecar" for _, kind in shot.companions))
+        photo.quality = score.parts(photo, formats).quality
 
     def flush() -> None:
         with interrupts.deferred(), lib.transaction() as tx:

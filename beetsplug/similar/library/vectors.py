@@ -9,7 +9,7 @@ precision whatever its range: untrained networks give values near 1e-8.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,8 +33,9 @@ def stored_hashes(lib: Library, model: str) -> dict[int, str]:
 
 
 def save(lib: Library, model: str, rows: Iterable[tuple[int, str, np.ndarray]],
-         dtype: str = "float16") -> int:
-    """Store ``(photo id, photo hash, vector)`` rows in one transaction."""
+         dtype: str = "float16", also: Callable[[], None] = lambda: None) -> int:
+    """Store ``(photo id, photo hash, vector)`` rows in one transaction;
+    ``also`` runs in it (to store what was measured with the vectors)."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}")
     values = []
@@ -51,6 +52,7 @@ def save(lib: Library, model: str, rows: Iterable[tuple[int, str, np.ndarray]],
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             values,
         )
+        also()
     return len(values)
 
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from beets import util
 
+from ..dupes import kinds
 from ..dupes.copies import exact_groups
-from ..dupes.groups import near_groups
+from ..dupes.groups import distances, near_groups
 from ..library import vectors
 from ..library.companions import Companion, suffix
 from ..rename.planner import Step, plan_units
@@ -36,7 +37,8 @@ class Ordered:
 
 
 def order(lib: Library, found: Sequence[Photo], key: str, metric: str, fast: bool,
-          improve: bool, start: str = "outlier", threshold: float | None = None) -> Ordered:
+          improve: bool, start: str = "outlier", threshold: float | None = None,
+          burst_gap: float = 2.0) -> Ordered:
     """Chain the photos that have vectors under ``key``.
 
     Exact copies (same hash) and, given a ``threshold``, near-duplicate
@@ -52,7 +54,8 @@ def order(lib: Library, found: Sequence[Photo], key: str, metric: str, fast: boo
     unit_matrix = np.stack([_unit_vector(matrix[rows], metric) for rows in units]) \
         if units else matrix
     result, greedy = order_vectors(unit_matrix, metric, fast, improve, start_at)
-    chain_rows = _expand(units, result.order, prepare(matrix, metric)) if units else []
+    chain_rows = _expand(units, result.order, prepare(matrix, metric), featurized,
+                         burst_gap) if units else []
     return Ordered([featurized[r] for r in chain_rows], matrix[chain_rows], result,
                    greedy, missing)
 
@@ -95,11 +98,16 @@ def _unit_vector(rows: np.ndarray, metric: str) -> np.ndarray:
     return prepare(rows, metric).mean(axis=0) if len(rows) > 1 else rows[0]
 
 
-def _expand(units: list[list[int]], unit_order: np.ndarray, x: np.ndarray) -> list[int]:
-    """Rows in chain order: each unit's photos as a small greedy chain that
-    starts at the one nearest the photo before it."""
+def _expand(units: list[list[int]], unit_order: np.ndarray, x: np.ndarray,
+            featurized: Sequence[Photo], burst_gap: float) -> list[int]:
+    """Rows in chain order: a burst's frames in capture order, any other
+    unit's photos as a small greedy chain that starts at the one nearest
+    the photo before it."""
     out: list[int] = []
     for u in unit_order:
+        if len(units[u]) > 1 and kinds.is_burst([featurized[r] for r in units[u]], burst_gap):
+            out += sorted(units[u], key=lambda r: featurized[r].taken)
+            continue
         left = list(units[u])
         while left:
             if out:
@@ -192,27 +200,34 @@ def export_features(path: str, ordered: Ordered) -> None:
 
 @dataclass
 class DuplicateGroup:
-    kind: str  # "exact" (same hash) or "near" (vectors under the threshold)
+    kind: str  # exact, copy, burst or similar (see dupes/kinds.py)
     photos: list[Photo]
 
 
-def duplicate_groups(lib: Library, found: Sequence[Photo], key: str,
-                     threshold: float, exact_only: bool = False) -> tuple[list[DuplicateGroup], list[Photo]]:
+def duplicate_groups(lib: Library, found: Sequence[Photo], key: str, threshold: float,
+                     exact_only: bool = False, copy_distance: float | None = None,
+                     burst_gap: float = 2.0) -> tuple[list[DuplicateGroup], list[Photo]]:
     """:func:`group_duplicates` of ``found``, with vectors from the library
     (none when ``exact_only``). Returns (groups, photos without vectors)."""
     if exact_only:
         return group_duplicates(found, [], None, threshold), []
     featurized, matrix, missing = with_vectors(lib, found, key)
-    return group_duplicates(found, featurized, matrix, threshold), missing
+    return group_duplicates(found, featurized, matrix, threshold, copy_distance,
+                            burst_gap), missing
 
 
 def group_duplicates(photos: Sequence[Photo], featurized: Sequence[Photo],
-                     matrix: np.ndarray | None, threshold: float) -> list[DuplicateGroup]:
+                     matrix: np.ndarray | None, threshold: float,
+                     copy_distance: float | None = None,
+                     burst_gap: float = 2.0) -> list[DuplicateGroup]:
     """Exact-copy groups of ``photos``, then near-duplicate groups of
-    ``featurized`` (rows of ``matrix``; see :func:`near_units`). An exact
-    group inside a near group is shown there, not twice."""
-    near = [DuplicateGroup("near", [featurized[r] for r in rows])
-            for rows in (near_units(featurized, matrix, threshold) if len(featurized) else [])]
+    ``featurized`` (rows of ``matrix``; see :func:`near_units`), each with
+    its kind. An exact group inside a near group is shown there, not twice."""
+    near = []
+    for rows in near_units(featurized, matrix, threshold) if len(featurized) else []:
+        members = [featurized[r] for r in rows]
+        d = distances(prepare(matrix[rows], "cosine"), "cosine")
+        near.append(DuplicateGroup(kinds.kind(members, d, copy_distance, burst_gap), members))
     in_near = {p.id for g in near for p in g.photos}
     exact = [DuplicateGroup("exact", g) for g in exact_groups(photos)
              if not all(p.id in in_near for p in g)]

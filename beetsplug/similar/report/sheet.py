@@ -28,6 +28,7 @@ class Card:
     label: str  # e.g. "12 IMG_0001.jpg"
     group: int | None  # near-duplicate group, None when alone
     distance: float | None  # to the previous card in the order
+    note: str = ""  # quality, and why the photo kept won
 
 
 def thumbnail(path: str, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
@@ -53,7 +54,7 @@ h1 { font-size: 18px; }
         padding: 4px; box-shadow: 0 1px 2px rgba(0,0,0,.15); }
 .card img { max-width: 200px; max-height: 200px; display: block; margin: 0 auto; }
 .card .name { overflow-wrap: anywhere; margin-top: 3px; }
-.card .dist { color: #666; font-size: 11px; }
+.card .dist, .card .note { color: #666; font-size: 11px; }
 .card.broken { background: #fdd; }
 """
 
@@ -83,8 +84,9 @@ def _card_html(card: Card, thumb: bytes | None, error: str | None) -> str:
     else:
         img = f'<div class="error">{_shown(error or "")}</div>'
         cls = "card broken"
+    note = f'<div class="note">{_shown(card.note)}</div>' if card.note else ""
     return (f'<div class="{cls}" title="{_shown(card.path)}">{img}'
-            f'<div class="name">{_shown(card.label)}</div>{dist}</div>')
+            f'<div class="name">{_shown(card.label)}</div>{note}{dist}</div>')
 
 
 def render(cards: Sequence[Card], title: str, threads: int = 4,

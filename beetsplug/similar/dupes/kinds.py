@@ -1,0 +1,47 @@
+"""What kind of group a near-duplicate group is.
+
+Pure: NumPy. Each kind has its own line and its own count, and acting on
+one must be asked for by name:
+
+| kind | the photos are |
+|---|---|
+| ``exact`` | the same bytes |
+| ``burst`` | from one camera, each taken within ``burst_gap`` seconds of the one before (EXIF sub-seconds count) |
+| ``copy`` | the same picture re-encoded, resized or lightly cropped: every two closer than the copy distance, which calibration measures as what such copies reach, and not taken at different moments |
+| ``similar`` | everything else under the threshold: other shots of a scene |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+KINDS = ("exact", "copy", "burst", "similar")
+
+
+def is_burst(photos: Sequence, gap: float) -> bool:
+    """One camera, every frame dated, at distinct moments, each within
+    ``gap`` seconds of the one before."""
+    cameras = {p.camera for p in photos}
+    times = sorted(p.taken for p in photos)
+    if len(cameras) != 1 or not next(iter(cameras)) or not all(times):
+        return False
+    steps = np.diff(times)
+    return bool(np.all(steps > 0) and np.all(steps <= gap))
+
+
+def kind(photos: Sequence, distances: np.ndarray, copy_distance: float | None,
+         burst_gap: float) -> str:
+    """The kind of a group; ``distances`` between its photos (cosine)."""
+    hashes = [p.hash for p in photos]
+    if len(set(hashes)) == 1:
+        return "exact"
+    if is_burst(photos, burst_gap):
+        return "burst"
+    moments = {p.taken for p in photos if p.taken}
+    if copy_distance is not None and len(moments) <= 1:
+        different = np.array([[a != b for b in hashes] for a in hashes])
+        if np.all(distances[different] <= copy_distance):
+            return "copy"
+    return "similar"

@@ -1,0 +1,129 @@
+"""Which photo of a group to keep: rules applied in order until one decides.
+
+Pure. ``similar.keep`` lists the rules; the default
+``[quality, largest, oldest]`` keeps the best photo, then the largest,
+then the oldest:
+
+| rule | keeps | reason shown |
+|---|---|---|
+| ``quality`` | the highest quality (see :mod:`.score`), when it leads by 0.05 or more; else every photo that close goes on to the next rule | what made the difference: sharper, better exposed, RAW original, ... |
+| ``largest`` | the most pixels | larger |
+| ``oldest`` / ``newest`` | the earliest / latest date taken, then file time | older / newer |
+| ``format`` | the best format (``similar.formats``) | RAW original, better format |
+| ``path:FOLDER`` | every photo under FOLDER, always: never an extra (reference folders) | in FOLDER |
+
+When no rule decides, the photo imported first is kept.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from . import score
+
+MARGIN = 0.05  # a quality lead smaller than this does not decide
+_REASONS = {"sharpness": "sharper", "exposure": "better exposed", "format": "better format",
+            "resolution": "larger", "metadata": "more metadata", "edits": "edited"}
+
+
+class KeepRuleError(ValueError):
+    """A bad ``similar.keep``; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    keep: object  # the photo kept, the one the extras are duplicates of
+    reason: str  # why it won, for people
+    protected: frozenset = field(default_factory=frozenset)  # ids never extras
+
+
+def _folder_of(photo) -> str:
+    return os.path.dirname(os.path.realpath(os.fsdecode(photo.path)))
+
+
+class Keeper:
+    """Chooses the photo to keep in each group, by ``rules``."""
+
+    def __init__(self, rules: Sequence[str], formats: Sequence[str] = score.FORMATS) -> None:
+        if not rules:
+            raise KeepRuleError("similar.keep has no rules, so nothing would be kept; "
+                                "use for example [quality, largest, oldest]")
+        self.rules: list[str] = []
+        self.folders: list[str] = []
+        for rule in rules:
+            rule = str(rule).strip()
+            if rule.startswith("path:"):
+                folder = os.path.realpath(os.path.expanduser(rule[len("path:"):].strip()))
+                if not os.path.isdir(folder):
+                    raise KeepRuleError(f"similar.keep: {rule}: no such folder")
+                self.folders.append(folder)
+            elif rule in ("quality", "largest", "oldest", "newest", "format"):
+                self.rules.append(rule)
+            else:
+                raise KeepRuleError(f"similar.keep: unknown rule {rule!r}; use quality, "
+                                    "largest, oldest, newest, format or path:FOLDER")
+        self.formats = tuple(formats)
+
+    def protects(self, photo) -> str | None:
+        """The reference folder ``photo`` is under, if any."""
+        here = _folder_of(photo)
+        return next((f for f in self.folders
+                     if here == f or here.startswith(os.path.join(f, ""))), None)
+
+    def choose(self, group: Sequence) -> Decision:
+        protected = [p for p in group if self.protects(p)]
+        candidates = protected or list(group)
+        reason = f"in {self.protects(protected[0])}" if protected else "imported first"
+        for rule in self.rules:
+            if len(candidates) == 1:
+                break
+            narrowed, why = getattr(self, f"_{rule}")(candidates)
+            if len(narrowed) < len(candidates):
+                candidates, reason = narrowed, why
+        keep = min(candidates, key=lambda p: p.id)
+        if len(candidates) > 1:
+            reason = "imported first"
+        return Decision(keep, reason, frozenset(p.id for p in protected))
+
+    # Each rule: (the candidates it keeps, the reason).
+
+    def _quality(self, photos):
+        parts = {p.id: score.parts(p, self.formats) for p in photos}
+        best = max(photos, key=lambda p: parts[p.id].quality)
+        top = parts[best.id].quality
+        close = [p for p in photos if parts[p.id].quality >= top - MARGIN]
+        if len(close) == len(photos):
+            return photos, ""
+        runner = max((p for p in photos if p not in close), key=lambda p: parts[p.id].quality)
+        gains = {k: score.WEIGHTS[k] * (getattr(parts[best.id], k) - getattr(parts[runner.id], k))
+                 for k in score.WEIGHTS}
+        main = max(gains, key=gains.get)
+        why = "RAW original" if main == "format" and score.format_rank(
+            best.format, ("RAW",)) == 1.0 else _REASONS[main]
+        return close, why
+
+    def _largest(self, photos):
+        most = max(p.width * p.height for p in photos)
+        return [p for p in photos if p.width * p.height == most], "larger"
+
+    def _oldest(self, photos):
+        first = min(_when(p) for p in photos)
+        return [p for p in photos if _when(p) == first], "older"
+
+    def _newest(self, photos):
+        last = max(_when(p) for p in photos)
+        return [p for p in photos if _when(p) == last], "newer"
+
+    def _format(self, photos):
+        rank = {p.id: score.format_rank(p.format or "", self.formats) for p in photos}
+        best = max(rank.values())
+        won = [p for p in photos if rank[p.id] == best]
+        raw = score.format_rank(won[0].format or "", ("RAW",)) == 1.0
+        return won, "RAW original" if raw else "better format"
+
+
+def _when(photo) -> tuple[float, float]:
+    """Date taken, then file time (a copy made later has a later one)."""
+    return (photo.taken or photo.mtime or 0.0, photo.mtime or 0.0)
