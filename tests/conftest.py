@@ -60,6 +60,15 @@ def run_beet(beetsdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return proc
 
 
+def featurized_library(tmp_path: Path, photos: Path, similar: str) -> Path:
+    """A beets folder whose library has ``photos`` imported and featurized,
+    by the real ``beet`` command, with ``similar`` as the plugin's config."""
+    beetsdir = write_config(tmp_path / "beets", f"similar: {similar}\n")
+    run_beet(beetsdir, "similar-import", str(photos))
+    run_beet(beetsdir, "similar-featurize")
+    return beetsdir
+
+
 def write_config(beetsdir: Path, extra: str = "") -> Path:
     beetsdir.mkdir(parents=True, exist_ok=True)
     (beetsdir / "config.yaml").write_text(textwrap.dedent(f"""\

@@ -170,7 +170,7 @@ class TestCalibrate(SimilarHelper):
             samples.save_photo(samples.scene(i, (160, 120)), str(root / f"{i}.jpg"), seed=i)
         self.config["similar"].set(MODEL)
         self.run_command("similar-import", str(root))
-        with pytest.raises(UserError, match="calibration needs at least 10 photos and has 3"):
+        with pytest.raises(UserError, match="calibration needs at least 10 photos and has 3 in the sample"):
             self.run_command("similar-calibrate")
         out = self.run_output(capsys, "similar-featurize")  # falls back, and says so
         assert "featurized 3 with mobilenet_v3_small/top/none-seed0" in out

@@ -15,7 +15,7 @@ from beets.exceptions import UserError
 from beetsplug.similar import samples
 from beetsplug.similar.library.photos import photos
 
-from .conftest import SimilarHelper, copy_tree, run_beet, write_config
+from .conftest import SimilarHelper, copy_tree, featurized_library, run_beet
 
 
 def tree_state(root):
@@ -166,12 +166,8 @@ CRASHING_BEET = textwrap.dedent("""\
 
 @pytest.mark.parametrize("finish", ["resume", "undo"])
 def test_killed_mid_rename_loses_nothing(tmp_path, scenes_dir, finish):
-    beetsdir = write_config(tmp_path / "beets", """\
-        similar: {weights: none, model: mobilenet_v3_small}
-        """)
     root = copy_tree(scenes_dir[0], tmp_path / "pics")
-    run_beet(beetsdir, "similar-import", str(root))
-    run_beet(beetsdir, "similar-featurize")
+    beetsdir = featurized_library(tmp_path, root, "{weights: none, model: mobilenet_v3_small}")
     original = tree_state(root)
     script = tmp_path / "crashing_beet.py"
     script.write_text(CRASHING_BEET)

@@ -16,7 +16,7 @@ from beetsplug.similar.imaging.decode import ImageError
 from beetsplug.similar.library import companions
 from beetsplug.similar.library.photos import photos
 
-from .conftest import SimilarHelper, run_beet, write_config
+from .conftest import SimilarHelper, featurized_library, run_beet
 from .test_order_command import CRASHING_BEET, tree_state
 from .test_safety import assert_consistent
 
@@ -260,14 +260,11 @@ def samples_record(path) -> dict:
 
 
 def test_killed_mid_rename_companions_resume_and_undo(tmp_path):
-    beetsdir = write_config(tmp_path / "beets", """\
-        similar: {weights: none, model: mobilenet_v3_small, depth: 1, threshold: 0.01}
-        """)
     root = tmp_path / "shoot"
     make_shoot(root)
     original = tree_state(root)
-    run_beet(beetsdir, "similar-import", str(root))
-    run_beet(beetsdir, "similar-featurize")
+    beetsdir = featurized_library(tmp_path, root, "{weights: none, model: mobilenet_v3_small, "
+                                                  "depth: 1, threshold: 0.01}")
     script = tmp_path / "crashing_beet.py"
     script.write_text(CRASHING_BEET)
     env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), CRASH_AFTER_LINKS="30")

@@ -18,7 +18,7 @@ from beets.exceptions import UserError
 from beetsplug.similar import samples
 from beetsplug.similar.library.photos import photos
 
-from .conftest import SimilarHelper, copy_tree, run_beet, write_config
+from .conftest import SimilarHelper, copy_tree, featurized_library, run_beet
 from .test_order_command import tree_state
 
 MODEL = {"weights": "none", "model": "mobilenet_v3_small"}
@@ -395,12 +395,8 @@ CTRL_C_IN_TRANSACTION = textwrap.dedent("""\
                          ids=["at-once", "later", "inside-a-transaction"])
 def test_ctrl_c_during_renames_ends_soon_and_resumes(tmp_path, scenes_dir, script, delay):
     """7: Ctrl-C stops within seconds; --resume and undo complete the run."""
-    beetsdir = write_config(tmp_path / "beets", """\
-        similar: {weights: none, model: mobilenet_v3_small}
-        """)
     root = copy_tree(scenes_dir[0], tmp_path / "pics")
-    run_beet(beetsdir, "similar-import", str(root))
-    run_beet(beetsdir, "similar-featurize")
+    beetsdir = featurized_library(tmp_path, root, "{weights: none, model: mobilenet_v3_small}")
     original = tree_state(root)
     (tmp_path / "beet.py").write_text(script)
     started = tmp_path / "started"

@@ -34,6 +34,13 @@ class CalibrationError(Exception):
     """Calibration cannot be done; the message says what to do."""
 
 
+def check_enough(count: int, how: str = "in the sample") -> None:
+    if count < MIN_PHOTOS:
+        raise CalibrationError(
+            f"calibration needs at least {MIN_PHOTOS} photos and has {count} {how}; "
+            "import more, or set similar.depth and similar.threshold yourself")
+
+
 def sample(photos: Sequence, size: int, seed: int = SEED) -> list:
     """Up to ``size`` photos drawn evenly at random (the same draw for the
     same library), in id order."""
@@ -79,10 +86,7 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
         on_error: Callable[[ImageError], None] = lambda e: None,
         on_progress: Callable[[int], None] = lambda n: None) -> store.Calibration:
     """Measure every depth of ``extractor`` on ``photos`` (already sampled)."""
-    if len(photos) < MIN_PHOTOS:
-        raise CalibrationError(
-            f"calibration needs at least {MIN_PHOTOS} photos and has {len(photos)}; "
-            "import more, or set similar.depth and similar.threshold yourself")
+    check_enough(len(photos))
     pairs = ordered_try_map(lambda p: _pair(p, extractor.size, max_pixels), photos,
                             workers=threads, prefetch=2 * batch_size, catch=ImageError)
     originals: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
@@ -108,9 +112,7 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
             copies[depth].append(vectors[1::3])
             lights[depth].append(vectors[2::3])
         measured += len(good)
-    if measured < MIN_PHOTOS:
-        raise CalibrationError(
-            f"only {measured} photos could be read for calibration; {MIN_PHOTOS} are needed")
+    check_enough(measured, "could be read")
     bb = extractor.backbone
     related = related_pairs([p for p, ok in zip(photos, read) if ok])
     layers = tuple(

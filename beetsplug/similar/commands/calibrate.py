@@ -47,10 +47,7 @@ def calibrate(plugin: SimilarPlugin, lib: Library, model: str, weights: str, fou
     """Calibrate on a sample of ``found`` and store the result."""
     chosen = job.sample(list(found), size)
     fpr = settings.false_positive_rate(plugin)
-    if len(chosen) < job.MIN_PHOTOS:
-        raise job.CalibrationError(
-            f"calibration needs at least {job.MIN_PHOTOS} photos and has {len(chosen)}; "
-            "import more, or set similar.depth and similar.threshold yourself")
+    job.check_enough(len(chosen))  # before building the network
     extractor = _extractor(plugin, model, weights)
     progress = Progress(len(chosen), "calibrate")
     try:

@@ -52,16 +52,21 @@ def keeper(plugin: SimilarPlugin) -> Keeper:
         raise UserError(str(exc)) from None
 
 
-def burst_gap(plugin: SimilarPlugin) -> float:
-    value = plugin.config["burst_gap"].get()
+def _number(value, fits, message: str) -> float:
+    """``value`` as a float that ``fits``, or a UserError saying ``message``."""
     try:
         value = float(value)
     except (TypeError, ValueError):
-        value = -1.0
-    if not 0 < value <= 3600:
-        raise UserError("similar.burst_gap is the most seconds between two frames of a "
-                        "burst, such as 2")
+        raise UserError(message) from None
+    if not fits(value):
+        raise UserError(message)
     return value
+
+
+def burst_gap(plugin: SimilarPlugin) -> float:
+    return _number(plugin.config["burst_gap"].get(), lambda v: 0 < v <= 3600,
+                   "similar.burst_gap is the most seconds between two frames of a burst, "
+                   "such as 2")
 
 
 def copy_distance(plugin: SimilarPlugin, lib: Library, chosen: job.Settings) -> float | None:
@@ -91,15 +96,9 @@ def weights(plugin: SimilarPlugin, opts=None) -> str:
 
 
 def false_positive_rate(plugin: SimilarPlugin) -> float:
-    value = plugin.config["false_positive_rate"].get()
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        value = -1.0
-    if not 0 < value < 0.5:
-        raise UserError("similar.false_positive_rate is the share of unrelated pairs "
-                        "allowed under the threshold: above 0 and below 0.5, such as 0.01")
-    return value
+    return _number(plugin.config["false_positive_rate"].get(), lambda v: 0 < v < 0.5,
+                   "similar.false_positive_rate is the share of unrelated pairs allowed "
+                   "under the threshold: above 0 and below 0.5, such as 0.01")
 
 
 def calibration_sample(plugin: SimilarPlugin) -> int:
@@ -176,13 +175,8 @@ def threshold(plugin: SimilarPlugin, lib: Library, opts, chosen: job.Settings,
             plugin._log.warning("near-duplicates are not grouped: {}", exc)
             return None
         return calibration.at(chosen.depth).threshold
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        value = -1.0
-    if not 0 < value < 2:
-        raise UserError("similar.threshold is a cosine distance between 0 and 2, or auto")
-    return value
+    return _number(value, lambda v: 0 < v < 2,
+                   "similar.threshold is a cosine distance between 0 and 2, or auto")
 
 
 def output_file(path: str, option: str) -> str:
