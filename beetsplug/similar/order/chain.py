@@ -246,10 +246,38 @@ class _ClusterFallback:
         return int(cand[np.argmin(np.einsum("ij,ij->i", diff, diff))])
 
 
+def ann_neighbours(x: np.ndarray, k: int) -> np.ndarray:
+    """Approximate ``k`` nearest neighbours of each row (itself excluded),
+    from a faiss HNSW graph: recall@10 0.97 on 100,000 library-like
+    vectors, against 0.47 for the k-means inverted file (benchmarks/ann.py).
+    Without faiss, the inverted file answers."""
+    try:
+        import faiss
+    except ImportError:  # pragma: no cover - faiss-cpu is a dependency
+        return _ClusterIndex(x).knn(k)
+    n = len(x)
+    k = min(k, n - 1)
+    index = faiss.IndexHNSWFlat(x.shape[1], 32)
+    index.hnsw.efConstruction = 80
+    index.add(np.ascontiguousarray(x, dtype=np.float32))
+    index.hnsw.efSearch = max(48, 2 * k)
+    _, found = index.search(np.ascontiguousarray(x, dtype=np.float32), k + 1)
+    rows = np.arange(n)
+    # Drop each row itself (the last answer where identical vectors pushed it out).
+    own = found == rows[:, None]
+    drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
+    keep = np.ones(found.shape, dtype=bool)
+    keep[rows, drop] = False
+    out = found[keep].reshape(n, k)
+    missing = out < 0  # fewer answers than asked: the row itself, always used by then
+    out[missing] = np.broadcast_to(rows[:, None], out.shape)[missing]
+    return out
+
+
 def fast_neighbours(x: np.ndarray, k: int = 16, dims: int = 64, seed: int = 0) -> np.ndarray:
     """Approximate ``k`` nearest neighbours of each row (cosine: unit rows),
-    from the same index ``fast_chain`` uses."""
-    return _ClusterIndex(reduce_dims(prepare(x, "cosine"), dims, seed), seed).knn(k)
+    found as ``fast_chain`` finds them: in the PCA-reduced space."""
+    return ann_neighbours(reduce_dims(prepare(x, "cosine"), dims, seed), k)
 
 
 def fast_chain(x: np.ndarray, start: int | None = None, k: int = 16,
@@ -261,8 +289,8 @@ def fast_chain(x: np.ndarray, start: int | None = None, k: int = 16,
         return exact_chain(x, start, k)
     start = start_index(x) if start is None else start
     reduced = reduce_dims(x, dims, seed)
-    index = _ClusterIndex(reduced, seed)
-    neighbours = index.knn(k)
+    index = _ClusterIndex(reduced, seed)  # its cells find the nearest unused point
+    neighbours = ann_neighbours(reduced, k)
     order, fallbacks = _greedy(n, start, neighbours, _ClusterFallback(index))
     return ChainResult(order, chain_length(x, order), fallbacks,
                        time.perf_counter() - t0, neighbours)
