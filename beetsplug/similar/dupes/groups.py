@@ -67,6 +67,18 @@ def _to_closer(groups: list[list[int]], d: np.ndarray, threshold: float) -> list
     return groups
 
 
+def _pair_sq_distances(x: np.ndarray, neighbours: np.ndarray, block: int = 512) -> np.ndarray:
+    """Squared distances from each row to its neighbours, (n, k), a block of
+    rows at a time: never n x k full vectors at once."""
+    sq = np.einsum("ij,ij->i", x, x)
+    out = np.empty(neighbours.shape, dtype=np.float32)
+    for lo in range(0, len(x), block):
+        nb = neighbours[lo:lo + block]
+        dots = np.einsum("ij,ikj->ik", x[lo:lo + block], x[nb])
+        out[lo:lo + block] = np.maximum(sq[lo:lo + block, None] + sq[nb] - 2.0 * dots, 0.0)
+    return out
+
+
 def near_groups(vectors: np.ndarray, threshold: float, metric: str = "cosine",
                 k: int = 16, neighbours: np.ndarray | None = None) -> list[list[int]]:
     """Groups (two or more rows each) in which every two rows are within
@@ -85,8 +97,7 @@ def near_groups(vectors: np.ndarray, threshold: float, metric: str = "cosine",
         neighbours, _ = knn(x, k)
     rows = np.repeat(np.arange(n), neighbours.shape[1])
     cols = neighbours.reshape(-1)
-    diff = x[rows] - x[cols]
-    d2 = np.einsum("ij,ij->i", diff, diff)
+    d2 = _pair_sq_distances(x, neighbours).reshape(-1)
     close = (d2 / 2.0 if metric == "cosine" else np.sqrt(d2)) < threshold
     close &= rows != cols
     parent = np.arange(n)

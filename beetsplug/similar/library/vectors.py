@@ -60,10 +60,14 @@ def load(lib: Library, model: str, photo_ids: Sequence[int]) -> tuple[list[int],
     """The stored vectors for ``photo_ids`` that have one, as float32 rows.
 
     Returns (ids found, in the order given; matrix of shape (len, dim)).
+    Rows are written into the matrix as they are read, so the stored
+    bytes are never all held at once.
     """
     ensure_schema(lib)
-    by_id = {}
     unique = list(dict.fromkeys(photo_ids))
+    where = {pid: i for i, pid in enumerate(unique)}
+    matrix: np.ndarray | None = None
+    found = np.zeros(len(unique), dtype=bool)
     with lib.transaction() as tx:
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start:start + _CHUNK]
@@ -71,18 +75,22 @@ def load(lib: Library, model: str, photo_ids: Sequence[int]) -> tuple[list[int],
                 "SELECT photo_id, dim, dtype, scale, vector FROM similar_features "
                 f"WHERE model=? AND photo_id IN ({','.join('?' * len(chunk))})",
                 (model, *chunk))
-            by_id.update((row[0], row[1:]) for row in rows)
-    ids = [pid for pid in photo_ids if pid in by_id]
-    if not ids:
+            for pid, dim, dtype, scale, blob in rows:
+                if matrix is None:
+                    matrix = np.empty((len(unique), dim), dtype=np.float32)
+                elif dim != matrix.shape[1]:
+                    raise ValueError(f"vectors of model {model} have mixed lengths "
+                                     f"{sorted({dim, matrix.shape[1]})}")
+                i = where[pid]
+                matrix[i] = np.frombuffer(blob, dtype=dtype)
+                matrix[i] *= np.float32(scale)
+                found[i] = True
+    if matrix is None:
         return [], np.zeros((0, 0), dtype=np.float32)
-    dims = {by_id[pid][0] for pid in ids}
-    if len(dims) != 1:
-        raise ValueError(f"vectors of model {model} have mixed lengths {sorted(dims)}")
-    matrix = np.empty((len(ids), dims.pop()), dtype=np.float32)
-    for row, pid in enumerate(ids):
-        _, dtype, scale, blob = by_id[pid]
-        matrix[row] = np.frombuffer(blob, dtype=dtype).astype(np.float32) * np.float32(scale)
-    return ids, matrix
+    have = [pid for pid in photo_ids if found[where[pid]]]
+    if len(have) == len(unique) and len(photo_ids) == len(unique):
+        return have, matrix
+    return have, matrix[[where[pid] for pid in have]]
 
 
 def models(lib: Library) -> dict[str, int]:

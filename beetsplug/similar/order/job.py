@@ -60,6 +60,9 @@ def order(lib: Library, found: Sequence[Photo], key: str, metric: str, fast: boo
                    greedy, missing)
 
 
+EXACT_CANDIDATES = 20_000  # more pictures than this: candidates from the ANN graph
+
+
 def _by_hash(featurized: Sequence[Photo]) -> list[list[int]]:
     rows: dict[str, list[int]] = {}
     for row, photo in enumerate(featurized):
@@ -77,7 +80,10 @@ def near_units(featurized: Sequence[Photo], matrix: np.ndarray, threshold: float
     if len(units) < 2:
         return []
     heads = matrix[[rows[0] for rows in units]]
-    neighbours = fast_neighbours(heads) if fast and len(units) >= 64 else None
+    # Candidates: exact neighbours, or from the ANN graph for big libraries
+    # (exact search costs n^2 x dim); the candidates' distances are exact.
+    approximate = (fast and len(units) >= 64) or len(units) > EXACT_CANDIDATES
+    neighbours = fast_neighbours(heads) if approximate else None
     return [[row for u in group for row in units[u]]
             for group in near_groups(heads, threshold, "cosine", neighbours=neighbours)]
 

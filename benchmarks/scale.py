@@ -1,0 +1,163 @@
+"""A library of N photos, as the commands meet it: time and memory.
+
+    python benchmarks/scale.py [--sizes 100000 300000 1000000] [--dim 2048]
+    python benchmarks/scale.py --sizes 100000 --keep DIR
+
+Writes N synthetic photos straight into a real library database (rows, and
+float16 vectors as `similar-featurize` stores them: scenes on a low-rank
+structure, each a burst of 1 to 6 near-identical shots), then runs
+`beet similar-order --fast --no-rename` and `beet similar-dupes` as a user
+would and prints wall time and peak memory (RSS) of each, and the burst
+adjacency of the chain: the share of photos in a burst with a burst-mate
+next to them. With --keep, DIR keeps the library, `DIR/config.yaml`
+(`BEETSDIR=DIR beet similar-order --fast ...`) and `DIR/groups.json`
+(photo id -> burst id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+MODEL = "xception/block14_sepconv2_act/none-seed0"  # what the config below asks for
+RANK = 32
+CHUNK = 20_000
+
+
+def bursts(n: int, seed: int = 0) -> np.ndarray:
+    """Each photo's burst (scene) number: bursts of 1 to 6 shots."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 7, size=n)
+    ends = np.cumsum(sizes)
+    sizes = sizes[: int(np.searchsorted(ends, n)) + 1]
+    sizes[-1] -= int(sizes.sum()) - n
+    return np.repeat(np.arange(len(sizes)), sizes)
+
+
+def vectors(burst: np.ndarray, dim: int, seed: int = 0):
+    """(first row, float32 rows) chunks, whole bursts each, never all at once."""
+    rng = np.random.default_rng(seed)
+    basis = rng.normal(size=(RANK, dim)).astype(np.float32)
+    start = 0
+    while start < len(burst):
+        stop = min(len(burst), start + CHUNK)
+        while stop < len(burst) and burst[stop] == burst[stop - 1]:
+            stop += 1
+        scenes = np.unique(burst[start:stop])
+        local = np.random.default_rng([seed, int(scenes[0])])
+        centres = local.normal(size=(len(scenes), RANK)).astype(np.float32) @ basis
+        centres += local.normal(scale=2.0, size=centres.shape).astype(np.float32)
+        rows = centres[burst[start:stop] - scenes[0]]
+        rows += local.normal(scale=0.6, size=rows.shape).astype(np.float32)
+        yield start, np.maximum(rows, 0.0, out=rows)
+        start = stop
+
+
+def write_library(folder: str, n: int, dim: int) -> np.ndarray:
+    """The config, the library database (via beets, then plain SQL for the
+    rows) and groups.json; returns each photo's burst."""
+    with open(os.path.join(folder, "config.yaml"), "w") as f:
+        f.write(f"directory: {folder}/music\nlibrary: {folder}/library.db\nplugins: similar\n"
+                "create_backup_before_migrations: no\n"
+                "similar: {model: xception, weights: none, depth: 1, threshold: 0.02}\n")
+    env = dict(os.environ, BEETSDIR=folder, HOME=folder)
+    subprocess.run([sys.executable, "-m", "beets", "similar-ls", "id:0"], env=env, check=True,
+                   capture_output=True)  # creates the plugin's tables
+    burst = bursts(n)
+    db = sqlite3.connect(os.path.join(folder, "library.db"))
+    t0 = time.time()
+    for start, rows in vectors(burst, dim):
+        ids = range(start + 1, start + 1 + len(rows))
+        db.executemany(
+            "INSERT INTO similar_photos (id, path, origname, size, mtime, hash, format, width, "
+            "height, taken, camera, rank, added) VALUES (?, ?, ?, 1000, ?, ?, 'JPEG', 4000, "
+            "3000, ?, 'Canon EOS R6', 0, ?)",
+            [(i, f"{folder}/photos/IMG_{i:07d}.jpg".encode(), f"IMG_{i:07d}.jpg", t0,
+              f"{i:064x}", 1.6e9 + 10 * i, t0) for i in ids])
+        peak = np.abs(rows).max(axis=1, keepdims=True)
+        blobs = (rows / peak).astype(np.float16)
+        db.executemany(
+            "INSERT INTO similar_features (photo_id, model, dim, dtype, scale, vector, hash) "
+            "VALUES (?, ?, ?, 'float16', ?, ?, ?)",
+            [(i, MODEL, dim, float(s), b.tobytes(), f"{i:064x}")
+             for i, s, b in zip(ids, peak[:, 0], blobs)])
+        db.commit()
+    # A stored calibration, as a real library has (its photos are not on
+    # disk here to calibrate on): the copy distance for similar-dupes.
+    figures = [{"depth": 1, "layer": "block14_sepconv2_act", "dim": dim, "auc": 0.9,
+                "threshold": 0.02, "recall": 0.5, "copy_distance": 0.005}]
+    db.execute("INSERT INTO similar_calibrations (family, made, sample, fpr, chosen, figures) "
+               "VALUES ('xception/none-seed0', ?, 300, 0.01, 1, ?)", (t0, json.dumps(figures)))
+    db.commit()
+    db.close()
+    with open(os.path.join(folder, "groups.json"), "w") as f:
+        json.dump({str(i + 1): int(b) for i, b in enumerate(burst)}, f)
+    return burst
+
+
+def timed(folder: str, *args: str) -> tuple[float, float, str]:
+    """(seconds, peak MiB, output) of one `beet` run in its own process."""
+    env = dict(os.environ, BEETSDIR=folder, HOME=folder)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "beets", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status:
+        raise SystemExit(f"beet {' '.join(args)} failed:\n{out}")
+    return time.perf_counter() - t0, usage.ru_maxrss / 1024, out
+
+
+def adjacency(folder: str, burst: np.ndarray) -> float:
+    db = sqlite3.connect(os.path.join(folder, "library.db"))
+    order = np.array([r[0] for r in db.execute(
+        "SELECT id FROM similar_photos WHERE rank > 0 ORDER BY rank")]) - 1
+    db.close()
+    b = burst[order]
+    mate = np.zeros(len(b), dtype=bool)
+    mate[:-1] |= b[:-1] == b[1:]
+    mate[1:] |= b[1:] == b[:-1]
+    in_burst = np.bincount(burst)[b] > 1
+    return float(mate[in_burst].mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
+    parser.add_argument("--dim", type=int, default=2048)
+    parser.add_argument("--keep", metavar="DIR", help="write the library in DIR and keep it "
+                        "(one size only)")
+    args = parser.parse_args()
+    if args.keep and len(args.sizes) != 1:
+        raise SystemExit("--keep takes one size")
+    print(f"{'photos':>9} {'write s':>8} {'order s':>8} {'order MiB':>9} {'adjacent':>8} "
+          f"{'dupes s':>8} {'dupes MiB':>9}")
+    for n in args.sizes:
+        folder = args.keep or tempfile.mkdtemp(prefix=f"similar-scale-{n}-")
+        os.makedirs(folder, exist_ok=True)
+        t0 = time.perf_counter()
+        burst = write_library(folder, n, args.dim)
+        written = time.perf_counter() - t0
+        order_s, order_mib, _ = timed(folder, "similar-order", "--fast", "--no-rename",
+                                      "--no-improve")
+        adjacent = adjacency(folder, burst)
+        dupes_s, dupes_mib, _ = timed(folder, "similar-dupes", "-f", "$id")
+        print(f"{n:>9} {written:8.1f} {order_s:8.1f} {order_mib:9.0f} {adjacent:8.3f} "
+              f"{dupes_s:8.1f} {dupes_mib:9.0f}", flush=True)
+        if not args.keep:
+            subprocess.run(["rm", "-rf", folder])
+
+
+if __name__ == "__main__":
+    main()
