@@ -19,12 +19,16 @@ if TYPE_CHECKING:
     from .. import SimilarPlugin
 
 
-def rank_storer(ranked):
-    """A callable that stores each photo's rank (run inside a transaction)."""
+def rank_storer(lib: Library, ranked):
+    """A callable that stores each photo's rank, in one statement for all
+    (run inside a transaction)."""
     def store() -> None:
+        with lib.transaction() as tx:
+            tx.mutate_many("UPDATE similar_photos SET rank=? WHERE id=?",
+                           [(rank, photo.id) for photo, rank in ranked])
         for photo, rank in ranked:
             photo.rank = rank
-            photo.store()
+            photo.clear_dirty()
     return store
 
 
@@ -43,7 +47,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     found = list(photos(lib, args, plugin.config["sort"].as_str()))
     if opts.clear:
         ranked = [(p, 0) for p in found]
-        rename(plugin, lib, "clear", ranked, None, opts.dry_run, rank_storer(ranked))
+        rename(plugin, lib, "clear", ranked, None, opts.dry_run, rank_storer(lib, ranked))
         return
 
     if opts.copies:
@@ -73,7 +77,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
             raise settings.write_failed(export, exc) from None
         ui.print_(f"wrote {export}")
     ranked = list(zip(ordered.photos, range(1, len(ordered.photos) + 1)))
-    store_ranks = rank_storer(ranked)
+    store_ranks = rank_storer(lib, ranked)
     if opts.rename:
         rename(plugin, lib, "order", ranked, fmt, opts.dry_run, store_ranks)
     elif opts.dry_run:

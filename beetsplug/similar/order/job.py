@@ -51,8 +51,11 @@ def order(lib: Library, found: Sequence[Photo], key: str, metric: str, fast: boo
     if start == "earliest" and units:
         start_at = min(range(len(units)), key=lambda u: min(
             (featurized[r].taken or float("inf"), featurized[r].id) for r in units[u]))
-    unit_matrix = np.stack([_unit_vector(matrix[rows], metric) for rows in units]) \
-        if units else matrix
+    if len(units) == len(featurized):  # every photo alone: no copy of the matrix
+        unit_matrix = matrix[[rows[0] for rows in units]] if units and \
+            any(rows[0] != i for i, rows in enumerate(units)) else matrix
+    else:
+        unit_matrix = np.stack([_unit_vector(matrix[rows], metric) for rows in units])
     result, greedy = order_vectors(unit_matrix, metric, fast, improve, start_at)
     chain_rows = _expand(units, result.order, prepare(matrix, metric), featurized,
                          burst_gap) if units else []
@@ -79,7 +82,7 @@ def near_units(featurized: Sequence[Photo], matrix: np.ndarray, threshold: float
     units = _by_hash(featurized)
     if len(units) < 2:
         return []
-    heads = matrix[[rows[0] for rows in units]]
+    heads = matrix if len(units) == len(featurized) else matrix[[rows[0] for rows in units]]
     # Candidates: exact neighbours, or from the ANN graph for big libraries
     # (exact search costs n^2 x dim); the candidates' distances are exact.
     approximate = (fast and len(units) >= 64) or len(units) > EXACT_CANDIDATES
