@@ -92,7 +92,6 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
     originals: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
     copies: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
     lights: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
-    measured = 0
     read: list[bool] = []
     it = iter(pairs)
     while batch := list(islice(it, batch_size)):
@@ -111,7 +110,7 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
             originals[depth].append(vectors[0::3])
             copies[depth].append(vectors[1::3])
             lights[depth].append(vectors[2::3])
-        measured += len(good)
+    measured = sum(read)
     check_enough(measured, "could be read")
     bb = extractor.backbone
     related = related_pairs([p for p, ok in zip(photos, read) if ok])

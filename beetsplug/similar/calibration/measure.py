@@ -44,18 +44,23 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms > 0, norms, 1.0)
 
 
+def copy_distances(originals: np.ndarray, copies: np.ndarray) -> np.ndarray:
+    """Cosine distance from each photo to its copy."""
+    return np.maximum(1.0 - np.einsum("ij,ij->i", unit_rows(originals), unit_rows(copies)), 0.0)
+
+
 def pair_distances(originals: np.ndarray, copies: np.ndarray,
                    related: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(positive, negative) cosine distances: each photo with its copy, and
     every two different photos of the sample, except the pairs marked in
     ``related`` (a mask over the pairs ``i < j`` in ``np.triu_indices`` order)."""
-    o, c = unit_rows(originals), unit_rows(copies)
-    positive = 1.0 - np.einsum("ij,ij->i", o, c)
+    positive = copy_distances(originals, copies)
+    o = unit_rows(originals)
     sims = o @ o.T
     negative = 1.0 - sims[np.triu_indices(len(o), k=1)]
     if related is not None:
         negative = negative[~related]
-    return np.maximum(positive, 0.0), np.maximum(negative, 0.0)
+    return positive, np.maximum(negative, 0.0)
 
 
 def auc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -70,7 +75,7 @@ def figures(depth: int, layer: str, originals: np.ndarray, copies: np.ndarray,
             fpr: float, related: np.ndarray | None = None,
             light: np.ndarray | None = None) -> LayerFigures:
     positive, negative = pair_distances(originals, copies, related)
-    light_copies = positive if light is None else pair_distances(originals, light)[0]
+    light_copies = positive if light is None else copy_distances(originals, light)
     threshold = float(np.quantile(negative, fpr))
     return LayerFigures(
         depth=depth, layer=layer, dim=int(originals.shape[1]),

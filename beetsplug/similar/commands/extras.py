@@ -106,9 +106,9 @@ def _delete_companions(plugin: SimilarPlugin, victim: str, mine, kept: str, thei
     for c in mine:
         twin = twins.get(companions.suffix(c.path, victim))
         try:
-            same = twin is not None and os.path.isfile(c.path) and not os.path.islink(c.path) \
-                and not os.path.samefile(c.path, twin) and hash_of(c.path) == hash_of(twin)
-            if same:
+            # The same checks as for a photo: it must hold its twin's bytes.
+            if twin is not None and delete.refusal(c.path, hash_of(twin), twin, hash_of(twin),
+                                                   hash_of) is None:
                 os.remove(c.path)
                 continue
         except OSError:

@@ -51,13 +51,11 @@ def order(lib: Library, found: Sequence[Photo], key: str, metric: str, fast: boo
     if start == "earliest" and units:
         start_at = min(range(len(units)), key=lambda u: min(
             (featurized[r].taken or float("inf"), featurized[r].id) for r in units[u]))
-    if len(units) == len(featurized):  # every photo alone: no copy of the matrix
-        unit_matrix = matrix[[rows[0] for rows in units]] if units and \
-            any(rows[0] != i for i, rows in enumerate(units)) else matrix
-    else:
-        unit_matrix = np.stack([_unit_vector(matrix[rows], metric) for rows in units])
+    # Every photo alone: the units are the rows, in order; no copy needed.
+    unit_matrix = matrix if len(units) == len(featurized) else \
+        np.stack([_unit_vector(matrix[rows], metric) for rows in units])
     result, greedy = order_vectors(unit_matrix, metric, fast, improve, start_at)
-    chain_rows = _expand(units, result.order, prepare(matrix, metric), featurized,
+    chain_rows = _expand(units, result.order, matrix, metric, featurized,
                          burst_gap) if units else []
     return Ordered([featurized[r] for r in chain_rows], matrix[chain_rows], result,
                    greedy, missing)
@@ -107,20 +105,25 @@ def _unit_vector(rows: np.ndarray, metric: str) -> np.ndarray:
     return prepare(rows, metric).mean(axis=0) if len(rows) > 1 else rows[0]
 
 
-def _expand(units: list[list[int]], unit_order: np.ndarray, x: np.ndarray,
-            featurized: Sequence[Photo], burst_gap: float) -> list[int]:
+def _expand(units: list[list[int]], unit_order: np.ndarray, matrix: np.ndarray,
+            metric: str, featurized: Sequence[Photo], burst_gap: float) -> list[int]:
     """Rows in chain order: a burst's frames in capture order, any other
     unit's photos as a small greedy chain that starts at the one nearest
-    the photo before it."""
+    the photo before it (distances of the unit's own rows only)."""
     out: list[int] = []
     for u in unit_order:
-        if len(units[u]) > 1 and kinds.is_burst([featurized[r] for r in units[u]], burst_gap):
-            out += sorted(units[u], key=lambda r: featurized[r].taken)
+        rows = units[u]
+        if len(rows) == 1:
+            out += rows
             continue
-        left = list(units[u])
+        if kinds.is_burst([featurized[r] for r in rows], burst_gap):
+            out += sorted(rows, key=lambda r: featurized[r].taken)
+            continue
+        left = list(rows)
         while left:
             if out:
-                d = ((x[left] - x[out[-1]]) ** 2).sum(axis=1)
+                x = prepare(matrix[left + out[-1:]], metric)
+                d = ((x[:-1] - x[-1]) ** 2).sum(axis=1)
                 pick = left[int(np.argmin(d))]
             else:
                 pick = left[0]
