@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from beetsplug.similar.order import chain  # noqa: E402
+from beetsplug.similar.search.reduce import Reduction  # noqa: E402
 
 K = 10
 
@@ -66,7 +67,37 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 def own(x):
     index = chain._ClusterIndex(x)
-    return index, lambda: index.knn(K)
+    return index, lambda: kmeans_knn(index, K)
+
+
+def kmeans_knn(self, k: int, probe: int = 4) -> np.ndarray:
+    """The k-means inverted file's own neighbours (before faiss): search
+    each cell's ``probe`` nearest cells."""
+    n = len(self.x)
+    k = min(k, n - 1)
+    out = np.empty((n, k), dtype=np.int64)
+    cents = self.centroids
+    d2c = chain._sq_norms(cents)[:, None] + chain._sq_norms(cents)[None, :] - 2.0 * cents @ cents.T
+    cell_probe = np.argsort(d2c, axis=1)[:, :min(probe, len(cents))]
+    for c, members in enumerate(self.members):
+        if not len(members):
+            continue
+        cand = np.concatenate([self.members[j] for j in cell_probe[c]])
+        q = self.x[members]
+        d2 = (chain._sq_norms(q)[:, None] + chain._sq_norms(self.x[cand])[None, :]
+              - 2.0 * q @ self.x[cand].T)
+        d2[members[:, None] == cand[None, :]] = np.inf
+        kk = min(k, len(cand) - 1)
+        if kk <= 0:  # a lone point: its neighbour list is itself (used)
+            out[members] = members[:, None]
+            continue
+        part = np.argpartition(d2, kk - 1, axis=1)[:, :kk]
+        pd = np.take_along_axis(d2, part, 1)
+        best = cand[np.take_along_axis(part, np.argsort(pd, 1), 1)]
+        if kk < k:  # few candidates: repeat the farthest (harmless)
+            best = np.pad(best, ((0, 0), (0, k - kk)), mode="edge")
+        out[members] = best
+    return out
 
 
 def faiss_ivf(x):
@@ -117,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     full = library_vectors(args.n, args.dim)
-    x = np.ascontiguousarray(chain.reduce_dims(full, args.reduced))
+    x = np.ascontiguousarray(Reduction(full[:20_000], args.reduced).project(full)[0])
     del full
     queries = np.random.default_rng(1).choice(args.n, 2000, replace=False)
     truth = exact_neighbours(x, queries)

@@ -9,7 +9,8 @@ structure, each a burst of 1 to 6 near-identical shots), then runs
 `beet similar-order --fast --no-rename` and `beet similar-dupes` as a user
 would and prints wall time and peak memory (RSS) of each, and the burst
 adjacency of the chain: the share of photos in a burst with a burst-mate
-next to them. With --keep, DIR keeps the library, `DIR/config.yaml`
+next to them, also for the exact chain (`similar-order --no-rename`) up to
+--exact-max photos. With --keep, DIR keeps the library, `DIR/config.yaml`
 (`BEETSDIR=DIR beet similar-order --fast ...`) and `DIR/groups.json`
 (photo id -> burst id).
 """
@@ -136,25 +137,30 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--dim", type=int, default=2048)
+    parser.add_argument("--exact-max", type=int, default=20_000,
+                        help="run the exact chain too up to this many photos")
     parser.add_argument("--keep", metavar="DIR", help="write the library in DIR and keep it "
                         "(one size only)")
     args = parser.parse_args()
     if args.keep and len(args.sizes) != 1:
         raise SystemExit("--keep takes one size")
     print(f"{'photos':>9} {'write s':>8} {'order s':>8} {'order MiB':>9} {'adjacent':>8} "
-          f"{'dupes s':>8} {'dupes MiB':>9}")
+          f"{'exact':>8} {'dupes s':>8} {'dupes MiB':>9}")
     for n in args.sizes:
         folder = args.keep or tempfile.mkdtemp(prefix=f"similar-scale-{n}-")
         os.makedirs(folder, exist_ok=True)
         t0 = time.perf_counter()
         burst = write_library(folder, n, args.dim)
         written = time.perf_counter() - t0
-        order_s, order_mib, _ = timed(folder, "similar-order", "--fast", "--no-rename",
-                                      "--no-improve")
+        exact = "-"
+        if n <= args.exact_max:
+            timed(folder, "similar-order", "--no-rename")
+            exact = f"{adjacency(folder, burst):.3f}"
+        order_s, order_mib, _ = timed(folder, "similar-order", "--fast", "--no-rename")
         adjacent = adjacency(folder, burst)
         dupes_s, dupes_mib, _ = timed(folder, "similar-dupes", "-f", "$id")
         print(f"{n:>9} {written:8.1f} {order_s:8.1f} {order_mib:9.0f} {adjacent:8.3f} "
-              f"{dupes_s:8.1f} {dupes_mib:9.0f}", flush=True)
+              f"{exact:>8} {dupes_s:8.1f} {dupes_mib:9.0f}", flush=True)
         if not args.keep:
             subprocess.run(["rm", "-rf", folder])
 

@@ -9,7 +9,7 @@ from beets.exceptions import UserError
 
 from ..dupes import copies
 from ..dupes.kinds import KINDS
-from ..library.photos import photos
+from ..library.selection import facts, select
 from ..order import job as order_job
 from . import extras, settings
 
@@ -37,7 +37,7 @@ def _kinds(opts) -> tuple[str, ...] | None:
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
-    found = list(photos(lib, args, plugin.config["sort"].as_str()))
+    sel = select(lib, args, plugin.config["sort"].as_str())
     named = _kinds(opts)
     kinds = named or KINDS
     keeper = settings.keeper(plugin)
@@ -46,39 +46,62 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     near = any(k != "exact" for k in kinds)
     threshold = settings.threshold(plugin, lib, opts, chosen) if near else 0.0
     groups, missing = order_job.duplicate_groups(
-        lib, found, key, threshold, exact_only=not near,
+        lib, sel, key, threshold, exact_only=not near,
         copy_distance=settings.copy_distance(plugin, lib, chosen) if near else None,
         burst_gap=settings.burst_gap(plugin))
     groups = [g for g in groups if g.kind in kinds]
-    if missing:
+    if len(missing):
         plugin._log.warning("{} matched photos have no {} vectors: only exact copies "
                             "are found for them; run `beet similar-featurize`",
                             len(missing), key)
     fmt = opts.format or plugin.config["format"].as_str()
-    pairs = []
-    for n, group in enumerate(groups, start=1):
-        decision = keeper.choose(group.photos)
-        keep = decision.keep
-        ui.print_(f"group {n}: {group.kind}, {len(group.photos)} photos; keep "
+    pairs, besides = [], 0
+    for n, group, members, weighed in _with_photos(sel, groups):
+        decision = keeper.choose(weighed)
+        keep = next(p for p in members if p.id == decision.keep.id)
+        ui.print_(f"group {n}: {group.kind}, {len(members)} photos; keep "
                   f"{util.displayable_path(keep.filepath.name)}: {decision.reason}")
-        for photo in sorted(group.photos, key=lambda p: p.id != keep.id):
+        for photo in sorted(members, key=lambda p: p.id != keep.id):
             mark = "*" if photo.id == keep.id else "=" if photo.id in decision.protected else " "
             ui.print_(f"  {mark} {photo.evaluate_template(fmt)}")
-        pairs += [(p, keep) for p in group.photos
-                  if p.id != keep.id and p.id not in decision.protected]
+        extra = [(p, keep) for p in members
+                 if p.id != keep.id and p.id not in decision.protected]
+        besides += len(extra)
+        if opts.action:  # the photos are kept only when something is done with them
+            pairs += extra
     counts = ", ".join(f"{sum(g.kind == k for g in groups)} {k}" for k in kinds)
-    ui.print_(f"{len(groups)} groups ({counts}), {len(pairs)} photos besides those kept (*)"
+    ui.print_(f"{len(groups)} groups ({counts}), {besides} photos besides those kept (*)"
               + (f"; near-duplicates: cosine distance under {threshold:.4g}" if near else ""))
     if opts.action == "delete" and named is None:
         # Deleting different pictures must be asked for by name.
         others = sum(p.hash != keep.hash for p, keep in pairs)
-        pairs = copies.extras(copies.exact_groups(found), keeper)
+        exact = [g.rows for g in order_job.duplicate_groups(lib, sel, key, 0.0, True)[0]]
+        pairs = copies.extras((sel.photos(rows) for rows in exact), keeper)
         if others:
             ui.print_(f"--delete leaves the {others} near-duplicates alone: they are "
                       "different files; name their kinds to delete them too, such as "
                       "--kind exact,copy")
     if opts.action and pairs:
-        extras.handle(plugin, lib, found, opts.action, opts.dry_run, pairs)
+        extras.handle(plugin, lib, (), opts.action, opts.dry_run, pairs)
+
+
+def _with_photos(sel, groups, batch: int = 5000):
+    """(number, group, its photos, their :class:`Facts` for the keeper) for
+    each group; fetched for ``batch`` photos at a time, not for the whole
+    library."""
+    start = 0
+    while start < len(groups):
+        stop, size = start, 0
+        while stop < len(groups) and (size == 0 or size + len(groups[stop].rows) <= batch):
+            size += len(groups[stop].rows)
+            stop += 1
+        rows = [r for g in groups[start:stop] for r in g.rows]
+        fetched = iter(sel.photos(rows))
+        weighed = facts(sel.lib, sel.ids[rows].tolist())
+        for n in range(start, stop):
+            members = [next(fetched) for _ in groups[n].rows]
+            yield n + 1, groups[n], members, [weighed[p.id] for p in members]
+        start = stop
 
 
 def command(plugin: SimilarPlugin) -> ui.Subcommand:

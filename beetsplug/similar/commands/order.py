@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from beets import ui, util
 from beets.exceptions import UserError
 
-from ..library.photos import photos
+from .. import interrupts
+from ..library.selection import Selection, select
 from ..order import job as order_job
 from ..rename import journal
 from . import extras, settings
@@ -44,49 +45,54 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     check_no_unfinished(lib)
     export = settings.output_file(opts.export, "--export") if opts.export else None
     fmt = plugin.config["rename_format"].as_str()
-    found = list(photos(lib, args, plugin.config["sort"].as_str()))
+    sel = select(lib, args, plugin.config["sort"].as_str())
     if opts.clear:
-        ranked = [(p, 0) for p in found]
+        ranked = [(p, 0) for p in sel.photos()]
         rename(plugin, lib, "clear", ranked, None, opts.dry_run, rank_storer(lib, ranked))
         return
 
     if opts.copies:
-        found = extras.handle(plugin, lib, found, opts.copies, opts.dry_run)
+        sel = Selection.of(lib, extras.handle(plugin, lib, sel.photos(), opts.copies,
+                                              opts.dry_run))
 
     chosen = settings.feature_settings(plugin, lib)
     key = settings.settings_key(chosen)
     threshold = settings.threshold(plugin, lib, opts, chosen, required=False)
     metric = opts.metric or plugin.config["metric"].as_choice(["euclidean", "cosine"])
     improve = plugin.config["improve"].get(bool) if opts.improve is None else opts.improve
-    ordered = order_job.order(lib, found, key, metric, opts.fast, improve, opts.start,
+    ordered = order_job.order(lib, sel, key, metric, opts.fast, improve, opts.start,
                               threshold, settings.burst_gap(plugin))
-    if ordered.missing:
+    if len(ordered.missing):
         plugin._log.warning("{} matched photos have no {} vectors and are left out; "
                     "run `beet similar-featurize` first", len(ordered.missing), key)
-    if not ordered.photos:
+    if not len(ordered.rows):
         raise UserError(f"no featurized photos to order (model {key}); "
                         "run `beet similar-featurize` first")
     r = ordered.result
-    ui.print_(f"ordered {len(ordered.photos)} photos ({'fast' if opts.fast else 'exact'}, "
-              f"{metric}) in {r.seconds:.1f}s; chain length {ordered.greedy_length:.4g}"
+    space = " in the reduced space" if ordered.reduced else ""
+    ui.print_(f"ordered {len(ordered.rows)} photos ({'fast' if opts.fast else 'exact'}, "
+              f"{metric}) in {r.seconds:.1f}s; chain length{space} "
+              f"{ordered.greedy_length:.4g}"
               + (f" -> {r.length:.4g} after improving" if improve else ""))
     if export:
         try:
-            order_job.export_features(export, ordered)
+            order_job.export_features(lib, key, export, ordered)
         except OSError as exc:
             raise settings.write_failed(export, exc) from None
         ui.print_(f"wrote {export}")
-    ranked = list(zip(ordered.photos, range(1, len(ordered.photos) + 1)))
-    store_ranks = rank_storer(lib, ranked)
+    if not opts.rename and not opts.dry_run:  # no Photo objects needed
+        with interrupts.deferred(), lib.transaction() as tx:
+            tx.mutate_many("UPDATE similar_photos SET rank=? WHERE id=?",
+                           zip(range(1, len(ordered.rows) + 1),
+                               sel.ids[ordered.rows].tolist()))
+        ui.print_(f"stored ranks of {len(ordered.rows)} photos; files not renamed")
+        return
+    ranked = list(zip(ordered.photos(), range(1, len(ordered.rows) + 1)))
     if opts.rename:
-        rename(plugin, lib, "order", ranked, fmt, opts.dry_run, store_ranks)
-    elif opts.dry_run:
+        rename(plugin, lib, "order", ranked, fmt, opts.dry_run, rank_storer(lib, ranked))
+    else:
         for photo, rank in ranked:
             ui.print_(f"{rank} {util.displayable_path(photo.path)}")
-    else:
-        with lib.transaction():
-            store_ranks()
-        ui.print_(f"stored ranks of {len(ranked)} photos; files not renamed")
 
 
 

@@ -10,6 +10,7 @@ from beets.exceptions import UserError
 
 from ..dupes.groups import pair_distances
 from ..library.photos import photos
+from ..library.selection import Selection
 from ..order import job as order_job
 from ..report import sheet
 from . import settings
@@ -34,23 +35,25 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     found = list(photos(lib, args, plugin.config["sort"].as_str()))
     if not found:
         raise UserError("no photos match")
+    sel = Selection.of(lib, found)
     chosen = settings.feature_settings(plugin, lib)
     key = settings.settings_key(chosen)
     threshold = settings.threshold(plugin, lib, opts, chosen)
     if all(p.rank for p in found):
-        with_vectors, matrix = order_job.in_rank_order(lib, found, key)
+        rows, matrix = order_job.in_rank_order(lib, sel, key)
     else:  # not ordered yet: order now, without renaming anything
-        ordered = order_job.order(lib, found, key, "cosine", False, True, threshold=threshold,
+        ordered = order_job.order(lib, sel, key, "cosine", False, True, threshold=threshold,
                                   burst_gap=settings.burst_gap(plugin))
-        with_vectors, matrix = ordered.photos, ordered.matrix
-    groups = order_job.group_duplicates(with_vectors, with_vectors, matrix, threshold,
+        rows, matrix = ordered.rows, ordered.matrix
+    with_vectors = sel.photos(rows)
+    groups = order_job.group_duplicates(sel, rows, matrix, threshold,
                                         settings.copy_distance(plugin, lib, chosen),
                                         settings.burst_gap(plugin))
-    group_of = {p.id: n for n, g in enumerate(groups) for p in g.photos}
+    group_of = {int(sel.ids[r]): n for n, g in enumerate(groups) for r in g.rows}
     keeper = settings.keeper(plugin)
     notes = {}
     for group in groups:
-        decision = keeper.choose(group.photos)
+        decision = keeper.choose(sel.photos(group.rows))
         notes[decision.keep.id] = f"{group.kind}: kept, {decision.reason}"
     distances = pair_distances(matrix, "cosine")
     cards = [

@@ -10,17 +10,12 @@ goes to the one it is closer to (on average).
 from __future__ import annotations
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import linkage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
 from ..order.chain import knn, prepare
-
-
-def _find(parent: np.ndarray, i: int) -> int:
-    while parent[i] != i:
-        parent[i] = parent[parent[i]]
-        i = parent[i]
-    return i
 
 
 def distances(x: np.ndarray, metric: str) -> np.ndarray:
@@ -35,12 +30,18 @@ def distances(x: np.ndarray, metric: str) -> np.ndarray:
 def _complete_groups(x: np.ndarray, threshold: float, metric: str) -> list[list[int]]:
     """Complete-linkage groups of the rows of ``x`` (one candidate component)."""
     d = distances(x, metric).astype(np.float64)
-    labels = fcluster(linkage(squareform(d, checks=False), "complete"), threshold,
-                      criterion="distance")
-    groups: dict[int, list[int]] = {}
-    for row, label in enumerate(labels):
-        groups.setdefault(int(label), []).append(row)
-    groups = _to_closer(list(groups.values()), d, threshold)
+    # Complete linkage merges at rising heights: the groups at ``threshold``
+    # are the merges up to it (as ``fcluster(..., criterion="distance")``,
+    # without its checks, which cost more than the linkage here).
+    n = len(x)
+    members = {i: [i] for i in range(n)}
+    for k, (a, b, height, _) in enumerate(linkage(squareform(d, checks=False), "complete")):
+        if height > threshold:
+            break
+        members[n + k] = members.pop(int(a)) + members.pop(int(b))
+    groups = sorted((sorted(g) for g in members.values()), key=lambda g: g[0])
+    if len(groups) > 1:
+        groups = _to_closer(groups, d, threshold)
     return [g for g in groups if len(g) > 1]
 
 
@@ -67,15 +68,63 @@ def _to_closer(groups: list[list[int]], d: np.ndarray, threshold: float) -> list
     return groups
 
 
-def _pair_sq_distances(x: np.ndarray, neighbours: np.ndarray, block: int = 512) -> np.ndarray:
-    """Squared distances from each row to its neighbours, (n, k), a block of
-    rows at a time: never n x k full vectors at once."""
-    sq = np.einsum("ij,ij->i", x, x)
-    out = np.empty(neighbours.shape, dtype=np.float32)
-    for lo in range(0, len(x), block):
-        nb = neighbours[lo:lo + block]
-        dots = np.einsum("ij,ikj->ik", x[lo:lo + block], x[nb])
-        out[lo:lo + block] = np.maximum(sq[lo:lo + block, None] + sq[nb] - 2.0 * dots, 0.0)
+def _pair_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str,
+                    block: int = 8192) -> np.ndarray:
+    """Distance of each pair (rows[i], cols[i]) of prepared rows ``x``, a
+    block of pairs at a time: never all the pairs' vectors at once."""
+    out = np.empty(len(rows), dtype=np.float32)
+    for lo in range(0, len(rows), block):
+        diff = x[rows[lo:lo + block]] - x[cols[lo:lo + block]]
+        out[lo:lo + block] = np.einsum("ij,ij->i", diff, diff)
+    return out / 2.0 if metric == "cosine" else np.sqrt(out)
+
+
+def components(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The connected component of each of ``n`` points linked by the pairs."""
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _members(labels: np.ndarray) -> list[np.ndarray]:
+    """The points of each component of two or more, by label."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    return [m for m in np.split(order, bounds) if len(m) > 1]
+
+
+def pair_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float,
+                metric: str = "cosine") -> list[list[int]]:
+    """Groups of the prepared rows ``x``, from candidate pairs: the pairs
+    within ``threshold`` link rows, and each linked set is split by
+    complete linkage so that every two rows of a group are within it."""
+    keep = rows != cols
+    rows, cols = rows[keep], cols[keep]
+    close = _pair_distances(x, rows, cols, metric) < threshold
+    out = []
+    sets = _members(components(len(x), rows[close], cols[close]))
+    for size in sorted({len(m) for m in sets}):
+        same = [m for m in sets if len(m) == size]
+        whole = _within(x, np.stack(same), threshold, metric) if size <= 8 else \
+            np.zeros(len(same), dtype=bool)
+        for members, one_group in zip(same, whole):
+            if one_group:  # every two within the threshold: one group as it is
+                out.append(sorted(members.tolist()))
+            else:
+                out += [sorted(members[g].tolist())
+                        for g in _complete_groups(x[members], threshold, metric)]
+    return sorted(out, key=lambda g: g[0])
+
+
+def _within(x: np.ndarray, sets: np.ndarray, threshold: float, metric: str) -> np.ndarray:
+    """For each row of ``sets`` (point indices, all of one size), whether
+    every two of its points are within ``threshold``: all sets at once."""
+    out = np.empty(len(sets), dtype=bool)
+    for lo in range(0, len(sets), 4096):
+        v = x[sets[lo:lo + 4096]]  # (sets, size, dim)
+        sq = np.einsum("sij,sij->si", v, v)
+        d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * np.einsum("sid,sjd->sij", v, v)
+        d = d2 / 2.0 if metric == "cosine" else np.sqrt(np.maximum(d2, 0.0))
+        out[lo:lo + 4096] = d.max(axis=(1, 2)) < threshold
     return out
 
 
@@ -96,23 +145,42 @@ def near_groups(vectors: np.ndarray, threshold: float, metric: str = "cosine",
     if neighbours is None:
         neighbours, _ = knn(x, k)
     rows = np.repeat(np.arange(n), neighbours.shape[1])
-    cols = neighbours.reshape(-1)
-    d2 = _pair_sq_distances(x, neighbours).reshape(-1)
-    close = (d2 / 2.0 if metric == "cosine" else np.sqrt(d2)) < threshold
-    close &= rows != cols
-    parent = np.arange(n)
-    for i, j in zip(rows[close], cols[close]):
-        a, b = _find(parent, int(i)), _find(parent, int(j))
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-    components: dict[int, list[int]] = {}
-    for i in range(n):
-        components.setdefault(_find(parent, i), []).append(i)
-    out = []
-    for members in components.values():
-        if len(members) > 1:
-            idx = np.array(members)
-            out += [sorted(idx[g].tolist()) for g in _complete_groups(x[idx], threshold, metric)]
+    return pair_groups(x, rows, neighbours.reshape(-1), threshold, metric)
+
+
+def streamed_groups(n: int, rows: np.ndarray, cols: np.ndarray, threshold: float,
+                    load, batch: int = 20_000) -> list[list[int]]:
+    """:func:`pair_groups` of ``n`` unit rows (cosine) that are not all in
+    memory: ``load(points)`` gives the unit rows of some points. Candidate
+    pairs link points into sets; a batch of whole sets is loaded at a
+    time, so memory holds ``batch`` rows, not ``n``. A set bigger than a
+    batch means a threshold far too high: ValueError, with what to do."""
+    keep = rows != cols
+    rows, cols = rows[keep], cols[keep]
+    labels = components(n, rows, cols)
+    sets = _members(labels)  # by label, as the pairs below
+    by_set = np.argsort(labels[rows], kind="stable")
+    rows, cols = rows[by_set], cols[by_set]
+    pair_labels = labels[rows]
+    local = np.empty(n, dtype=np.int64)
+    out: list[list[int]] = []
+    start = 0
+    if sets and max(map(len, sets)) > batch:
+        raise ValueError(f"{max(map(len, sets))} pictures are linked by near-duplicate "
+                         f"pairs under the threshold {threshold:.4g}, too many to be "
+                         "near-duplicates; lower the threshold (or run similar-calibrate)")
+    while start < len(sets):
+        stop, size = start, 0
+        while stop < len(sets) and (size == 0 or size + len(sets[stop]) <= batch):
+            size += len(sets[stop])
+            stop += 1
+        points = np.concatenate(sets[start:stop])
+        local[points] = np.arange(len(points))
+        ours = slice(np.searchsorted(pair_labels, labels[sets[start][0]]),
+                     np.searchsorted(pair_labels, labels[sets[stop - 1][0]], side="right"))
+        groups = pair_groups(load(points), local[rows[ours]], local[cols[ours]], threshold)
+        out += [sorted(points[g].tolist()) for g in groups]
+        start = stop
     return sorted(out, key=lambda g: g[0])
 
 

@@ -13,7 +13,7 @@ one must be asked for by name:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -31,9 +31,10 @@ def is_burst(photos: Sequence, gap: float) -> bool:
     return bool(np.all(steps > 0) and np.all(steps <= gap))
 
 
-def kind(photos: Sequence, distances: np.ndarray, copy_distance: float | None,
+def kind(photos: Sequence, distances: Callable[[], np.ndarray], copy_distance: float | None,
          burst_gap: float) -> str:
-    """The kind of a group; ``distances`` between its photos (cosine)."""
+    """The kind of a group; ``distances()`` gives those between its photos
+    (cosine), read only when the kind depends on them."""
     hashes = [p.hash for p in photos]
     if len(set(hashes)) == 1:
         return "exact"
@@ -42,6 +43,6 @@ def kind(photos: Sequence, distances: np.ndarray, copy_distance: float | None,
     moments = {p.taken for p in photos if p.taken}
     if copy_distance is not None and len(moments) <= 1:
         different = np.array([[a != b for b in hashes] for a in hashes])
-        if np.all(distances[different] <= copy_distance):
+        if np.all(distances()[different] <= copy_distance):
             return "copy"
     return "similar"

@@ -68,14 +68,17 @@ class Keeper:
 
     def protects(self, photo) -> str | None:
         """The reference folder ``photo`` is under, if any."""
+        if not self.folders:
+            return None
         here = _folder_of(photo)
         return next((f for f in self.folders
                      if here == f or here.startswith(os.path.join(f, ""))), None)
 
     def choose(self, group: Sequence) -> Decision:
-        protected = [p for p in group if self.protects(p)]
+        folder = {p.id: self.protects(p) for p in group}
+        protected = [p for p in group if folder[p.id]]
         candidates = protected or list(group)
-        reason = f"in {self.protects(protected[0])}" if protected else "imported first"
+        reason = f"in {folder[protected[0].id]}" if protected else "imported first"
         for rule in self.rules:
             if len(candidates) == 1:
                 break

@@ -9,7 +9,7 @@ precision whatever its range: untrained networks give values near 1e-8.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +30,14 @@ def stored_hashes(lib: Library, model: str) -> dict[int, str]:
     with lib.transaction() as tx:
         rows = tx.query("SELECT photo_id, hash FROM similar_features WHERE model=?", (model,))
     return {row[0]: row[1] for row in rows}
+
+
+def featurized(lib: Library, model: str) -> np.ndarray:
+    """The ids of the photos with a vector under ``model``."""
+    ensure_schema(lib)
+    with lib.transaction() as tx:
+        rows = tx.query("SELECT photo_id FROM similar_features WHERE model=?", (model,))
+    return np.array([row[0] for row in rows], dtype=np.int64)
 
 
 def save(lib: Library, model: str, rows: Iterable[tuple[int, str, np.ndarray]],
@@ -60,8 +68,8 @@ def load(lib: Library, model: str, photo_ids: Sequence[int]) -> tuple[list[int],
     """The stored vectors for ``photo_ids`` that have one, as float32 rows.
 
     Returns (ids found, in the order given; matrix of shape (len, dim)).
-    Rows are written into the matrix as they are read, so the stored
-    bytes are never all held at once.
+    Rows are written into the matrix a chunk at a time as they are read,
+    so the stored bytes are never all held at once.
     """
     ensure_schema(lib)
     unique = list(dict.fromkeys(photo_ids))
@@ -75,22 +83,60 @@ def load(lib: Library, model: str, photo_ids: Sequence[int]) -> tuple[list[int],
                 "SELECT photo_id, dim, dtype, scale, vector FROM similar_features "
                 f"WHERE model=? AND photo_id IN ({','.join('?' * len(chunk))})",
                 (model, *chunk))
-            for pid, dim, dtype, scale, blob in rows:
-                if matrix is None:
-                    matrix = np.empty((len(unique), dim), dtype=np.float32)
-                elif dim != matrix.shape[1]:
-                    raise ValueError(f"vectors of model {model} have mixed lengths "
-                                     f"{sorted({dim, matrix.shape[1]})}")
-                i = where[pid]
-                matrix[i] = np.frombuffer(blob, dtype=dtype)
-                matrix[i] *= np.float32(scale)
-                found[i] = True
+            if not rows:
+                continue
+            dims = {row[1] for row in rows}
+            if matrix is None:
+                matrix = np.empty((len(unique), next(iter(dims))), dtype=np.float32)
+            if dims != {matrix.shape[1]}:
+                raise ValueError(f"vectors of model {model} have mixed lengths "
+                                 f"{sorted(dims | {matrix.shape[1]})}")
+            for dtype in {row[2] for row in rows}:  # one stored type, as a rule
+                same = [row for row in rows if row[2] == dtype]
+                at = np.array([where[row[0]] for row in same])
+                block = np.frombuffer(b"".join(row[4] for row in same), dtype=dtype)
+                scales = np.array([row[3] for row in same], dtype=np.float32)
+                matrix[at] = _as_float32(block.reshape(len(same), -1), scales)
+                found[at] = True
     if matrix is None:
         return [], np.zeros((0, 0), dtype=np.float32)
     have = [pid for pid in photo_ids if found[where[pid]]]
     if len(have) == len(unique) and len(photo_ids) == len(unique):
         return have, matrix
     return have, matrix[[where[pid] for pid in have]]
+
+
+def stream(lib: Library, model: str, photo_ids: Sequence[int],
+           rows: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The stored vectors of ``photo_ids``, a block at a time: (positions in
+    ``photo_ids`` of the photos that have one, their float32 rows). Only one
+    block is held at once, whatever the size of the library."""
+    ensure_schema(lib)
+    ids = np.asarray(photo_ids, dtype=np.int64)
+    for start in range(0, len(ids), rows):
+        found, block = load(lib, model, ids[start:start + rows].tolist())
+        if not found:
+            continue
+        position = {int(pid): start + i for i, pid in enumerate(ids[start:start + rows])}
+        yield np.array([position[pid] for pid in found], dtype=np.int64), block
+
+
+def _as_float32(rows: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """``rows * scales[:, None]`` in float32. float16 rows are widened with
+    integer operations, exactly, at twice NumPy's ``astype`` speed: the bits
+    move into place and one multiply by 2**112 sets the exponent (finite
+    values, subnormals included; vectors hold no inf or nan)."""
+    if rows.dtype != np.float16:
+        return rows.astype(np.float32) * scales[:, None]
+    bits = rows.view(np.uint16).astype(np.uint32)
+    sign = bits & 0x8000
+    bits &= 0x7FFF
+    bits <<= 13
+    sign <<= 16
+    bits |= sign
+    out = bits.view(np.float32)
+    out *= (np.float32(2.0 ** 112) * scales)[:, None]
+    return out
 
 
 def models(lib: Library) -> dict[str, int]:

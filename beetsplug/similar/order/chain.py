@@ -7,9 +7,10 @@ point and hops, each time, to the closest point not yet used.
   pairs: exact k-nearest-neighbour lists (blocked matrix products) answer
   almost every hop, and a vectorised scan of the unused points answers
   the rest. The result is the plain greedy chain.
-* :func:`fast_chain` does the same in a PCA-reduced space with
-  approximate neighbour lists from an inverted-file (k-means) index, and
-  falls back to the nearest clusters when a point's neighbours are used.
+* :func:`reduced_chain` does the same in a PCA-reduced space with
+  approximate neighbour lists (a faiss HNSW graph, ``search/graph.py``),
+  and falls back to the nearest k-means cells when a point's neighbours
+  are used. :func:`fast_chain` reduces vectors held in memory first.
 * :func:`improve` shortens a chain with 2-opt moves limited to each
   point's near neighbours.
 """
@@ -20,6 +21,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..search import graph
+from ..search.reduce import DIMS
 
 METRICS = ("euclidean", "cosine")
 
@@ -158,18 +162,6 @@ def exact_chain(x: np.ndarray, start: int | None = None, k: int = 16) -> ChainRe
 # Approximate mode.
 
 
-def reduce_dims(x: np.ndarray, dims: int = 64, seed: int = 0) -> np.ndarray:
-    """PCA to ``dims`` components (fitted on a sample for speed)."""
-    if x.shape[1] <= dims or len(x) <= dims:
-        return x
-    from sklearn.decomposition import PCA
-
-    rng = np.random.default_rng(seed)
-    sample = x if len(x) <= 20_000 else x[rng.choice(len(x), 20_000, replace=False)]
-    pca = PCA(n_components=dims, svd_solver="randomized", random_state=seed).fit(sample)
-    return pca.transform(x).astype(np.float32)
-
-
 class _ClusterIndex:
     """An inverted file: k-means cells, each listing its points."""
 
@@ -186,38 +178,6 @@ class _ClusterIndex:
         bounds = np.searchsorted(self.labels[order], np.arange(cells + 1))
         self.members = [order[bounds[c]:bounds[c + 1]] for c in range(cells)]
         self.x = x
-
-    def nearest_cells(self, points: np.ndarray, probe: int) -> np.ndarray:
-        d2 = (_sq_norms(points)[:, None] + _sq_norms(self.centroids)[None, :]
-              - 2.0 * points @ self.centroids.T)
-        probe = min(probe, len(self.centroids))
-        part = np.argpartition(d2, probe - 1, axis=1)[:, :probe]
-        return np.take_along_axis(part, np.argsort(np.take_along_axis(d2, part, 1), 1), 1)
-
-    def knn(self, k: int, probe: int = 4) -> np.ndarray:
-        """Approximate neighbours: search each cell's ``probe`` nearest cells."""
-        n = len(self.x)
-        k = min(k, n - 1)
-        out = np.empty((n, k), dtype=np.int64)
-        cell_probe = self.nearest_cells(self.centroids, probe)
-        for c, members in enumerate(self.members):
-            if not len(members):
-                continue
-            cand = np.concatenate([self.members[j] for j in cell_probe[c]])
-            q = self.x[members]
-            d2 = _sq_norms(q)[:, None] + _sq_norms(self.x[cand])[None, :] - 2.0 * q @ self.x[cand].T
-            d2[members[:, None] == cand[None, :]] = np.inf
-            kk = min(k, len(cand) - 1)
-            if kk <= 0:  # a lone point: its neighbour list is itself (used)
-                out[members] = members[:, None]
-                continue
-            part = np.argpartition(d2, kk - 1, axis=1)[:, :kk]
-            pd = np.take_along_axis(d2, part, 1)
-            best = cand[np.take_along_axis(part, np.argsort(pd, 1), 1)]
-            if kk < k:  # few candidates: repeat the farthest (harmless)
-                best = np.pad(best, ((0, 0), (0, k - kk)), mode="edge")
-            out[members] = best
-        return out
 
 
 class _ClusterFallback:
@@ -246,52 +206,38 @@ class _ClusterFallback:
         return int(cand[np.argmin(np.einsum("ij,ij->i", diff, diff))])
 
 
-def ann_neighbours(x: np.ndarray, k: int) -> np.ndarray:
-    """Approximate ``k`` nearest neighbours of each row (itself excluded),
-    from a faiss HNSW graph: recall@10 0.97 on 100,000 library-like
-    vectors, against 0.47 for the k-means inverted file (benchmarks/ann.py).
-    Without faiss, the inverted file answers."""
-    try:
-        import faiss
-    except ImportError:  # pragma: no cover - faiss-cpu is a dependency
-        return _ClusterIndex(x).knn(k)
-    n = len(x)
-    k = min(k, n - 1)
-    index = faiss.IndexHNSWFlat(x.shape[1], 32)
-    index.hnsw.efConstruction = 80
-    index.add(np.ascontiguousarray(x, dtype=np.float32))
-    index.hnsw.efSearch = max(48, 2 * k)
-    _, found = index.search(np.ascontiguousarray(x, dtype=np.float32), k + 1)
-    rows = np.arange(n)
-    # Drop each row itself (the last answer where identical vectors pushed it out).
-    own = found == rows[:, None]
-    drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
-    keep = np.ones(found.shape, dtype=bool)
-    keep[rows, drop] = False
-    out = found[keep].reshape(n, k)
-    missing = out < 0  # fewer answers than asked: the row itself, always used by then
-    out[missing] = np.broadcast_to(rows[:, None], out.shape)[missing]
-    return out
-
-
-def fast_neighbours(x: np.ndarray, k: int = 16, dims: int = 64, seed: int = 0) -> np.ndarray:
-    """Approximate ``k`` nearest neighbours of each row (cosine: unit rows),
-    found as ``fast_chain`` finds them: in the PCA-reduced space."""
-    return ann_neighbours(reduce_dims(prepare(x, "cosine"), dims, seed), k)
-
-
 def fast_chain(x: np.ndarray, start: int | None = None, k: int = 16,
-               dims: int = 64, seed: int = 0) -> ChainResult:
-    """An approximate greedy chain for big libraries (deterministic: seeded)."""
+               dims: int = DIMS, seed: int = 0) -> ChainResult:
+    """An approximate greedy chain of prepared vectors ``x`` (deterministic:
+    seeded): :func:`reduced_chain` of their PCA-reduced rows."""
+    t0 = time.perf_counter()
+    if len(x) < 64:  # nothing to gain
+        return exact_chain(x, start, k)
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(seed)
+    sample = x if len(x) <= 20_000 else x[rng.choice(len(x), 20_000, replace=False)]
+    reduced = x
+    if x.shape[1] > dims:
+        pca = PCA(n_components=dims, svd_solver="randomized", random_state=seed).fit(sample)
+        reduced = pca.transform(x).astype(np.float32)
+    result = reduced_chain(reduced, graph.neighbours(reduced, k)[0], start, seed)
+    result.length = chain_length(x, result.order)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def reduced_chain(x: np.ndarray, neighbours: np.ndarray, start: int | None = None,
+                  seed: int = 0) -> ChainResult:
+    """The greedy chain of ``x`` (reduced rows) along approximate
+    ``neighbours``; the nearest unused point, when all of a point's
+    neighbours are used, comes from k-means cells. Length in ``x``'s space."""
     t0 = time.perf_counter()
     n = len(x)
-    if n < 64:  # nothing to gain
-        return exact_chain(x, start, k)
+    if n < 64:
+        return exact_chain(x, start, neighbours.shape[1] if n > 1 else 16)
     start = start_index(x) if start is None else start
-    reduced = reduce_dims(x, dims, seed)
-    index = _ClusterIndex(reduced, seed)  # its cells find the nearest unused point
-    neighbours = ann_neighbours(reduced, k)
-    order, fallbacks = _greedy(n, start, neighbours, _ClusterFallback(index))
+    order, fallbacks = _greedy(n, start, neighbours, _ClusterFallback(_ClusterIndex(x, seed)))
     return ChainResult(order, chain_length(x, order), fallbacks,
                        time.perf_counter() - t0, neighbours)
 
@@ -299,14 +245,45 @@ def fast_chain(x: np.ndarray, start: int | None = None, k: int = 16,
 # Improvement.
 
 
+def _distances(x: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``|x[u] - x[v]|`` for index arrays, a block at a time (16 MB)."""
+    out = np.empty(len(u), dtype=np.float32)
+    block = max(1024, (1 << 22) // max(1, x.shape[1]))
+    for lo in range(0, len(u), block):
+        d = x[u[lo:lo + block]] - x[v[lo:lo + block]]
+        out[lo:lo + block] = np.sqrt(np.einsum("ij,ij->i", d, d))
+    return out
+
+
+def _move_gains(x: np.ndarray, order: np.ndarray, pos: np.ndarray, a: np.ndarray,
+                c: np.ndarray, d_ac: np.ndarray) -> np.ndarray:
+    """For each pair (a, c), at distance ``d_ac``, what the 2-opt move that
+    makes them adjacent shortens the chain by (see :func:`improve`); -inf
+    where none applies. One new distance per pair: the chain's edges are
+    measured once, and the new edge (p, r) is (a, c) itself."""
+    n = len(order)
+    edges = np.append(_distances(x, order[:-1], order[1:]), 0.0)  # 0 after the end
+    gains = np.full(len(a), -np.inf, dtype=np.float32)
+    i, j = pos[a], pos[c]
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    ok = np.flatnonzero(j - i >= 2)
+    i, j = i[ok], j[ok]
+    has_s = j + 1 < n
+    d_qs = np.zeros(len(ok), dtype=np.float32)
+    d_qs[has_s] = _distances(x, order[i[has_s] + 1], order[j[has_s] + 1])
+    gains[ok] = edges[i] + edges[j] - d_ac[ok] - d_qs
+    return gains
+
+
 def improve(x: np.ndarray, order: np.ndarray, neighbours: np.ndarray,
-            max_seconds: float = 30.0, max_passes: int = 8) -> np.ndarray:
+            max_seconds: float = 30.0, max_passes: int = 30) -> np.ndarray:
     """Shorten an open chain with neighbour-limited 2-opt moves.
 
-    For each point ``a`` and each of its near neighbours ``c``, try the
-    move that makes them adjacent by reversing the stretch between them;
-    keep it when the chain gets shorter. Stops when a pass finds nothing,
-    or at ``max_seconds``.
+    For each point ``a`` and each of its near neighbours ``c``, the move
+    that makes them adjacent reverses the stretch between them. A pass
+    measures every such move at once (vectorised), then applies the
+    promising ones, best first, each checked again on the chain as it is
+    by then. Stops when a pass gains less than 0.001%, or at ``max_seconds``.
     """
     order = np.array(order, dtype=np.int64, copy=True)
     n = len(order)
@@ -314,35 +291,41 @@ def improve(x: np.ndarray, order: np.ndarray, neighbours: np.ndarray,
         return order
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
+    a_all = np.repeat(np.arange(n), neighbours.shape[1])
+    c_all = neighbours.reshape(-1).astype(np.int64)
+    d_ac = _distances(x, a_all, c_all)
 
-    def dist(a: int, b: int) -> float:
-        d = x[a] - x[b]
+    def dist(u: int, v: int) -> float:
+        d = x[u] - x[v]
         return float(np.sqrt(d @ d))
 
     deadline = time.perf_counter() + max_seconds
+    length = chain_length(x, order)
     for _ in range(max_passes):
-        improved = False
-        for a in range(n):
+        gains = _move_gains(x, order, pos, a_all, c_all, d_ac)
+        promising = np.flatnonzero(gains > 1e-6)
+        gained = 0.0
+        for m in promising[np.argsort(-gains[promising], kind="stable")]:
             if time.perf_counter() > deadline:
                 return order
-            for c in neighbours[a]:
-                i, j = pos[a], pos[c]
-                if i > j:
-                    i, j = j, i
-                if j - i < 2:
-                    continue
-                p, q = order[i], order[i + 1]
-                r = order[j]
-                s = order[j + 1] if j + 1 < n else -1
-                # Replace edges (p,q) and (r,s) by (p,r) and (q,s).
-                before = dist(p, q) + (dist(r, s) if s >= 0 else 0.0)
-                after = dist(p, r) + (dist(q, s) if s >= 0 else 0.0)
-                if after < before - 1e-6:
-                    order[i + 1:j + 1] = order[i + 1:j + 1][::-1].copy()
-                    pos[order[i + 1:j + 1]] = np.arange(i + 1, j + 1)
-                    improved = True
-        if not improved:
+            i, j = pos[a_all[m]], pos[c_all[m]]
+            if i > j:
+                i, j = j, i
+            if j - i < 2:
+                continue
+            p, q, r = order[i], order[i + 1], order[j]
+            s = order[j + 1] if j + 1 < n else -1
+            # Replace edges (p,q) and (r,s) by (p,r) and (q,s).
+            before = dist(p, q) + (dist(r, s) if s >= 0 else 0.0)
+            after = dist(p, r) + (dist(q, s) if s >= 0 else 0.0)
+            if after < before - 1e-6:
+                order[i + 1:j + 1] = order[i + 1:j + 1][::-1].copy()
+                pos[order[i + 1:j + 1]] = np.arange(i + 1, j + 1)
+                gained += before - after
+        # A pass that shortens the chain by less than 0.001% ends the work.
+        if gained <= 1e-5 * length or time.perf_counter() > deadline:
             break
+        length -= gained
     return order
 
 

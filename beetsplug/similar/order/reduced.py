@@ -1,0 +1,179 @@
+"""Big libraries: vectors read once, reduced as they stream, one graph.
+
+Memory grows with the reduced dimension (64), not the stored one: each
+distinct picture's vector is read from the database a block at a time
+and projected (``search/reduce.py``); one neighbour graph over the
+reduced rows (``search/graph.py``) gives the near-duplicate candidates
+and, mapped onto the chain's units, the chain's neighbour lists. Full
+vectors are read again only for the candidates' exact distances.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from beets.exceptions import UserError
+
+from ..dupes.groups import streamed_groups
+from ..library import vectors
+from ..progress import Progress
+from ..search import graph
+from ..search.reduce import Reduction
+from .chain import ChainResult, chain_length, improve, prepare, reduced_chain
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from ..library.selection import Selection
+
+SAMPLE = 20_000  # vectors the reduction is fitted on
+log = logging.getLogger("beets")
+
+
+@contextmanager
+def _stage(name: str):
+    """Log how long a stage took (seen with ``beet -v``)."""
+    t0 = time.perf_counter()
+    yield
+    log.debug("similar: {} in {:.1f}s", name, time.perf_counter() - t0)
+
+
+@dataclass
+class Space:
+    """The distinct pictures (one head row per content hash) of the
+    featurized rows of a selection, reduced, with their neighbour graph."""
+
+    heads: np.ndarray  # selection row of each distinct picture
+    copies: list[np.ndarray]  # selection rows of each head's hash (head first)
+    reduction: Reduction
+    reduced: np.ndarray  # (heads, dims) reduced unit rows
+    norms: np.ndarray  # (heads,) lengths of the stored vectors
+    neighbours: np.ndarray  # (heads, k) approximate nearest heads
+    d2: np.ndarray  # (heads, k) their squared distances in the reduced space
+
+
+def build(lib: Library, key: str, sel: Selection, featurized: np.ndarray,
+          k: int = 16, seed: int = 0) -> Space:
+    """The reduced space of the selection rows ``featurized``."""
+    with _stage("reading and reducing vectors"):
+        heads, copies, reduction, reduced, norms = _reduce(lib, key, sel, featurized, seed)
+    with _stage(f"neighbour graph of {len(heads)} pictures"):
+        neighbours, d2 = graph.neighbours(reduced, k)
+    return Space(heads, copies, reduction, reduced, norms, neighbours, d2)
+
+
+def _reduce(lib, key, sel, featurized, seed):
+    """One head row per content hash, each hash's rows, the reduction
+    fitted on a sample of heads, and every head's reduced row and length."""
+    by_hash: dict[str, list[int]] = {}
+    for row in featurized.tolist():
+        by_hash.setdefault(sel.hashes[row], []).append(row)
+    copies = [np.array(rows, dtype=np.int64) for rows in by_hash.values()]
+    heads = np.array([rows[0] for rows in copies], dtype=np.int64)
+    head_ids = sel.ids[heads]
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(len(heads), min(SAMPLE, len(heads)), replace=False))
+    reduction = Reduction(vectors.load(lib, key, head_ids[sample].tolist())[1], seed=seed)
+    reduced = np.empty((len(heads), reduction.dims), dtype=np.float32)
+    norms = np.empty(len(heads), dtype=np.float32)
+    progress = Progress(len(heads), "reading vectors")
+    for positions, block in vectors.stream(lib, key, head_ids):
+        reduced[positions], norms[positions] = reduction.project(block)
+        progress.update(len(positions))
+    progress.close()
+    return heads, copies, reduction, reduced, norms
+
+
+def near_groups(lib: Library, key: str, sel: Selection, space: Space,
+                threshold: float) -> list[list[int]]:
+    """Near-duplicate groups as heads (indices into ``space.heads``), by the
+    rule of :func:`..dupes.groups.near_groups`: pairs closer than
+    ``threshold`` in the reduced space are candidates (no pair farther
+    there is close in full), confirmed on the full vectors."""
+    n, k = space.neighbours.shape
+    maybe = (space.d2 / 2.0 < threshold * (1 + 1e-4) + 1e-6).reshape(-1)
+    rows = np.repeat(np.arange(n), k)[maybe]
+    cols = space.neighbours.reshape(-1)[maybe]
+    head_ids = sel.ids[space.heads]
+
+    def load(points: np.ndarray) -> np.ndarray:
+        return prepare(vectors.load(lib, key, head_ids[points].tolist())[1], "cosine")
+
+    with _stage(f"near-duplicate groups from {len(rows)} candidate pairs"):
+        try:
+            return streamed_groups(n, rows, cols, threshold, load)
+        except ValueError as exc:  # a threshold far too high
+            raise UserError(str(exc)) from None
+
+
+def _unit_neighbours(unit_of: np.ndarray, neighbours: np.ndarray, x: np.ndarray,
+                     k: int) -> np.ndarray:
+    """Each unit's ``k`` nearest other units among its heads' graph
+    neighbours, by distance in ``x``; a unit with fewer lists itself in
+    the place of the rest (it is used by then)."""
+    units = len(x)
+    src = np.repeat(unit_of, neighbours.shape[1]).astype(np.int64)
+    dst = unit_of[neighbours.reshape(-1)].astype(np.int64)
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    pair = np.unique(src * units + dst)  # one of each (unit, neighbour unit)
+    src, dst = pair // units, pair % units
+    d2 = np.empty(len(src), dtype=np.float32)
+    for lo in range(0, len(src), 1 << 18):
+        diff = x[src[lo:lo + (1 << 18)]] - x[dst[lo:lo + (1 << 18)]]
+        d2[lo:lo + (1 << 18)] = np.einsum("ij,ij->i", diff, diff)
+    order = np.lexsort((dst, d2, src))
+    src, dst = src[order], dst[order]
+    first = np.searchsorted(src, np.arange(units))
+    place = np.arange(len(src)) - first[src]
+    out = np.repeat(np.arange(units)[:, None], k, axis=1)
+    near = place < k
+    out[src[near], place[near]] = dst[near]
+    return out
+
+
+@dataclass
+class Chained:
+    units: list[np.ndarray]  # selection rows of each unit
+    result: ChainResult  # over the units, lengths in the reduced space
+    greedy_length: float
+    heads_x: np.ndarray  # each head's reduced row in the chain's metric
+
+
+def chain(space: Space, near: list[list[int]], metric: str, improve_chain: bool,
+          start_row: int | None = None, k: int = 16, improve_seconds: float = 30.0) -> Chained:
+    """Chain the units (near groups, exact copies, single photos) in the
+    reduced space: a unit's point is its heads' mean, its neighbour list
+    its heads' graph neighbours, as units. The chain starts at the unit of
+    selection row ``start_row``, by default at an outlier."""
+    h = len(space.heads)
+    heads_x = space.reduction.metric_rows(space.reduced, space.norms, metric)
+    unit_of = np.full(h, -1, dtype=np.int64)
+    for u, group in enumerate(near):
+        unit_of[group] = u
+    alone = np.flatnonzero(unit_of < 0)
+    unit_of[alone] = len(near) + np.arange(len(alone))
+    by_unit = np.argsort(unit_of, kind="stable")
+    bounds = np.searchsorted(unit_of[by_unit], np.arange(len(near) + len(alone) + 1))
+    sums = np.add.reduceat(heads_x[by_unit], bounds[:-1], axis=0)
+    unit_x = (sums / np.diff(bounds)[:, None]).astype(np.float32)
+    unit_heads = np.split(by_unit, bounds[1:-1])
+    units = [np.concatenate([space.copies[i] for i in members]) for members in unit_heads]
+    start_at = None
+    if start_row is not None:
+        start_at = next(u for u, rows in enumerate(units) if start_row in rows)
+    with _stage(f"chain of {len(units)} units"):
+        result = reduced_chain(
+            unit_x, _unit_neighbours(unit_of, space.neighbours, unit_x, k), start_at)
+    greedy_length = result.length
+    if improve_chain and len(unit_x) >= 4:
+        with _stage("2-opt"):
+            result.order = improve(unit_x, result.order, result.neighbours[:, :8],
+                                   improve_seconds)
+        result.length = chain_length(unit_x, result.order)
+    return Chained(units, result, greedy_length, heads_x)

@@ -1,0 +1,165 @@
+"""Big libraries: the reduced space, grouping a batch at a time, and
+queries read as columns (``order/reduced.py``, ``library/selection.py``)."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import numpy as np
+import pytest
+from beets.exceptions import UserError
+
+from beetsplug.similar.dupes.groups import near_groups, streamed_groups
+from beetsplug.similar.library import vectors
+from beetsplug.similar.library.models import Photo, ensure_schema
+from beetsplug.similar.library.photos import photos
+from beetsplug.similar.library.selection import select
+from beetsplug.similar.order import job as order_job
+from beetsplug.similar.order import reduced
+from beetsplug.similar.order.chain import knn, prepare
+from beetsplug.similar.search.reduce import Reduction, unit_rows
+
+from .conftest import SimilarHelper
+
+KEY = "xception/block14_sepconv2_act/none-seed0"  # what the config below asks for
+
+
+def scenes(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors like a library's: scenes on a low-rank structure, each a
+    burst of 1 to 4 near-identical shots. Returns (vectors, scene of each)."""
+    rng = np.random.default_rng(seed)
+    scene = np.repeat(np.arange(n), rng.integers(1, 5, size=n))[:n]
+    basis = rng.normal(size=(16, dim))
+    centres = rng.normal(size=(scene[-1] + 1, 16)) @ basis + rng.normal(
+        scale=2.0, size=(scene[-1] + 1, dim))
+    x = centres[scene] + rng.normal(scale=0.3, size=(n, dim))
+    return np.maximum(x, 0).astype(np.float32), scene
+
+
+def test_the_reduction_never_brings_two_vectors_closer():
+    x, _ = scenes(2000, 256)
+    reduction = Reduction(x[:500], dims=16)
+    reduced, norms = reduction.project(x)
+    unit, _ = unit_rows(x)
+    a, b = np.random.default_rng(1).integers(0, len(x), size=(2, 5000))
+    full = ((unit[a] - unit[b]) ** 2).sum(1)
+    assert np.all(((reduced[a] - reduced[b]) ** 2).sum(1) <= full + 1e-5)
+    # and the rows for the euclidean chain, against the stored vectors
+    rows = reduction.metric_rows(reduced, norms, "euclidean")
+    assert np.all(((rows[a] - rows[b]) ** 2).sum(1) <= ((x[a] - x[b]) ** 2).sum(1) * 1.0001)
+
+
+def test_groups_made_a_batch_at_a_time_are_the_groups_made_in_memory():
+    x, scene = scenes(3000, 128)
+    neighbours, _ = knn(prepare(x, "cosine"), 16)
+    threshold = 0.01
+    expected = near_groups(x, threshold, "cosine", neighbours=neighbours)
+    loaded = []
+
+    def load(points):
+        loaded.append(len(points))
+        return prepare(x[points], "cosine")
+
+    # Candidates as the reduced space gives them: close pairs and more.
+    unit = prepare(x, "cosine")
+    rows, cols = np.repeat(np.arange(len(x)), 16), neighbours.reshape(-1)
+    maybe = ((unit[rows] - unit[cols]) ** 2).sum(1) / 2 < threshold * 1.5
+    got = streamed_groups(len(x), rows[maybe], cols[maybe], threshold, load, batch=100)
+    assert got == expected
+    assert len(expected) > 300 and all(len(set(scene[g])) == 1 for g in expected)
+    assert len(loaded) > 10 and max(loaded) <= 100  # never more than a batch held
+
+
+class TestBigLibrary(SimilarHelper):
+    """A library of 1,500 photos with stored vectors, as `similar-featurize`
+    leaves it (scale.py's benchmark library in small)."""
+
+    def fill(self, n: int = 1500) -> np.ndarray:
+        ensure_schema(self.lib)
+        self.config["similar"].set({"model": "xception", "weights": "none", "depth": 1,
+                                    "threshold": 0.01})
+        x, scene = scenes(n, 256)
+        rows = []
+        for i in range(n):
+            # every 50th photo is an exact copy of the one before (same bytes)
+            digest = f"{i - 1 if i % 50 == 49 else i:064x}"
+            photo = Photo(self.lib, path=f"/photos/IMG_{i:05d}.jpg".encode(),
+                          origname=f"IMG_{i:05d}.jpg", hash=digest, format="JPEG",
+                          taken=1.6e9 + 10 * i, camera="Canon EOS R6" if i % 3 else "")
+            photo.add(self.lib)
+            rows.append((photo.id, digest, x[i - 1 if i % 50 == 49 else i]))
+        vectors.save(self.lib, KEY, rows, "float16")
+        copies = np.arange(49, n, 50)
+        scene[copies] = scene[copies - 1]
+        return scene
+
+    def groups(self, capsys) -> list[set[int]]:
+        out = self.run_output(capsys, "similar-dupes", "-f", "$id")
+        return sorted(({int(i) for i in re.findall(r"^  [* =] (\d+)$", block, re.M)}
+                       for block in re.split(r"^group \d+", out, flags=re.M)[1:]), key=min)
+
+    def test_dupes_above_the_exact_limit_find_the_same_groups(self, capsys, monkeypatch):
+        scene = self.fill()
+        exact = self.groups(capsys)
+        monkeypatch.setattr(order_job, "EXACT_CANDIDATES", 200)  # the reduced space
+        reduced = self.groups(capsys)
+        assert reduced == exact
+        assert len(exact) > 200 and all(len({scene[i - 1] for i in g}) == 1 for g in exact)
+
+    def test_fast_order_keeps_every_group_together(self, capsys):
+        self.fill()
+        groups = self.groups(capsys)
+        out = self.run_output(capsys, "similar-order", "--fast", "--no-rename")
+        assert "ordered 1500 photos (fast, euclidean)" in out
+        assert "in the reduced space" in out and "stored ranks of 1500 photos" in out
+        rank = {p.id: p.rank for p in photos(self.lib)}
+        assert sorted(rank.values()) == list(range(1, 1501))
+        for group in groups:
+            ranks = sorted(rank[i] for i in group)
+            assert ranks[-1] - ranks[0] == len(group) - 1, group
+
+    def test_fast_order_can_start_at_the_earliest_photo(self):
+        self.fill(300)
+        self.run_command("similar-order", "--fast", "--no-rename", "--start", "earliest")
+        first = min(photos(self.lib), key=lambda p: p.rank)
+        assert first.taken == min(p.taken for p in photos(self.lib))
+
+    def test_a_threshold_that_links_everything_is_one_line(self, monkeypatch):
+        self.fill(600)
+        monkeypatch.setattr(order_job, "EXACT_CANDIDATES", 200)
+        monkeypatch.setattr(reduced, "streamed_groups",
+                            functools.partial(streamed_groups, batch=300))
+        with pytest.raises(UserError, match=r"pictures are linked .* lower the threshold"):
+            self.run_command("similar-dupes", "-t", "1.5")
+
+    @pytest.mark.parametrize("query,sort", [
+        ([], "path+"), (["camera:Canon"], "path+"), ([], "taken-"),
+        (["rank:0", "taken-"], "path+"), (["duplicate_of:3"], "path+"),
+        (["camera:Canon"], "duplicate_of+"),
+    ])
+    def test_a_query_read_as_columns_matches_the_photos_it_names(self, query, sort):
+        self.fill(120)
+        for photo in photos(self.lib, ["id:..40"]):
+            photo["duplicate_of"] = 3 if photo.id % 2 else 4  # a flexible attribute
+            photo.store()
+        sel = select(self.lib, query, sort)
+        found = list(photos(self.lib, query, sort))
+        assert sel.ids.tolist() == [p.id for p in found] and len(found) > 10
+        assert sel.hashes == [p.hash for p in found]
+        assert [p.id for p in sel.photos([3, 0])] == [found[3].id, found[0].id]
+        # Queries and sorts beets evaluates in Python go through Photo objects.
+        slow = any("duplicate_of" in part for part in (*query, sort))
+        assert (sel._photos is not None) == slow
+
+
+def test_float16_vectors_widen_exactly():
+    from beetsplug.similar.library.vectors import _as_float32
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(50, 300)).astype(np.float16)
+    rows[:, :5] = np.float16(3e-7)  # subnormal in float16
+    rows[:, 5] = 0
+    scales = rng.uniform(1e-8, 5, size=50).astype(np.float32)
+    expected = rows.astype(np.float32) * scales[:, None]
+    assert np.array_equal(_as_float32(rows, scales), expected)
