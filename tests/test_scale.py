@@ -15,7 +15,7 @@ from beetsplug.similar.library import vectors
 from beetsplug.similar.library.models import Photo, ensure_schema
 from beetsplug.similar.library.photos import photos
 from beetsplug.similar.library.selection import select
-from beetsplug.similar.order import job as order_job
+from beetsplug.similar.dupes import job as dupes_job
 from beetsplug.similar.order import reduced
 from beetsplug.similar.order.chain import knn, prepare
 from beetsplug.similar.search.reduce import Reduction, unit_rows
@@ -102,7 +102,7 @@ class TestBigLibrary(SimilarHelper):
     def test_dupes_above_the_exact_limit_find_the_same_groups(self, capsys, monkeypatch):
         scene = self.fill()
         exact = self.groups(capsys)
-        monkeypatch.setattr(order_job, "EXACT_CANDIDATES", 200)  # the reduced space
+        monkeypatch.setattr(dupes_job, "EXACT_CANDIDATES", 200)  # the reduced space
         reduced = self.groups(capsys)
         assert reduced == exact
         assert len(exact) > 200 and all(len({scene[i - 1] for i in g}) == 1 for g in exact)
@@ -127,7 +127,7 @@ class TestBigLibrary(SimilarHelper):
 
     def test_a_threshold_that_links_everything_is_one_line(self, monkeypatch):
         self.fill(600)
-        monkeypatch.setattr(order_job, "EXACT_CANDIDATES", 200)
+        monkeypatch.setattr(dupes_job, "EXACT_CANDIDATES", 200)
         monkeypatch.setattr(reduced, "streamed_groups",
                             functools.partial(streamed_groups, batch=300))
         with pytest.raises(UserError, match=r"pictures are linked .* lower the threshold"):

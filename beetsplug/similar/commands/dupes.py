@@ -8,9 +8,9 @@ from beets import ui, util
 from beets.exceptions import UserError
 
 from ..dupes import copies
+from ..dupes import job as dupes_job
 from ..dupes.kinds import KINDS
 from ..library.selection import facts, select
-from ..order import job as order_job
 from . import extras, settings
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     key = settings.settings_key(chosen)
     near = any(k != "exact" for k in kinds)
     threshold = settings.threshold(plugin, lib, opts, chosen) if near else 0.0
-    groups, missing = order_job.duplicate_groups(
+    groups, missing = dupes_job.duplicate_groups(
         lib, sel, key, threshold, exact_only=not near,
         copy_distance=settings.copy_distance(plugin, lib, chosen) if near else None,
         burst_gap=settings.burst_gap(plugin))
@@ -75,7 +75,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if opts.action == "delete" and named is None:
         # Deleting different pictures must be asked for by name.
         others = sum(p.hash != keep.hash for p, keep in pairs)
-        exact = [g.rows for g in order_job.duplicate_groups(lib, sel, key, 0.0, True)[0]]
+        exact = [g.rows for g in dupes_job.duplicate_groups(lib, sel, key, 0.0, True)[0]]
         pairs = copies.extras((sel.photos(rows) for rows in exact), keeper)
         if others:
             ui.print_(f"--delete leaves the {others} near-duplicates alone: they are "

@@ -10,9 +10,8 @@ from beets import ui, util
 from beets.exceptions import UserError
 
 from ..library import companions
-from ..order import job as order_job
 from ..progress import Progress
-from ..rename import journal
+from ..rename import journal, names
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -70,7 +69,7 @@ def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str | No
                             "(and its companions alike)", util.displayable_path(name),
                             util.displayable_path(os.path.basename(instead)))
 
-    steps = order_job.rename_steps(ranked, fmt, lib.replacements,
+    steps = names.rename_steps(ranked, fmt, lib.replacements,
                                    companions.of(lib, [p.id for p, _ in ranked]),
                                    on_taken=taken)
     final = steps[len(steps) // 2:]  # second halves: temp name -> target

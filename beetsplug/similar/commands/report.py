@@ -11,6 +11,7 @@ from beets.exceptions import UserError
 from ..dupes.groups import pair_distances
 from ..library.photos import photos
 from ..library.selection import Selection
+from ..dupes import job as dupes_job
 from ..order import job as order_job
 from ..report import sheet
 from . import settings
@@ -46,7 +47,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
                                   burst_gap=settings.burst_gap(plugin))
         rows, matrix = ordered.rows, ordered.matrix
     with_vectors = sel.photos(rows)
-    groups = order_job.group_duplicates(sel, rows, matrix, threshold,
+    groups = dupes_job.group_duplicates(sel, rows, matrix, threshold,
                                         settings.copy_distance(plugin, lib, chosen),
                                         settings.burst_gap(plugin))
     group_of = {int(sel.ids[r]): n for n, g in enumerate(groups) for r in g.rows}
