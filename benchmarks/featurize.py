@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 
 from beetsplug.similar import samples  # noqa: E402
 from beetsplug.similar.features.extractor import FeatureExtractor  # noqa: E402
-from beetsplug.similar.imaging.decode import load_for_model  # noqa: E402
 from beetsplug.similar.features.pipeline import featurize  # noqa: E402
+from beetsplug.similar.imaging.decode import load_for_model  # noqa: E402
 
 
 def make_jpegs(folder: str, n: int, size=(4000, 3000)) -> list[str]:

@@ -13,8 +13,8 @@ from beetsplug.similar.features.extractor import (
     check_settings,
     model_key,
 )
-from beetsplug.similar.imaging.decode import load_for_model
 from beetsplug.similar.features.pipeline import featurize
+from beetsplug.similar.imaging.decode import load_for_model
 
 
 @pytest.fixture(scope="module")

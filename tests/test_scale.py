@@ -7,15 +7,16 @@ import functools
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from beets.exceptions import UserError
 
+from beetsplug.similar.dupes import job as dupes_job
 from beetsplug.similar.dupes.groups import near_groups, streamed_groups
 from beetsplug.similar.library import vectors
 from beetsplug.similar.library.models import Photo, ensure_schema
 from beetsplug.similar.library.photos import photos
 from beetsplug.similar.library.selection import select
-from beetsplug.similar.dupes import job as dupes_job
 from beetsplug.similar.order import reduced
 from beetsplug.similar.order.chain import knn, prepare
 from beetsplug.similar.search.reduce import Reduction, unit_rows
@@ -163,3 +164,42 @@ def test_float16_vectors_widen_exactly():
     scales = rng.uniform(1e-8, 5, size=50).astype(np.float32)
     expected = rows.astype(np.float32) * scales[:, None]
     assert np.array_equal(_as_float32(rows, scales), expected)
+
+
+class TestFastOnRealPhotos(SimilarHelper):
+    """`--fast` from 64 photos up: the reduced space, on real files."""
+
+    def test_fast_order_renames_exports_and_undoes(self, tmp_path, capsys):
+        from beetsplug.similar import samples
+
+        from .test_order_command import tree_state
+
+        root = self.photos_dir()
+        samples.make_groups(str(root), groups=24, per_group=3, size=(160, 120))
+        (root / "again.jpg").write_bytes((root / "photo_0005.jpg").read_bytes())
+        before = tree_state(root)
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "threshold": 0.003})
+        self.run_command("similar-import", str(root))
+        self.run_command("similar-featurize")
+        groups = self.groups(capsys)
+        export = tmp_path / "features.csv"
+        out = self.run_output(capsys, "similar-order", "--fast", "--export", str(export))
+        assert "ordered 73 photos (fast, euclidean)" in out and "in the reduced space" in out
+        ranked = sorted(photos(self.lib), key=lambda p: p.rank)
+        assert [p.rank for p in ranked] == list(range(1, 74))
+        assert all(p.filepath.name == f"{p.rank:04d}-{p.origname}" and p.filepath.exists()
+                   for p in ranked)
+        rank = {p.origname: p.rank for p in ranked}
+        assert abs(rank["again.jpg"] - rank["photo_0005.jpg"]) == 1  # exact copies
+        by_id = {p.id: p.rank for p in ranked}
+        assert groups and all(max(by_id[i] for i in g) - min(by_id[i] for i in g)
+                              == len(g) - 1 for g in groups)
+        frame = pd.read_csv(export)
+        assert list(frame["R"]) == list(range(1, 74))
+        # written before the renames, as the original scripts' analyze step
+        assert list(frame["images"]) == [str(root / p.origname) for p in ranked]
+        self.run_command("similar-undo")
+        assert tree_state(root) == before
+
+    groups = TestBigLibrary.groups

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.exceptions import UserError
 
+from ..dupes import job as dupes_job
 from ..dupes.groups import pair_distances
 from ..library.photos import photos
 from ..library.selection import Selection
-from ..dupes import job as dupes_job
 from ..order import job as order_job
 from ..report import sheet
 from . import settings

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..search import graph
-from .two_opt import chain_length, improve
 from ..search.reduce import DIMS
+from .two_opt import chain_length, improve
 
 METRICS = ("euclidean", "cosine")
 
