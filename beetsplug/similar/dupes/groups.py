@@ -16,6 +16,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
 from ..order.chain import knn, prepare
+from ..order.two_opt import row_distances
 
 
 def distances(x: np.ndarray, metric: str) -> np.ndarray:
@@ -68,15 +69,11 @@ def _to_closer(groups: list[list[int]], d: np.ndarray, threshold: float) -> list
     return groups
 
 
-def _pair_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str,
-                    block: int = 8192) -> np.ndarray:
-    """Distance of each pair (rows[i], cols[i]) of prepared rows ``x``, a
-    block of pairs at a time: never all the pairs' vectors at once."""
-    out = np.empty(len(rows), dtype=np.float32)
-    for lo in range(0, len(rows), block):
-        diff = x[rows[lo:lo + block]] - x[cols[lo:lo + block]]
-        out[lo:lo + block] = np.einsum("ij,ij->i", diff, diff)
-    return out / 2.0 if metric == "cosine" else np.sqrt(out)
+def _pair_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                    metric: str) -> np.ndarray:
+    """Distance of each pair (rows[i], cols[i]) of prepared rows ``x``."""
+    d = row_distances(x, rows, cols)
+    return d * d / 2.0 if metric == "cosine" else d
 
 
 def components(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

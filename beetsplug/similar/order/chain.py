@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..search import graph
-from ..search.reduce import DIMS
+from ..search.reduce import DIMS, Reduction
 from .two_opt import chain_length, improve
 
 METRICS = ("euclidean", "cosine")
@@ -206,14 +206,11 @@ def fast_chain(x: np.ndarray, start: int | None = None, k: int = 16,
     t0 = time.perf_counter()
     if len(x) < 64:  # nothing to gain
         return exact_chain(x, start, k)
-    from sklearn.decomposition import PCA
-
     rng = np.random.default_rng(seed)
     sample = x if len(x) <= 20_000 else x[rng.choice(len(x), 20_000, replace=False)]
-    reduced = x
-    if x.shape[1] > dims:
-        pca = PCA(n_components=dims, svd_solver="randomized", random_state=seed).fit(sample)
-        reduced = pca.transform(x).astype(np.float32)
+    reduction = Reduction(sample, dims, seed)
+    # x is prepared for its metric already: as it is, lengths included
+    reduced = reduction.metric_rows(*reduction.project(x), "euclidean")
     result = reduced_chain(reduced, graph.neighbours(reduced, k)[0], start, seed)
     result.length = chain_length(x, result.order)
     result.seconds = time.perf_counter() - t0

@@ -25,6 +25,7 @@ from ..progress import Progress
 from ..search import graph
 from ..search.reduce import Reduction
 from .chain import ChainResult, chain_length, improve, prepare, reduced_chain
+from .two_opt import row_distances
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -123,11 +124,7 @@ def _unit_neighbours(unit_of: np.ndarray, neighbours: np.ndarray, x: np.ndarray,
     src, dst = src[keep], dst[keep]
     pair = np.unique(src * units + dst)  # one of each (unit, neighbour unit)
     src, dst = pair // units, pair % units
-    d2 = np.empty(len(src), dtype=np.float32)
-    for lo in range(0, len(src), 1 << 18):
-        diff = x[src[lo:lo + (1 << 18)]] - x[dst[lo:lo + (1 << 18)]]
-        d2[lo:lo + (1 << 18)] = np.einsum("ij,ij->i", diff, diff)
-    order = np.lexsort((dst, d2, src))
+    order = np.lexsort((dst, row_distances(x, src, dst), src))
     src, dst = src[order], dst[order]
     first = np.searchsorted(src, np.arange(units))
     place = np.arange(len(src)) - first[src]

@@ -19,7 +19,7 @@ def chain_length(x: np.ndarray, order: np.ndarray) -> float:
     return float(np.sqrt(np.einsum("ij,ij->i", steps, steps, dtype=np.float64)).sum())
 
 
-def _distances(x: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+def row_distances(x: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``|x[u] - x[v]|`` for index arrays, a block at a time (16 MB)."""
     out = np.empty(len(u), dtype=np.float32)
     block = max(1024, (1 << 22) // max(1, x.shape[1]))
@@ -36,7 +36,7 @@ def _move_gains(x: np.ndarray, order: np.ndarray, pos: np.ndarray, a: np.ndarray
     where none applies. One new distance per pair: the chain's edges are
     measured once, and the new edge (p, r) is (a, c) itself."""
     n = len(order)
-    edges = np.append(_distances(x, order[:-1], order[1:]), 0.0)  # 0 after the end
+    edges = np.append(row_distances(x, order[:-1], order[1:]), 0.0)  # 0 after the end
     gains = np.full(len(a), -np.inf, dtype=np.float32)
     i, j = pos[a], pos[c]
     i, j = np.minimum(i, j), np.maximum(i, j)
@@ -44,7 +44,7 @@ def _move_gains(x: np.ndarray, order: np.ndarray, pos: np.ndarray, a: np.ndarray
     i, j = i[ok], j[ok]
     has_s = j + 1 < n
     d_qs = np.zeros(len(ok), dtype=np.float32)
-    d_qs[has_s] = _distances(x, order[i[has_s] + 1], order[j[has_s] + 1])
+    d_qs[has_s] = row_distances(x, order[i[has_s] + 1], order[j[has_s] + 1])
     gains[ok] = edges[i] + edges[j] - d_ac[ok] - d_qs
     return gains
 
@@ -67,7 +67,7 @@ def improve(x: np.ndarray, order: np.ndarray, neighbours: np.ndarray,
     pos[order] = np.arange(n)
     a_all = np.repeat(np.arange(n), neighbours.shape[1])
     c_all = neighbours.reshape(-1).astype(np.int64)
-    d_ac = _distances(x, a_all, c_all)
+    d_ac = row_distances(x, a_all, c_all)
 
     def dist(u: int, v: int) -> float:
         d = x[u] - x[v]
