@@ -44,9 +44,14 @@ class Reduction:
         return len(self.axes)
 
     def project(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(reduced unit rows, lengths of ``rows``), float32."""
-        unit, norms = unit_rows(np.asarray(rows, dtype=np.float32))
-        return (unit - self.mean) @ self.axes.T, norms
+        """(reduced unit rows, lengths of ``rows``), float32: ``W (x/|x| - m)``
+        computed as ``W x / |x| - W m``, without a normalised copy of ``rows``."""
+        rows = np.asarray(rows, dtype=np.float32)
+        norms = np.linalg.norm(rows, axis=1).astype(np.float32)
+        reduced = rows @ self.axes.T
+        reduced /= np.where(norms > 0, norms, 1)[:, None]
+        reduced -= self.offset
+        return reduced, norms
 
     def metric_rows(self, reduced: np.ndarray, norms: np.ndarray, metric: str) -> np.ndarray:
         """Reduced rows in which ``metric`` holds: as they are for cosine
