@@ -98,9 +98,10 @@ def pair_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: fl
     rows, cols = rows[keep], cols[keep]
     close = _pair_distances(x, rows, cols, metric) < threshold
     out = []
-    sets = _members(components(len(x), rows[close], cols[close]))
-    for size in sorted({len(m) for m in sets}):
-        same = [m for m in sets if len(m) == size]
+    by_size: dict[int, list[np.ndarray]] = {}
+    for members in _members(components(len(x), rows[close], cols[close])):
+        by_size.setdefault(len(members), []).append(members)
+    for size, same in sorted(by_size.items()):
         whole = _within(x, np.stack(same), threshold, metric) if size <= 8 else \
             np.zeros(len(same), dtype=bool)
         for members, one_group in zip(same, whole):
@@ -116,12 +117,13 @@ def _within(x: np.ndarray, sets: np.ndarray, threshold: float, metric: str) -> n
     """For each row of ``sets`` (point indices, all of one size), whether
     every two of its points are within ``threshold``: all sets at once."""
     out = np.empty(len(sets), dtype=bool)
-    for lo in range(0, len(sets), 4096):
-        v = x[sets[lo:lo + 4096]]  # (sets, size, dim)
+    block = max(1, (1 << 22) // (sets.shape[1] * x.shape[1]))  # 16 MB of vectors
+    for lo in range(0, len(sets), block):
+        v = x[sets[lo:lo + block]]  # (sets, size, dim)
         sq = np.einsum("sij,sij->si", v, v)
         d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * np.einsum("sid,sjd->sij", v, v)
         d = d2 / 2.0 if metric == "cosine" else np.sqrt(np.maximum(d2, 0.0))
-        out[lo:lo + 4096] = d.max(axis=(1, 2)) < threshold
+        out[lo:lo + block] = d.max(axis=(1, 2)) < threshold
     return out
 
 
