@@ -203,3 +203,23 @@ class TestFastOnRealPhotos(SimilarHelper):
         assert tree_state(root) == before
 
     groups = TestBigLibrary.groups
+
+    def test_a_report_above_the_exact_limit_uses_the_reduced_space(self, tmp_path, capsys,
+                                                                   monkeypatch):
+        from beetsplug.similar import samples
+
+        root = self.photos_dir()
+        samples.make_groups(str(root), groups=24, per_group=3, size=(160, 120))
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "threshold": 0.003})
+        self.run_command("similar-import", str(root))
+        self.run_command("similar-featurize")
+        groups = self.groups(capsys)
+        monkeypatch.setattr(dupes_job, "EXACT_CANDIDATES", 20)
+        page = tmp_path / "report.html"
+        out = self.run_output(capsys, "similar-report", "-o", str(page))
+        assert f"72 photos, {len(groups)} groups framed" in out and groups
+        html = page.read_text()
+        assert html.count('class="name"') == 72 and html.count("data-group=") == len(groups)
+        assert html.count(" from previous</div>") == 71  # distances read a block at a time
+        assert all(p.rank == 0 for p in photos(self.lib))  # nothing stored

@@ -9,7 +9,6 @@ from beets import ui
 from beets.exceptions import UserError
 
 from ..dupes import job as dupes_job
-from ..dupes.groups import pair_distances
 from ..library.photos import photos
 from ..library.selection import Selection
 from ..order import job as order_job
@@ -40,23 +39,26 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     chosen = settings.feature_settings(plugin, lib)
     key = settings.settings_key(chosen)
     threshold = settings.threshold(plugin, lib, opts, chosen)
+    # Above EXACT_CANDIDATES pictures, chain and groups come from the
+    # reduced space, as for similar-order --fast and similar-dupes.
+    big = len(found) > dupes_job.EXACT_CANDIDATES
     if all(p.rank for p in found):
-        rows, matrix = order_job.in_rank_order(lib, sel, key)
+        rows = order_job.in_rank_order(lib, sel, key)
     else:  # not ordered yet: order now, without renaming anything
-        ordered = order_job.order(lib, sel, key, "cosine", False, True, threshold=threshold,
-                                  burst_gap=settings.burst_gap(plugin))
-        rows, matrix = ordered.rows, ordered.matrix
+        rows = order_job.order(lib, sel, key, "cosine", big, True, threshold=threshold,
+                               burst_gap=settings.burst_gap(plugin)).rows
     with_vectors = sel.photos(rows)
-    groups = dupes_job.group_duplicates(sel, rows, matrix, threshold,
-                                        settings.copy_distance(plugin, lib, chosen),
-                                        settings.burst_gap(plugin))
+    groups, _ = dupes_job.duplicate_groups(lib, sel, key, threshold,
+                                           copy_distance=settings.copy_distance(plugin, lib,
+                                                                                chosen),
+                                           burst_gap=settings.burst_gap(plugin))
     group_of = {int(sel.ids[r]): n for n, g in enumerate(groups) for r in g.rows}
     keeper = settings.keeper(plugin)
     notes = {}
     for group in groups:
         decision = keeper.choose(sel.photos(group.rows))
         notes[decision.keep.id] = f"{group.kind}: kept, {decision.reason}"
-    distances = pair_distances(matrix, "cosine")
+    distances = order_job.chain_distances(lib, key, sel.ids[rows])
     cards = [
         sheet.Card(os.fsdecode(p.path), f"{p.rank or i + 1} {_name(p)}",
                    group_of.get(p.id), float(distances[i - 1]) if i else None,

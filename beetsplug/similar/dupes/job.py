@@ -77,7 +77,7 @@ def duplicate_groups(lib: Library, sel: Selection, key: str, threshold: float,
     rows, missing = featurized_rows(lib, sel, key)
     if len(rows) <= EXACT_CANDIDATES:
         _, matrix = vectors.load(lib, key, sel.ids[rows].tolist())
-        return group_duplicates(sel, rows, matrix, threshold, copy_distance,
+        return _group_in_memory(sel, rows, matrix, threshold, copy_distance,
                                 burst_gap), missing
     space = reduced.build(lib, key, sel, rows)
     near = [np.concatenate([space.copies[h] for h in group]).tolist()
@@ -90,9 +90,9 @@ def duplicate_groups(lib: Library, sel: Selection, key: str, threshold: float,
     return _with_kinds(sel, near, loaded, copy_distance, burst_gap), missing
 
 
-def group_duplicates(sel: Selection, rows: np.ndarray, matrix: np.ndarray, threshold: float,
-                     copy_distance: float | None = None,
-                     burst_gap: float = 2.0) -> list[DuplicateGroup]:
+def _group_in_memory(sel: Selection, rows: np.ndarray, matrix: np.ndarray, threshold: float,
+                     copy_distance: float | None,
+                     burst_gap: float) -> list[DuplicateGroup]:
     """Exact-copy groups of ``sel``, then near-duplicate groups of its
     ``rows`` (whose vectors ``matrix`` holds; see :func:`near_units`)."""
     rows = np.asarray(rows, dtype=np.int64)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..dupes import kinds
+from ..dupes.groups import pair_distances
 from ..dupes.job import by_hash, featurized_rows, near_units
 from ..library import vectors
 from ..library.selection import Selection
@@ -154,14 +155,25 @@ def _small_chain(rows: list[int], last: int | None, vectors_of) -> list[int]:
     return picked
 
 
-def in_rank_order(lib: Library, sel: Selection, key: str) -> tuple[np.ndarray, np.ndarray]:
+def in_rank_order(lib: Library, sel: Selection, key: str) -> np.ndarray:
     """The rows of ``sel`` (fetched photos) that are ranked and have vectors
-    under ``key``, by rank, and their vectors."""
+    under ``key``, by rank."""
     ranks = np.array([p.rank or 0 for p in sel.photos()])
     rows, _ = featurized_rows(lib, sel, key)
     rows = rows[ranks[rows] > 0]
-    rows = rows[np.argsort(ranks[rows], kind="stable")]
-    return rows, vectors.load(lib, key, sel.ids[rows].tolist())[1]
+    return rows[np.argsort(ranks[rows], kind="stable")]
+
+
+def chain_distances(lib: Library, key: str, ids: np.ndarray) -> np.ndarray:
+    """The cosine distance between each photo of ``ids`` (in chain order)
+    and the next; the vectors are read a block at a time."""
+    out, last = [], None
+    for _, block in vectors.stream(lib, key, ids):
+        if last is not None:
+            block = np.vstack([last, block])
+        out.append(pair_distances(block, "cosine"))
+        last = block[-1:]
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
 def export_features(lib: Library, key: str, path: str, ordered: Ordered) -> None:
