@@ -42,16 +42,18 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     # Above EXACT_CANDIDATES pictures, chain and groups come from the
     # reduced space, as for similar-order --fast and similar-dupes.
     big = len(found) > dupes_job.EXACT_CANDIDATES
+    copy_distance = settings.copy_distance(plugin, lib, chosen)
+    burst_gap = settings.burst_gap(plugin)
     if all(p.rank for p in found):
         rows = order_job.in_rank_order(lib, sel, key)
-    else:  # not ordered yet: order now, without renaming anything
-        rows = order_job.order(lib, sel, key, "cosine", big, True, threshold=threshold,
-                               burst_gap=settings.burst_gap(plugin)).rows
+        groups, _ = dupes_job.duplicate_groups(lib, sel, key, threshold,
+                                               copy_distance=copy_distance, burst_gap=burst_gap)
+    else:  # not ordered yet: order now, without renaming; its groups are the page's
+        ordered = order_job.order(lib, sel, key, "cosine", big, True, threshold=threshold,
+                                  burst_gap=burst_gap)
+        rows = ordered.rows
+        groups = dupes_job.with_kinds(lib, key, sel, ordered.near, copy_distance, burst_gap)
     with_vectors = sel.photos(rows)
-    groups, _ = dupes_job.duplicate_groups(lib, sel, key, threshold,
-                                           copy_distance=settings.copy_distance(plugin, lib,
-                                                                                chosen),
-                                           burst_gap=settings.burst_gap(plugin))
     group_of = {int(sel.ids[r]): n for n, g in enumerate(groups) for r in g.rows}
     keeper = settings.keeper(plugin)
     notes = {}

@@ -80,14 +80,22 @@ def duplicate_groups(lib: Library, sel: Selection, key: str, threshold: float,
         return _group_in_memory(sel, rows, matrix, threshold, copy_distance,
                                 burst_gap), missing
     space = reduced.build(lib, key, sel, rows)
-    near = [np.concatenate([space.copies[h] for h in group]).tolist()
+    near = [space.rows_of(group).tolist()
             for group in reduced.near_groups(lib, key, sel, space, threshold)]
+    return with_kinds(lib, key, sel, near, copy_distance, burst_gap), missing
+
+
+def with_kinds(lib: Library, key: str, sel: Selection, near: list[list[int]],
+               copy_distance: float | None, burst_gap: float) -> list[DuplicateGroup]:
+    """The exact groups of ``sel`` and its ``near`` groups (selection rows,
+    as ``similar-order`` chained them), with their kinds; a group's vectors
+    are read only when its kind depends on them."""
 
     def loaded(group: list[int]):
         return lambda: distances(prepare(vectors.load(
             lib, key, sel.ids[group].tolist())[1], "cosine"), "cosine")
 
-    return _with_kinds(sel, near, loaded, copy_distance, burst_gap), missing
+    return _with_kinds(sel, near, loaded, copy_distance, burst_gap)
 
 
 def _group_in_memory(sel: Selection, rows: np.ndarray, matrix: np.ndarray, threshold: float,

@@ -35,6 +35,7 @@ class Ordered:
     result: ChainResult
     greedy_length: float
     missing: np.ndarray  # selection rows matched but not featurized with this model
+    near: list[list[int]]  # selection rows of each near-duplicate group chained as a unit
     matrix: np.ndarray | None = None  # exact mode: the vectors, in chain order
     reduced: bool = False  # fast mode: lengths are in the reduced space
 
@@ -58,7 +59,8 @@ def order(lib: Library, sel: Selection, key: str, metric: str, fast: bool, impro
                               threshold, burst_gap)
     _, matrix = vectors.load(lib, key, sel.ids[rows].tolist())
     hashes = [sel.hashes[r] for r in rows]
-    units = chain_units(hashes, matrix, threshold)
+    near = near_units(hashes, matrix, threshold) if threshold is not None else []
+    units = chain_units(hashes, near)
     start_at = None
     if start == "earliest" and units:
         start_at = _unit_of(units)[_earliest(sel, rows)]
@@ -68,7 +70,8 @@ def order(lib: Library, sel: Selection, key: str, metric: str, fast: bool, impro
     result, greedy = order_vectors(unit_matrix, metric, fast, improve, start_at)
     chain = _expand(units, result.order, lambda p: prepare(matrix[p], metric),
                     lambda ps: [sel.shot(rows[p]) for p in ps], burst_gap)
-    return Ordered(sel, rows[chain], result, greedy, missing, matrix[chain])
+    return Ordered(sel, rows[chain], result, greedy, missing,
+                   [rows[g].tolist() for g in near], matrix[chain])
 
 
 def _order_reduced(lib, sel, key, rows, missing, metric, improve, start, threshold,
@@ -85,7 +88,8 @@ def _order_reduced(lib, sel, key, rows, missing, metric, improve, start, thresho
                     lambda r: chained.heads_x[head_of[r]],
                     lambda rs: [sel.shot(r) for r in rs], burst_gap)
     chained.result.seconds = time.perf_counter() - t0
-    return Ordered(sel, chain, chained.result, chained.greedy_length, missing, reduced=True)
+    return Ordered(sel, chain, chained.result, chained.greedy_length, missing,
+                   [u.tolist() for u in chained.units[:len(near)]], reduced=True)
 
 
 def _earliest(sel: Selection, rows: np.ndarray) -> int:
@@ -98,13 +102,9 @@ def _unit_of(units: Sequence[Sequence[int]]) -> dict[int, int]:
     return {row: u for u, unit in enumerate(units) for row in unit}
 
 
-def chain_units(hashes: Sequence[str], matrix: np.ndarray,
-                threshold: float | None) -> list[list[int]]:
-    """Rows of ``matrix`` that move as one: near-duplicate groups under
-    ``threshold``, exact copies, and every other photo alone."""
-    if threshold is None:
-        return by_hash(hashes)
-    near = near_units(hashes, matrix, threshold)
+def chain_units(hashes: Sequence[str], near: list[list[int]]) -> list[list[int]]:
+    """Rows that move as one: the ``near`` groups first, then exact copies
+    (same hash), and every other photo alone."""
     grouped = {row for group in near for row in group}
     return near + [rows for rows in by_hash(hashes) if rows[0] not in grouped]
 

@@ -57,6 +57,10 @@ class Space:
     neighbours: np.ndarray  # (heads, k) approximate nearest heads
     d2: np.ndarray  # (heads, k) their squared distances in the reduced space
 
+    def rows_of(self, heads) -> np.ndarray:
+        """The selection rows of ``heads``, each head's copies after it."""
+        return np.concatenate([self.copies[h] for h in heads])
+
 
 def build(lib: Library, key: str, sel: Selection, featurized: np.ndarray,
           k: int = 16, seed: int = 0) -> Space:
@@ -160,7 +164,7 @@ def chain(space: Space, near: list[list[int]], metric: str, improve_chain: bool,
     sums = np.add.reduceat(heads_x[by_unit], bounds[:-1], axis=0)
     unit_x = (sums / np.diff(bounds)[:, None]).astype(np.float32)
     unit_heads = np.split(by_unit, bounds[1:-1])
-    units = [np.concatenate([space.copies[i] for i in members]) for members in unit_heads]
+    units = [space.rows_of(members) for members in unit_heads]
     start_at = None
     if start_row is not None:
         start_at = next(u for u, rows in enumerate(units) if start_row in rows)
