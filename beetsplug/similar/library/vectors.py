@@ -108,17 +108,16 @@ def load(lib: Library, model: str, photo_ids: Sequence[int]) -> tuple[list[int],
 
 def stream(lib: Library, model: str, photo_ids: Sequence[int],
            rows: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """The stored vectors of ``photo_ids``, a block at a time: (positions in
+    """The stored vectors of ``photo_ids`` (distinct), a block at a time: (positions in
     ``photo_ids`` of the photos that have one, their float32 rows). Only one
     block is held at once, whatever the size of the library."""
     ensure_schema(lib)
     ids = np.asarray(photo_ids, dtype=np.int64)
     for start in range(0, len(ids), rows):
-        found, block = load(lib, model, ids[start:start + rows].tolist())
-        if not found:
-            continue
-        position = {int(pid): start + i for i, pid in enumerate(ids[start:start + rows])}
-        yield np.array([position[pid] for pid in found], dtype=np.int64), block
+        chunk = ids[start:start + rows]
+        found, block = load(lib, model, chunk.tolist())
+        if found:  # in the order asked, so their places are where they are found
+            yield start + np.flatnonzero(np.isin(chunk, found)), block
 
 
 def _as_float32(rows: np.ndarray, scales: np.ndarray) -> np.ndarray:
