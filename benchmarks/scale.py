@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sqlite3
 import subprocess
@@ -27,6 +28,7 @@ import tempfile
 import time
 
 import numpy as np
+from scipy.special import ndtri
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -95,10 +97,16 @@ def write_library(folder: str, n: int, dim: int) -> np.ndarray:
         db.commit()
     # A stored calibration, as a real library has (its photos are not on
     # disk here to calibrate on): the copy distance for similar-dupes.
-    figures = [{"depth": 1, "layer": "block14_sepconv2_act", "dim": dim, "auc": 0.9,
-                "threshold": 0.02, "recall": 0.5, "copy_distance": 0.005}]
+    # The unrelated pairs' tail puts the strict distance near 0.02 at 1M photos.
+    sigma = 0.5
+    mu = math.log(0.02) - sigma * ndtri(1e-8)
+    grid = [[p, math.exp(mu + sigma * ndtri(p))] for p in (0.01, 0.1, 0.5)]
+    tail = {"pairs": 44850, "mu": mu, "sigma": sigma, "p_fit": 0.01, "grid": grid}
+    figures = {"layers": [{"depth": 1, "layer": "block14_sepconv2_act", "dim": dim, "auc": 0.9,
+                           "copy_distance": 0.005, "tail": tail, "positive": [0.005, 0.01]}],
+               "crossed": False}
     db.execute("INSERT INTO similar_calibrations (family, made, sample, fpr, chosen, figures) "
-               "VALUES ('xception/none-seed0', ?, 300, 0.01, 1, ?)", (t0, json.dumps(figures)))
+               "VALUES ('xception/none-seed0', ?, 300, 0, 1, ?)", (t0, json.dumps(figures)))
     db.commit()
     db.close()
     with open(os.path.join(folder, "groups.json"), "w") as f:

@@ -14,7 +14,8 @@ from beets.exceptions import UserError
 from PIL import Image
 
 from beetsplug.similar import samples
-from beetsplug.similar.calibration import augment, job, measure, store
+from beetsplug.similar.calibration import augment, job, measure, store, tail
+from beetsplug.similar.commands import settings
 from beetsplug.similar.dupes.groups import distances, near_groups
 from beetsplug.similar.library.photos import photos
 from beetsplug.similar.order.chain import prepare
@@ -38,10 +39,13 @@ def test_auc_threshold_and_recall_from_known_distances():
     rng = np.random.default_rng(0)
     base = rng.normal(size=(50, 16))
     copies = base + rng.normal(scale=0.05, size=base.shape)
-    f = measure.figures(1, "top", base, copies, fpr=0.01)
-    _, neg = measure.pair_distances(base, copies)
-    assert f.threshold == pytest.approx(np.quantile(neg, 0.01))
-    assert f.auc > 0.99 and f.recall > 0.9 and f.dim == 16
+    f = measure.figures(1, "top", base, copies)
+    pos, neg = measure.pair_distances(base, copies)
+    # 1.47 wrong partners per photo among 50 photos: 3 % of the pairs.
+    assert f.threshold(1.47, 50) == pytest.approx(np.quantile(neg, 0.03), rel=0.01)
+    assert f.recall(f.threshold(1.47, 50)) == np.mean(pos < f.threshold(1.47, 50))
+    assert f.auc > 0.99 and f.recall(f.threshold(1.47, 50)) > 0.9 and f.dim == 16
+    assert measure.LayerFigures.of(f.as_dict()) == f  # stored and read back
 
 
 def test_related_pairs_are_not_counted_as_unrelated():
@@ -53,6 +57,65 @@ def test_related_pairs_are_not_counted_as_unrelated():
     related = job.related_pairs(p)
     pairs = list(zip(*np.triu_indices(5, k=1)))
     assert {pairs[k] for k in np.flatnonzero(related)} == {(0, 1), (0, 3)}
+
+
+@pytest.mark.parametrize("dim", [64, 128, 512])
+def test_the_tail_fit_extrapolates_to_one_pair_in_a_million(dim):
+    """Cosine distances of random directions in ``dim`` dimensions, whose
+    quantiles are known (1 - cos is 2 - 2 B, B ~ Beta((dim-1)/2, (dim-1)/2)):
+    from 44,850 pairs (300 photos), the distance at a pair probability of
+    1e-6 is within 10 %, and the wrong partners per photo it gives within a
+    factor of 8 of those asked."""
+    from scipy import stats
+
+    a = (dim - 1) / 2
+    for seed in range(5):
+        d = 2 - 2 * np.random.default_rng(seed).beta(a, a, 44850)
+        t = tail.fit(d)
+        true = 2 - 2 * stats.beta.ppf(1 - 1e-6, a, a)
+        assert t.quantile(1e-6) == pytest.approx(true, rel=0.10)
+        assert 1 / 8 < stats.beta.sf(1 - t.quantile(1e-6) / 2, a, a) / 1e-6 < 8
+        # Where the sample has pairs enough, its own quantiles are used.
+        assert t.quantile(0.01) == pytest.approx(np.quantile(d, 0.01), rel=0.002)
+        assert t.quantile(0.01) == pytest.approx(2 - 2 * stats.beta.ppf(0.99, a, a), rel=0.02)
+    # A threshold per photo: 0.01 wrong partners per photo among N photos is
+    # a pair probability of 0.01 / (N - 1); lower as the library grows.
+    assert t.distance_at(0.01, 10_001) == t.quantile(1e-6)
+    sizes = [10, 100, 1000, 10**5, 10**7]
+    steps = [t.distance_at(0.01, n) for n in sizes]
+    assert steps == sorted(steps, reverse=True) and len(set(steps)) == len(steps)
+    p = np.geomspace(1e-9, 0.5, 200)  # continuous and increasing, fit and sample alike
+    q = [t.quantile(x) for x in p]
+    assert all(b > a for a, b in zip(q, q[1:]))
+    assert t.probability(t.quantile(1e-5)) == pytest.approx(1e-5, rel=1e-6)
+    assert t.probability(t.quantile(0.1)) == pytest.approx(0.1, rel=1e-2)
+    assert tail.Tail.of(t.as_dict()) == t
+    with pytest.raises(tail.TailError, match="29 unrelated pairs"):
+        tail.fit(d[:29])
+
+
+def test_one_shoot_is_measured_against_augmented_copies_of_the_others():
+    shoot = [types.SimpleNamespace(hash=h, taken=t, camera="X") for h, t in [
+        ("a", 100.0), ("b", 220.0), ("c", 340.0), ("d", 460.0), ("a", 580.0)]]
+    related = job.related_pairs(shoot)
+    assert related.all()  # one camera within an hour: nothing unrelated by the rule
+    crossed = job.crossed_pairs(shoot, related)
+    pairs = list(zip(*np.triu_indices(5, k=1)))
+    # Not the next shot, nor the same bytes (0 and 4).
+    assert {pairs[k] for k in np.flatnonzero(crossed)} == {(0, 2), (0, 3), (1, 3), (1, 4),
+                                                          (2, 4)}
+    mixed = shoot + [types.SimpleNamespace(hash=f"o{k}", taken=9e6 * (k + 1), camera="Y")
+                     for k in range(5)]
+    related = job.related_pairs(mixed)
+    assert not job.crossed_pairs(mixed, related).any()  # most pairs unrelated: not needed
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 8))
+    copies = x + rng.normal(scale=0.1, size=x.shape)
+    mask = np.zeros(45, dtype=bool)
+    mask[3] = True  # pair (0, 4)
+    _, negative = measure.pair_distances(x, copies, np.ones(45, dtype=bool), mask)
+    u, c = measure.unit_rows(x), measure.unit_rows(copies)
+    assert negative.tolist() == pytest.approx([1 - u[0] @ c[4], 1 - u[4] @ c[0]])
 
 
 def test_augmented_copies_are_near_but_not_equal(tmp_path):
@@ -116,8 +179,10 @@ class TestCalibrate(SimilarHelper):
         assert re.search(rf"chosen: depth {chosen[1]} \({chosen[2]}\), near-duplicates under ",
                          out)
         assert "36 photos and as many augmented copies" in out
+        assert "594 pairs of different photos measured" in out  # 36 * 35 / 2, less 12 * 3 retakes
+        assert "thresholds for 36 photos and 0.01 expected wrong partners per photo" in out
         saved = store.load(self.lib, "mobilenet_v3_small/none-seed0")
-        assert saved.chosen == int(chosen[1]) and saved.sample == 36 and saved.fpr == 0.01
+        assert saved.chosen == int(chosen[1]) and saved.sample == 36
         assert self.run_output(capsys, "similar-calibrate", "--show") == out
 
     def test_defaults_calibrate_once_and_find_the_groups(self, scenes_dir, capsys):
@@ -127,8 +192,9 @@ class TestCalibrate(SimilarHelper):
         dupes = self.run_output(capsys, "similar-dupes", "-f", "$origname")
         assert "calibrating" not in dupes  # stored: used, not redone
         calibration = store.load(self.lib, "mobilenet_v3_small/none-seed0")
-        threshold = calibration.at(calibration.chosen).threshold
-        assert f"cosine distance under {threshold:.4g}" in dupes
+        threshold = calibration.at(calibration.chosen).threshold(0.01, 36)
+        shown = re.search(r"cosine distance under ([0-9.]+)", dupes).group(1)
+        assert float(shown) == pytest.approx(threshold, rel=1e-3)
         truth = group_of(scenes_dir)
         found = [[line[4:] for line in block.splitlines()] for block in
                  re.findall(r"group \d+: \w+, \d+ photos[^\n]*\n((?:  .*\n)+)", dupes)]
@@ -141,21 +207,50 @@ class TestCalibrate(SimilarHelper):
             ranks = sorted(rank[n] for n in g)
             assert ranks == list(range(ranks[0], ranks[0] + len(g))), g
 
-    def test_other_fpr_recalibrates_and_bad_values_are_one_line(self, scenes_dir, capsys):
+    def test_false_matches_and_the_old_rate_and_bad_values_are_one_line(self, scenes_dir,
+                                                                         capsys, caplog):
         self.prepare(scenes_dir)
-        self.run_command("similar-calibrate")
-        loose = store.load(self.lib, "mobilenet_v3_small/none-seed0")
+        self.run_command("similar-featurize")
+        calibration = store.load(self.lib, "mobilenet_v3_small/none-seed0")
+        layer = calibration.at(calibration.chosen)
+        dupes = self.run_output(capsys, "similar-dupes")
+        assert "calibrating" not in dupes  # the setting is applied at run time
+        strict = layer.threshold(0.01, 36)
+        chosen = settings.feature_settings(self.similar(), self.lib)
+        assert settings.threshold(self.similar(), self.lib, None, chosen) == strict
+        self.config["similar"]["false_matches"] = 0.5
+        looser = settings.threshold(self.similar(), self.lib, None, chosen)
+        assert looser == layer.threshold(0.5, 36) > strict
+        # Candidates for the geometric check: looser still, never below the strict one.
+        candidates = settings.candidate_threshold(self.similar(), self.lib, None, chosen)
+        per_photo = self.config["similar"]["verify_candidates"].get(float)
+        assert candidates == max(layer.threshold(per_photo, 36), looser) > strict
+        self.config["similar"]["verify"] = False
+        assert settings.candidate_threshold(self.similar(), self.lib, None, chosen) is None
+        self.config["similar"]["verify"] = True
+        for name, bad, message in (
+                ("false_matches", 0, r"false_matches is the expected .* such as 0.01$"),
+                ("false_matches", "lots", r"false_matches is the expected .* such as 0.01$"),
+                ("verify", "maybe", r"^similar.verify is yes or no$"),
+                ("verify_candidates", -1, r"verify_candidates is .* such as 1$")):
+            self.config["similar"][name] = bad
+            with pytest.raises(UserError, match=message):
+                settings.candidate_threshold(self.similar(), self.lib, None, chosen)
+                settings.threshold(self.similar(), self.lib, None, chosen)
+            self.config["similar"][name] = {"verify": True, "verify_candidates": 1.0,
+                                            "false_matches": 0.01}.get(name, 0.01)
+        # The old setting still means a share of pairs, and says what it became.
         self.config["similar"]["false_positive_rate"] = 0.05
-        out = self.run_output(capsys, "similar-dupes")
-        assert "calibrating mobilenet_v3_small/none-seed0 first" in out
-        wider = store.load(self.lib, "mobilenet_v3_small/none-seed0")
-        assert wider.fpr == 0.05
-        assert wider.at(wider.chosen).threshold > loose.at(wider.chosen).threshold
-        for bad in (0, 0.7, "lots"):
-            self.config["similar"]["false_positive_rate"] = bad
-            with pytest.raises(UserError, match=r"false_positive_rate .* such as 0.01$"):
-                self.run_command("similar-calibrate")
-        self.config["similar"]["false_positive_rate"] = 0.01
+        caplog.clear()
+        old = settings.threshold(self.similar(), self.lib, None, chosen)
+        assert old == pytest.approx(layer.tail.quantile(0.05))
+        assert old == pytest.approx(layer.threshold(1.75, 36))
+        assert any("false_positive_rate 0.05 is read as similar.false_matches 1.75 for 36 "
+                   "photos" in r.getMessage() for r in caplog.records)
+        self.config["similar"]["false_positive_rate"] = 0.7
+        with pytest.raises(UserError, match=r"false_positive_rate .* such as 0.0001;"):
+            settings.threshold(self.similar(), self.lib, None, chosen)
+        self.config["similar"]["false_positive_rate"] = None  # unset
         self.config["similar"]["depth"] = "block99"
         with pytest.raises(UserError, match="mobilenet_v3_small has no candidate layer "
                                             "'block99'; use a depth from 1 to 7 or one of top,"):
@@ -163,6 +258,10 @@ class TestCalibrate(SimilarHelper):
         self.config["similar"]["depth"] = "expanded_conv_9_add"
         out = self.run_output(capsys, "similar-featurize")
         assert "featurized 36 with mobilenet_v3_small/expanded_conv_9_add/none-seed0" in out
+
+    def similar(self):
+        from beets import plugins
+        return next(p for p in plugins.find_plugins() if p.name == "similar")
 
     def test_too_few_photos(self, capsys, caplog):
         root = self.photos_dir()
@@ -195,7 +294,164 @@ def test_unreadable_photos_in_the_sample_are_skipped(tmp_path):
              for i, p in enumerate(good + sorted(bad.values()))]
     errors = []
     extractor = FeatureExtractor("mobilenet_v3_small", 1, "none", depths=(1, 2))
-    result = job.run(items, extractor, "x", 0.05, on_error=errors.append)
+    result = job.run(items, extractor, "x", on_error=errors.append)
     assert result.sample == 12 and len(errors) == len(bad)
     assert [f.depth for f in result.layers] == [1, 2]
     assert Image.open(good[0]).size == (200, 150)
+
+
+# A shoot from one camera, and settings given on one command only.
+
+
+def one_shoot(folder, count: int, copies: int = 0, size=(160, 120),
+              minutes: int = 2) -> list[str]:
+    """``count`` different scenes from one camera, ``minutes`` apart, and
+    exact copies of the first ``copies``."""
+    from datetime import datetime, timedelta
+
+    paths = [samples.save_photo(samples.scene(i, size), str(folder / f"img_{i:03d}.jpg"),
+                                seed=i, camera=("Canon", "Canon EOS R5"),
+                                when=datetime(2023, 6, 1, 14) + timedelta(minutes=minutes * i))
+             for i in range(count)]
+    for i in range(copies):
+        (folder / f"img_{i:03d}_copy.jpg").write_bytes(open(paths[i], "rb").read())
+    return paths
+
+
+NUMBER = re.compile(r"\d\.?\d*e[-+]?\d")  # scientific notation
+
+
+class TestOneShoot(SimilarHelper):
+    @pytest.mark.parametrize("count,copies,depth", [(12, 0, "auto"), (12, 12, "auto"),
+                                                   (12, 0, 2)])
+    def test_every_command_works(self, count, copies, depth, capsys):
+        root = self.photos_dir()
+        one_shoot(root, count, copies)
+        self.config["similar"].set({**MODEL, "depth": depth})
+        self.run_command("similar-import", str(root))
+        # Exact copies need no calibration at all.
+        out = self.run_output(capsys, "similar-dupes", "-e")
+        assert "calibrating" not in out
+        assert f"{copies} groups ({copies} exact)" in out
+        assert store.load(self.lib, "mobilenet_v3_small/none-seed0") is None
+        out = self.run_output(capsys, "similar-featurize")
+        assert f"featurized {count + copies} with mobilenet_v3_small/" in out
+        assert ("calibrating" in out) == (depth == "auto")
+        out = self.run_output(capsys, "similar-calibrate")
+        # Next shots and copies left out; each pair both ways.
+        pairs = (count * (count - 1) // 2 - (count - 1)) * (1 + copies // count) ** 2 * 2
+        assert f"{pairs} pairs of different photos measured" in out
+        assert "the sample is mostly one shoot (one camera within an hour)" in out
+        assert not NUMBER.search(out)
+        self.run_command("similar-order", "--no-rename")
+        assert sorted(p.rank for p in photos(self.lib)) == list(range(1, count + copies + 1))
+        self.run_command("similar-report", "-o", str(self.temp_path / "r.html"))
+        assert (self.temp_path / "r.html").is_file()
+        out = self.run_output(capsys, "similar-dupes", "-t", "0.05")
+        assert "near-duplicates: cosine distance under 0.05" in out
+        out = self.run_output(capsys, "similar-dupes")
+        assert f"{copies} exact" in out
+
+    def test_fifty_photos_calibrate(self, capsys):
+        root = self.photos_dir()
+        one_shoot(root, 50, size=(96, 72), minutes=1)
+        self.config["similar"].set(MODEL)
+        self.run_command("similar-import", str(root))
+        out = self.run_output(capsys, "similar-calibrate")
+        # All within an hour: all pairs but the 49 next shots, both ways.
+        assert f"{(50 * 49 // 2 - 49) * 2} pairs of different photos measured" in out
+        assert "thresholds for 50 photos and 0.01 expected wrong partners per photo" in out
+        assert re.search(r"near-duplicates under 0\.\d+ for this library of 50 photos", out)
+
+    def test_no_pairs_of_different_pictures_is_one_line(self, capsys):
+        root = self.photos_dir()
+        one_shoot(root, 2, copies=0)
+        for k in range(10):  # 12 files, two pictures: one pair measures nothing
+            (root / f"more_{k}.jpg").write_bytes((root / f"img_00{k % 2}.jpg").read_bytes())
+        self.config["similar"].set(MODEL)
+        self.run_command("similar-import", str(root))
+        with pytest.raises(UserError, match=r"^calibration found too few pairs of different "
+                                            r"pictures \(0 unrelated pairs, at least 30 "
+                                            r"needed\); set similar.depth and "
+                                            r"similar.threshold yourself$"):
+            self.run_command("similar-calibrate")
+        out = self.run_output(capsys, "similar-dupes", "-t", "0.05")  # what a user can set
+        assert "2 groups (2 exact" in out
+
+
+class TestSettingsOfOneCommand(SimilarHelper):
+    def test_six_photos_say_only_that_calibration_needs_ten(self, capsys, caplog):
+        root = self.photos_dir()
+        one_shoot(root, 6)
+        self.config["similar"].set(MODEL)
+        self.run_command("similar-import", str(root))
+        out = self.run_output(capsys, "similar-featurize")
+        assert "calibrating" not in out
+        assert any("calibration needs at least 10 photos and has 6 in the library"
+                   in r.getMessage() for r in caplog.records)
+
+    def test_vectors_made_with_w_none_are_used_by_the_next_command(self, scenes_dir, capsys,
+                                                                   caplog):
+        root = copy_tree(scenes_dir[0], self.photos_dir())
+        self.config["similar"].set({"model": "mobilenet_v3_small", "weights": "imagenet"})
+        self.run_command("similar-import", str(root))
+        self.run_command("similar-featurize", "-w", "none")
+        caplog.clear()
+        out = self.run_output(capsys, "similar-dupes")  # imagenet cannot be loaded here
+        assert "calibrating mobilenet_v3_small/imagenet" not in out
+        assert "groups (" in out
+        assert any("the library has no vectors of similar.model mobilenet_v3_small with "
+                   "similar.weights imagenet; using its vectors, mobilenet_v3_small/"
+                   in r.getMessage() and "set similar.weights: none" in r.getMessage()
+                   for r in caplog.records)
+        assert "has no mobilenet" not in " ".join(r.getMessage() for r in caplog.records)
+        out = self.run_output(capsys, "similar-calibrate", "--show")
+        assert out.startswith("mobilenet_v3_small/none-seed0: 36 photos")
+
+    def test_ctrl_c_during_calibration_stores_nothing_and_says_so(self, scenes_dir,
+                                                                  monkeypatch):
+        from beetsplug.similar.features.extractor import FeatureExtractor
+
+        root = copy_tree(scenes_dir[0], self.photos_dir())
+        self.config["similar"].set(MODEL)
+        self.run_command("similar-import", str(root))
+
+        def interrupted(self, images):
+            raise KeyboardInterrupt
+
+        def message() -> str:
+            try:
+                self.run_command("similar-calibrate")
+            except KeyboardInterrupt:
+                pytest.fail("Ctrl-C got through, with no message")
+            except UserError as exc:
+                return str(exc)
+            pytest.fail("no error")
+
+        monkeypatch.setattr(FeatureExtractor, "extract_all", interrupted)
+        assert message() == ("calibration of mobilenet_v3_small/none-seed0 interrupted; "
+                             "none was stored")
+        assert store.load(self.lib, "mobilenet_v3_small/none-seed0") is None
+        monkeypatch.undo()
+        self.run_command("similar-calibrate")
+        made = store.load(self.lib, "mobilenet_v3_small/none-seed0")
+        monkeypatch.setattr(FeatureExtractor, "extract_all", interrupted)
+        assert message().endswith("interrupted; the previous one is kept")
+        assert store.load(self.lib, "mobilenet_v3_small/none-seed0") == made
+
+
+def test_figures_that_mean_trouble_are_said_in_plain_decimals():
+    from beetsplug.similar.commands import calibrate
+
+    d = np.random.default_rng(0).uniform(1e-5, 3e-5, 1000)
+    layer = measure.LayerFigures(1, "top", 8, 0.5, 1.2e-6, tail.fit(d),
+                                 tuple(np.linspace(5e-5, 1e-4, 10)))
+    cal = store.Calibration("xception/none-seed0", 0.0, 300, 1, (layer,))
+    out = "\n".join(calibrate.table(cal, 0.01, 1000, "none"))
+    assert not NUMBER.search(out)
+    assert re.search(r"near-duplicates under 0\.00000\d+ for this library", out)
+    assert ("recall 0.00: at this threshold the network finds almost none of the augmented "
+            "copies, so few near-duplicates will be grouped; it is untrained (weights: none)"
+            in out)
+    verbose = "\n".join(calibrate.table(cal, 0.01, 1000, "none", verbose=True))
+    assert NUMBER.search(verbose)

@@ -47,13 +47,21 @@ class TestDupes(SimilarHelper):
         blocks = re.findall(r"group \d+: (\w+), (\d+) photos[^\n]*\n((?:  .*\n)+)", out)
         assert len(blocks) >= 4
         for _kind, count, lines in blocks:
-            names = [line[4:] for line in lines.splitlines()]
+            names = [line[4:].split("  (")[0] for line in lines.splitlines()]
             assert int(count) == len(names) and lines.count("*") == 1
             assert len({group[n] for n in names}) == 1  # precise: one scene each
-        # The exact copy is shown once, inside its scene's group.
-        assert sum(line[4:] == "again.jpg" for line in out.splitlines()) == 1
+        # The exact copy is shown once, inside its scene's group, as one.
+        again = [line for line in out.splitlines() if line[4:].startswith("again.jpg")]
+        assert len(again) == 1
+        pair = {"again.jpg", "photo_0005.jpg"}
+        noted = [line[4:] for line in out.splitlines()
+                 if line.startswith("  ") and "(same bytes as" in line]
+        assert len(noted) == 1 and {noted[0].split("  (same bytes as ")[0],
+                                    noted[0].split("  (same bytes as ")[1][:-1]} == pair
+        assert "exact copies: 1 (same bytes as another photo, in 1 set)" in out
         exact = self.run_output(capsys, "similar-dupes", "--exact", "-f", "$origname")
         assert "group 1: exact, 2 photos" in exact and "1 groups" in exact
+        assert "exact copies: 1 (same bytes as another photo, in 1 set)" in exact
 
     def test_tag_and_move(self, scenes_dir, capsys):
         root = self.prepare(scenes_dir)

@@ -47,6 +47,27 @@ def test_format_rank_prefers_originals():
     assert score.format_rank("PNG", ["PNG", "JPEG"]) == 1.0  # configurable
 
 
+def test_a_lead_of_the_margin_decides_whatever_the_floats(monkeypatch):
+    """0.268 vs 0.218 and 0.2708 vs 0.2208 are the same lead (an edit):
+    both decide alike, not one by float rounding and the other by age."""
+    from types import SimpleNamespace
+
+    from beetsplug.similar.keep import rules, score
+
+    for top, other in ((0.268, 0.218), (0.2708, 0.2208)):
+        quality = {1: other, 2: top}
+
+        def parts(photo, formats, quality=quality):
+            fields = dict.fromkeys(score.WEIGHTS, 0.0)
+            fields["edits"] = 1.0 if quality[photo.id] > 0.25 else 0.0
+            return SimpleNamespace(quality=quality[photo.id], **fields)
+
+        monkeypatch.setattr(score, "parts", parts)
+        photos = [SimpleNamespace(id=1), SimpleNamespace(id=2)]
+        kept, reason = rules.Keeper(["quality"], score.FORMATS)._quality(photos)
+        assert [p.id for p in kept] == [2] and reason == "edited", (top, other)
+
+
 def test_bad_rules_are_errors(tmp_path):
     with pytest.raises(KeepRuleError, match="no rules, so nothing would be kept"):
         Keeper([])

@@ -71,7 +71,7 @@ class TestOrder(SimilarHelper):
         root = self.prepare(scenes_dir)
         before = tree_state(root)
         out = self.run_output(capsys, "similar-order", "--dry-run")
-        assert "dry run: 36 files would be renamed; nothing changed" in out
+        assert "dry run: 36 photos would be renamed; nothing changed" in out
         assert "-> 0001-" in out
         assert tree_state(root) == before
         assert {p.rank for p in photos(self.lib)} == {0}

@@ -219,7 +219,7 @@ class TestRenamesRecogniseTheirFiles(SimilarHelper):
         newcomer = make(root, "IMG_2.jpg", 99)  # the camera reused the number
         newcomer_hash = sha(newcomer)
         out = self.run_output(capsys, "similar-undo")
-        assert "1 problems" in out
+        assert "1 not put back" in out
         assert any("IMG_2.jpg: already exists" in r.getMessage() for r in caplog.records)
         assert sha(newcomer) == newcomer_hash
         assert_consistent(self.lib, root)

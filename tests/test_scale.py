@@ -97,7 +97,7 @@ class TestBigLibrary(SimilarHelper):
 
     def groups(self, capsys) -> list[set[int]]:
         out = self.run_output(capsys, "similar-dupes", "-f", "$id")
-        return sorted(({int(i) for i in re.findall(r"^  [* =] (\d+)$", block, re.M)}
+        return sorted(({int(i) for i in re.findall(r"^  [* =] (\d+)\b", block, re.M)}
                        for block in re.split(r"^group \d+", out, flags=re.M)[1:]), key=min)
 
     def test_dupes_above_the_exact_limit_find_the_same_groups(self, capsys, monkeypatch):

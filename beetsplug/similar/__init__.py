@@ -22,7 +22,8 @@ from .library.models import ensure_schema
 
 class SimilarPlugin(BeetsPlugin):
     # Flexible attributes of photos, typed for queries (`duplicate_of:1..`).
-    photo_types = {"duplicate_of": types.INTEGER}
+    photo_types = {"duplicate_of": types.INTEGER,
+                   "rating": types.INTEGER}  # -1..5, from XMP; the kept photo takes the highest
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name)
@@ -54,10 +55,12 @@ class SimilarPlugin(BeetsPlugin):
                 # similar-dupes / similar-report / similar-order: cosine distance
                 # under which photos are near-duplicates; auto: calibrated
                 "threshold": "auto",
-                # similar-calibrate: share of unrelated pairs under the
-                # threshold, and how many photos to measure
-                "false_positive_rate": 0.01,
+                # similar-calibrate: how many photos to measure
                 "calibration_sample": 300,
+                # threshold auto: expected wrong near-duplicate partners per photo
+                "false_matches": 0.01,
+                "verify": True,  # check the network's candidate pairs geometrically
+                "verify_candidates": 4.0,  # unrelated candidates per photo, checked
             }
         )
         self.extractors = {}  # model key -> FeatureExtractor, built on demand

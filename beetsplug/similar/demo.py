@@ -2,12 +2,13 @@
 
     python -m beetsplug.similar.demo [--model mobilenet_v3_small] [--weights auto] [--keep DIR]
 
-Generates near-duplicate groups (resized, re-encoded, cropped, brightened,
-rotated copies of a few scenes, in shuffled order), an exact copy and two
-bad files, then runs the real ``beet`` commands against a library of its
-own: import (calibrating and featurizing on import), list, the calibration,
-the duplicate groups, order with a dry run, order, list by rank, undo.
-Nothing outside the temporary folder is touched.
+Generates 8 scenes with near-duplicates (resized, re-encoded, cropped,
+brightened, rotated copies, in shuffled order), an exact copy and four bad
+files (truncated, empty, text, garbage PNG), then runs the real ``beet``
+commands against a library of its own: import (calibrating and featurizing
+on import), list, list exact copies, the calibration, the duplicate groups,
+order with a dry run, order, list by rank, undo. Import leaves the photos
+where they are; nothing outside the temporary folder is touched.
 
 ``--weights auto`` uses the ImageNet weights (downloaded once by Keras)
 and, where they cannot be had (an offline machine), says so and goes on
@@ -18,6 +19,8 @@ then reflects colours and shapes more than content.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -38,7 +41,8 @@ def _weights_available(model: str) -> bool:
     from .features.extractor import FeatureConfigError, FeatureExtractor
 
     try:
-        FeatureExtractor(model, 1, "imagenet")
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras' "Downloading data from"
+            FeatureExtractor(model, 1, "imagenet")
         return True
     except FeatureConfigError as exc:
         print(f"note: {exc}", file=sys.stderr)
@@ -48,8 +52,11 @@ def _weights_available(model: str) -> bool:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="mobilenet_v3_small")
-    parser.add_argument("--weights", default="auto", help="auto, imagenet, none or a file")
+    parser.add_argument("--model", default="mobilenet_v3_small",
+                        help="the network (default mobilenet_v3_small; xception is the "
+                             "plugin's default, slower)")
+    parser.add_argument("--weights", default="auto",
+                        help="auto (ImageNet, else untrained), imagenet, none or a weights file")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
     args = parser.parse_args(argv)
 

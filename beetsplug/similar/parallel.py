@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +25,9 @@ def ordered_map(
     pending: deque[Future[R]] = deque()
     try:
         for item in items:
-            pending.append(pool.submit(fn, item))
+            # Each task in a copy of the caller's context: beets' library
+            # folder, which resolves paths stored relative to it, included.
+            pending.append(pool.submit(contextvars.copy_context().run, fn, item))
             if len(pending) >= max(1, prefetch):
                 yield pending.popleft().result()
         while pending:

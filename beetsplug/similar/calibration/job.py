@@ -25,6 +25,7 @@ from ..imaging.decode import (
 from ..parallel import ordered_try_map
 from . import measure, store
 from .augment import augment, light
+from .tail import MIN_PAIRS, TailError
 
 MIN_PHOTOS = 10  # fewer give no useful figures
 SEED = 0
@@ -67,6 +68,29 @@ def related_pairs(photos: Sequence) -> np.ndarray:
     return (hashes[i] == hashes[j]) | close
 
 
+def crossed_pairs(photos: Sequence, related: np.ndarray) -> np.ndarray:
+    """When the rule above leaves fewer than half of the pairs unrelated (a
+    sample from one shoot): the pairs it set aside for their camera and
+    time, except the same bytes and each photo's previous and next moment.
+    They are measured photo against the *augmented copy* of the other, so
+    a one-camera library still has negatives. Same order as ``related``."""
+    n = len(photos)
+    none = np.zeros(len(related), dtype=bool)
+    if n < 2 or (~related).sum() >= len(related) / 2:
+        return none
+    i, j = np.triu_indices(n, k=1)
+    hashes = np.array([getattr(p, "hash", "") or f"#{k}" for k, p in enumerate(photos)])
+    taken = np.array([getattr(p, "taken", 0.0) or 0.0 for p in photos], dtype=np.float64)
+    camera = np.array([getattr(p, "camera", "") or "" for p in photos])
+    # Each moment of a camera ranked by time: neighbours are one rank apart
+    # (the same moment, 0: copies or a burst).
+    when = list(zip(camera.tolist(), taken.tolist()))
+    moments = {m: r for r, m in enumerate(sorted(set(when)))}
+    rank = np.array([moments[m] for m in when])
+    adjacent = (camera[i] == camera[j]) & (np.abs(rank[i] - rank[j]) <= 1)
+    return related & (hashes[i] != hashes[j]) & ~adjacent
+
+
 def _pair(photo, size: tuple[int, int], max_pixels: int) -> np.ndarray:
     """The photo, an augmented copy and a light copy, as model input:
     (3, h, w, 3)."""
@@ -81,11 +105,14 @@ def _pair(photo, size: tuple[int, int], max_pixels: int) -> np.ndarray:
                      to_model_input(resaved, size)])
 
 
-def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
-        threads: int = 2, max_pixels: int = DEFAULT_MAX_PIXELS, batch_size: int = 16,
+def run(photos: Sequence, extractor: FeatureExtractor, family: str,
+        partners_per_photo: float = 0.01, library_size: int = 0, threads: int = 2,
+        max_pixels: int = DEFAULT_MAX_PIXELS, batch_size: int = 16,
         on_error: Callable[[ImageError], None] = lambda e: None,
         on_progress: Callable[[int], None] = lambda n: None) -> store.Calibration:
-    """Measure every depth of ``extractor`` on ``photos`` (already sampled)."""
+    """Measure every depth of ``extractor`` on ``photos`` (already sampled);
+    the best one is chosen by its recall at ``partners_per_photo`` in a
+    library of ``library_size`` photos (default: the sample's)."""
     check_enough(len(photos))
     pairs = ordered_try_map(lambda p: _pair(p, extractor.size, max_pixels), photos,
                             workers=threads, prefetch=2 * batch_size, catch=ImageError)
@@ -113,10 +140,19 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str, fpr: float,
     measured = sum(read)
     check_enough(measured, "could be read")
     bb = extractor.backbone
-    related = related_pairs([p for p, ok in zip(photos, read) if ok])
-    layers = tuple(
-        measure.figures(d, bb.layer(d), np.concatenate(originals[d]), np.concatenate(copies[d]),
-                        fpr, related, np.concatenate(lights[d]))
-        for d in extractor.depths)
-    return store.Calibration(family, store.now(), measured, fpr,
-                             measure.best(list(layers)).depth, layers)
+    kept = [p for p, ok in zip(photos, read) if ok]
+    related = related_pairs(kept)
+    crossed = crossed_pairs(kept, related)
+    try:
+        layers = tuple(
+            measure.figures(d, bb.layer(d), np.concatenate(originals[d]),
+                            np.concatenate(copies[d]), related, np.concatenate(lights[d]),
+                            crossed)
+            for d in extractor.depths)
+    except TailError as exc:
+        raise CalibrationError(
+            f"calibration found too few pairs of different pictures ({exc}, at least "
+            f"{MIN_PAIRS} needed); set similar.depth and similar.threshold yourself") from None
+    chosen = measure.best(list(layers), partners_per_photo, library_size or measured)
+    return store.Calibration(family, store.now(), measured, chosen.depth, layers,
+                             bool(crossed.any()))

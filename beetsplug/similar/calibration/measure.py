@@ -6,11 +6,12 @@ copy of it (a *positive* pair) and every other photo of the sample (the
 
 * separation: the AUC, the chance that a positive pair is closer than a
   negative one (1.0: always);
-* threshold: the distance under which only ``fpr`` of negative pairs fall;
-  pairs that may really be near-duplicates of each other (same bytes, or
-  the same camera within an hour) are not counted as negatives, since a
-  library dense with bursts would otherwise set the threshold among them;
-* recall: the share of positive pairs under that threshold;
+* the tail: the lower tail of the negative distances (see :mod:`.tail`),
+  from which a threshold is made for a library's size at run time; pairs
+  that may really be near-duplicates of each other (same bytes, or the
+  same camera within an hour) are not counted as negatives;
+* recall at a threshold: the share of positive pairs under it (the
+  positive distances are kept);
 * copy distance: the distance under which 95 % of *light* copies fall
   (re-saved, resized, lightly cropped: see ``augment.light``), the scale of
   "the same picture" that tells a ``copy`` group from other near-duplicates.
@@ -23,6 +24,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.stats import rankdata
 
+from .tail import Tail, fit
+
 
 @dataclass(frozen=True)
 class LayerFigures:
@@ -30,12 +33,26 @@ class LayerFigures:
     layer: str
     dim: int
     auc: float
-    threshold: float
-    recall: float
     copy_distance: float
+    tail: Tail
+    positive: tuple[float, ...]  # distances of the augmented copies, sorted
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "tail": self.tail.as_dict(), "positive": list(self.positive)}
+
+    @classmethod
+    def of(cls, data: dict) -> LayerFigures:
+        return cls(**{**data, "tail": Tail.of(data["tail"]),
+                      "positive": tuple(data["positive"])})
+
+    def threshold(self, partners_per_photo: float, n: int) -> float:
+        """The distance for ``partners_per_photo`` wrong partners per photo
+        in a library of ``n`` photos."""
+        return self.tail.distance_at(partners_per_photo, n)
+
+    def recall(self, threshold: float) -> float:
+        """The share of augmented copies under ``threshold``."""
+        return float(np.searchsorted(self.positive, threshold) / max(len(self.positive), 1))
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -50,16 +67,23 @@ def copy_distances(originals: np.ndarray, copies: np.ndarray) -> np.ndarray:
 
 
 def pair_distances(originals: np.ndarray, copies: np.ndarray,
-                   related: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   related: np.ndarray | None = None,
+                   crossed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(positive, negative) cosine distances: each photo with its copy, and
     every two different photos of the sample, except the pairs marked in
-    ``related`` (a mask over the pairs ``i < j`` in ``np.triu_indices`` order)."""
+    ``related`` (a mask over the pairs ``i < j`` in ``np.triu_indices`` order).
+    The pairs marked in ``crossed`` (same order) count as negatives the
+    other way: each photo against the augmented copy of the other."""
     positive = copy_distances(originals, copies)
     o = unit_rows(originals)
-    sims = o @ o.T
-    negative = 1.0 - sims[np.triu_indices(len(o), k=1)]
+    iu = np.triu_indices(len(o), k=1)
+    negative = 1.0 - (o @ o.T)[iu]
     if related is not None:
         negative = negative[~related]
+    if crossed is not None and crossed.any():
+        cross = 1.0 - o @ unit_rows(copies).T  # [i, j]: photo i, copy of j
+        i, j = iu[0][crossed], iu[1][crossed]
+        negative = np.concatenate([negative, cross[i, j], cross[j, i]])
     return positive, np.maximum(negative, 0.0)
 
 
@@ -72,20 +96,23 @@ def auc(positive: np.ndarray, negative: np.ndarray) -> float:
 
 
 def figures(depth: int, layer: str, originals: np.ndarray, copies: np.ndarray,
-            fpr: float, related: np.ndarray | None = None,
-            light: np.ndarray | None = None) -> LayerFigures:
-    positive, negative = pair_distances(originals, copies, related)
+            related: np.ndarray | None = None, light: np.ndarray | None = None,
+            crossed: np.ndarray | None = None) -> LayerFigures:
+    """Raises TailError when there are too few negative pairs."""
+    positive, negative = pair_distances(originals, copies, related, crossed)
     light_copies = positive if light is None else copy_distances(originals, light)
-    threshold = float(np.quantile(negative, fpr))
+    tail = fit(negative)  # first: too few negatives raise
     return LayerFigures(
         depth=depth, layer=layer, dim=int(originals.shape[1]),
-        auc=auc(positive, negative), threshold=threshold,
-        recall=float(np.mean(positive < threshold)),
+        auc=auc(positive, negative),
         copy_distance=float(np.quantile(light_copies, 0.95)),
+        tail=tail,
+        positive=tuple(float(round(d, 6)) for d in np.sort(positive)),
     )
 
 
-def best(layers: list[LayerFigures]) -> LayerFigures:
-    """The layer that separates best (AUC), then the one with more recall,
-    then the later one."""
-    return max(layers, key=lambda f: (round(f.auc, 3), round(f.recall, 3), -f.depth))
+def best(layers: list[LayerFigures], partners_per_photo: float, n: int) -> LayerFigures:
+    """The layer that separates best (AUC), then the one with more recall
+    at the threshold for ``n`` photos, then the later one."""
+    return max(layers, key=lambda f: (
+        round(f.auc, 3), round(f.recall(f.threshold(partners_per_photo, n)), 3), -f.depth))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import calibrate, dupes, featurize, importing, listing, order, report, undo
+from . import calibrate, dupes, featurize, fields, importing, listing, order, report, review, undo
 
 if TYPE_CHECKING:
     from beets import ui
@@ -15,5 +15,5 @@ if TYPE_CHECKING:
 
 def build(plugin: SimilarPlugin) -> list[ui.Subcommand]:
     return [module.command(plugin)
-            for module in (importing, listing, featurize, calibrate, order, dupes, report,
-                           undo)]
+            for module in (importing, listing, fields, featurize, calibrate, order, dupes,
+                           report, review, undo)]

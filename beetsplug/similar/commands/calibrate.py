@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING
 
+from beets import config as beets_config
 from beets import ui
 from beets.exceptions import UserError
 
@@ -21,8 +22,10 @@ from ..features.extractor import (
     family_key,
 )
 from ..library.photos import photos
+from ..numbers import plain
 from ..progress import Progress
 from . import settings
+from .existing import existing_vectors
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -44,62 +47,106 @@ def _extractor(plugin: SimilarPlugin, model: str, weights: str) -> FeatureExtrac
 
 def calibrate(plugin: SimilarPlugin, lib: Library, model: str, weights: str, found,
               size: int) -> store.Calibration:
-    """Calibrate on a sample of ``found`` and store the result."""
-    chosen = job.sample(list(found), size)
-    fpr = settings.false_positive_rate(plugin)
+    """Calibrate on a sample of ``found`` and store the result. Ctrl-C stores
+    nothing and keeps the previous calibration (a UserError says so)."""
+    found = list(found)
+    chosen = job.sample(found, size)
     job.check_enough(len(chosen))  # before building the network
-    extractor = _extractor(plugin, model, weights)
-    progress = Progress(len(chosen), "calibrate")
+    family = family_key(model, weights)
+    progress = None
     try:
+        extractor = _extractor(plugin, model, weights)
+        progress = Progress(len(chosen), "calibrate")
         calibration = job.run(
-            chosen, extractor, family_key(model, weights), fpr,
+            chosen, extractor, family, settings.wrong_partners(plugin, len(found)), len(found),
             threads=settings.threads(plugin), max_pixels=settings.max_pixels(plugin),
             batch_size=plugin.config["batch_size"].get(int),
             on_error=lambda e: plugin._log.warning("skipped {}", e),
             on_progress=progress.update)
+    except KeyboardInterrupt:
+        kept = "the previous one is kept" if store.load(lib, family) else "none was stored"
+        raise UserError(f"calibration of {family} interrupted; {kept}") from None
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
     store.save(lib, calibration)
     return calibration
 
 
 def stored_or_new(plugin: SimilarPlugin, lib: Library, model: str, weights: str,
                   needed_for: str) -> store.Calibration:
-    """The stored calibration of ``model`` with ``weights`` for the
-    configured false-positive rate, or a new one, made first on a sample of
-    the library (saying so in one line). Raises CalibrationError."""
+    """The stored calibration of ``model`` with ``weights``, or a new one,
+    made first on a sample of the library (saying so in one line). Raises
+    CalibrationError."""
     family = family_key(model, weights)
-    fpr = settings.false_positive_rate(plugin)
     found = store.load(lib, family)
-    if found is not None and found.fpr == fpr:
+    if found is not None:
         return found
     size = settings.calibration_sample(plugin)
     everything = list(photos(lib, sort=""))
+    job.check_enough(len(everything), "in the library")  # the only line when too few
     ui.print_(f"calibrating {family} first on {min(size, len(everything))} photos, for "
               f"{needed_for} (see `beet similar-calibrate`)")
     return calibrate(plugin, lib, model, weights, everything, size)
 
 
-def table(calibration: store.Calibration) -> list[str]:
-    """The calibration as lines of text, the chosen layer starred."""
+def troubles(calibration: store.Calibration, recall: float, weights: str) -> list[str]:
+    """Sentences for the figures that mean trouble."""
+    best = calibration.at(calibration.chosen)
+    untrained = (" it is untrained (weights: none); use similar.weights: imagenet or a "
+                 "weights file" if weights == "none" else "")
+    lines = []
+    if recall < 0.05:
+        lines.append(f"recall {recall:.2f}: at this threshold the network finds almost none "
+                     "of the augmented copies, so few near-duplicates will be grouped;"
+                     + (untrained or " raise similar.false_matches, or try another "
+                        "similar.model"))
+    elif best.auc < 0.8:
+        lines.append(f"AUC {best.auc:.2f}: this network tells near-duplicates from other "
+                     "photos poorly;" + (untrained or " try another similar.model"))
+    elif weights == "none":
+        lines.append("weights: none is an untrained network, for tests and demos: its "
+                     "figures say little about real photos")
+    if calibration.crossed:
+        lines.append("the sample is mostly one shoot (one camera within an hour): photos "
+                     "were measured against the augmented copies of the others, their "
+                     "next shots left out")
+    return lines
+
+
+def table(calibration: store.Calibration, partners: float, n: int, weights: str = "",
+          verbose: bool = False) -> list[str]:
+    """The calibration as lines of text, the chosen layer starred, with the
+    threshold and recall for ``partners`` wrong partners per photo among
+    ``n`` photos."""
     made = datetime.datetime.fromtimestamp(calibration.made).strftime("%Y-%m-%d %H:%M")
+    pairs = calibration.layers[0].tail.pairs
     lines = [f"{calibration.family}: {calibration.sample} photos and as many augmented "
-             f"copies, {made}; thresholds at {calibration.fpr:g} false positives",
+             f"copies, {made}; {pairs} pairs of different photos measured",
+             f"thresholds for {n} photos and {plain(partners)} expected wrong partners "
+             "per photo (similar.false_matches)",
              f"  depth  {'layer':24} {'dim':>5} {'AUC':>6} {'threshold':>10} {'recall':>7} "
              f"{'copy':>8}"]
     for f in calibration.layers:
         mark = "*" if f.depth == calibration.chosen else " "
+        t = f.threshold(partners, n)
         lines.append(f"{mark} {f.depth:5}  {f.layer:24} {f.dim:5} {f.auc:6.3f} "
-                     f"{f.threshold:10.4g} {f.recall:7.2f} {f.copy_distance:8.4g}")
+                     f"{plain(t, verbose):>10} {f.recall(t):7.2f} "
+                     f"{plain(f.copy_distance, verbose):>8}")
     best = calibration.at(calibration.chosen)
+    t = best.threshold(partners, n)
     lines.append(f"chosen: depth {best.depth} ({best.layer}), near-duplicates under "
-                 f"{best.threshold:.4g}")
-    return lines
+                 f"{plain(t, verbose)} for this library of {n} photos")
+    return lines + troubles(calibration, best.recall(t), weights)
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     model = opts.model or plugin.config["model"].as_str()
     weights = settings.weights(plugin, opts)
+    if not opts.model and not opts.weights:
+        found = existing_vectors(plugin, lib, model, weights)
+        if found is not None:
+            model, _, weights = found
     if opts.show:
         try:
             calibration = store.load(lib, family_key(model, weights))
@@ -115,7 +162,10 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
             calibration = calibrate(plugin, lib, model, weights, found, size)
         except (job.CalibrationError, FeatureConfigError) as exc:
             raise UserError(str(exc)) from None
-    for line in table(calibration):
+    layer = calibration.at(calibration.chosen).layer
+    n = settings.library_size(lib, f"{model}/{layer}/{calibration.family.split('/', 1)[1]}")
+    partners = settings.wrong_partners(plugin, n, say=True)
+    for line in table(calibration, partners, n, weights, beets_config["verbose"].get(int) > 0):
         ui.print_(line)
 
 
@@ -123,6 +173,7 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
     cmd = ui.Subcommand("similar-calibrate",
                         help="measure the best layer and near-duplicate threshold "
                              "on your own photos")
+    cmd.parser.usage += " [QUERY]"
     p = cmd.parser
     p.add_option("-m", "--model", dest="model", help="backbone (default: similar.model)")
     p.add_option("-w", "--weights", dest="weights", help="imagenet, none, or a weights file")

@@ -1,17 +1,26 @@
-"""``beet similar-dupes [QUERY]``: groups of copies and near-duplicates."""
+"""``beet similar-dupes [QUERY]``: groups of copies and near-duplicates.
+
+A photo is in one group only: exact copies of a photo in a near group
+(copies without vectors too) are shown inside it, each line saying whose
+bytes it has, so a photo kept in one group is never an extra of another.
+A row whose file is gone is never kept over a real file."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from beets import ui, util
 from beets.exceptions import UserError
 
-from ..dupes import copies
+from ..dupes import copies, delete
 from ..dupes import job as dupes_job
 from ..dupes.kinds import KINDS
 from ..library.selection import facts, select
+from ..numbers import plain
+from ..verify.config import near_check
 from . import extras, settings
+from .renaming import check_no_unfinished
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -37,52 +46,146 @@ def _kinds(opts) -> tuple[str, ...] | None:
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    try:
+        _run(plugin, lib, opts, args)
+    except KeyboardInterrupt:
+        # Deleting, moving and marking stop at safe points and say so
+        # themselves; an interrupt that gets here came before any of them.
+        raise UserError("similar-dupes interrupted; nothing was changed") from None
+
+
+def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    if opts.action:
+        check_no_unfinished(lib)  # an interrupted run must be finished first
     sel = select(lib, args, plugin.config["sort"].as_str())
     named = _kinds(opts)
     kinds = named or KINDS
     keeper = settings.keeper(plugin)
-    chosen = settings.feature_settings(plugin, lib)
-    key = settings.settings_key(chosen)
     near = any(k != "exact" for k in kinds)
+    chosen = settings.feature_settings(plugin, lib, calibrated=near)  # exact: no calibration
+    key = settings.settings_key(chosen)
     threshold = settings.threshold(plugin, lib, opts, chosen) if near else 0.0
+    check = near_check(plugin, lib, opts, chosen) if near else None
     groups, missing = dupes_job.duplicate_groups(
         lib, sel, key, threshold, exact_only=not near,
         copy_distance=settings.copy_distance(plugin, lib, chosen) if near else None,
-        burst_gap=settings.burst_gap(plugin))
-    groups = [g for g in groups if g.kind in kinds]
+        burst_gap=settings.burst_gap(plugin), check=check)
+    groups = with_exact(sel, [g for g in groups if g.kind in kinds and g.kind != "exact"],
+                        "exact" in kinds)
     if len(missing):
         plugin._log.warning("{} matched photos have no {} vectors: only exact copies "
                             "are found for them; run `beet similar-featurize`",
                             len(missing), key)
     fmt = opts.format or plugin.config["format"].as_str()
-    pairs, besides = [], 0
+    pairs, exact_pairs, besides, copied, sets = [], [], 0, 0, 0
     for n, group, members, weighed in _with_photos(sel, groups):
-        decision = keeper.choose(weighed)
+        decision = copies.choose(keeper, weighed)
         keep = next(p for p in members if p.id == decision.keep.id)
+        same = _same_bytes(keeper, keep, members, weighed)
+        copied += len(same)
+        sets += len(set(same.values()))
         ui.print_(f"group {n}: {group.kind}, {len(members)} photos; keep "
                   f"{util.displayable_path(keep.filepath.name)}: {decision.reason}")
+        evidence = group.evidence(sel, group.rows[members.index(keep)])
         for photo in sorted(members, key=lambda p: p.id != keep.id):
             mark = "*" if photo.id == keep.id else "=" if photo.id in decision.protected else " "
-            ui.print_(f"  {mark} {photo.evaluate_template(fmt)}")
+            note = "" if photo.id not in same else \
+                f"  (same bytes as {_name_beside(same[photo.id], photo)})"
+            if not delete.on_disk(os.fsdecode(photo.path)):
+                note += "  (file is gone: re-import its folder)"
+            shown = dupes_job.formatted(photo, fmt, evidence[group.rows[members.index(photo)]])
+            ui.print_(f"  {mark} {shown}{note}")
         extra = [(p, keep) for p in members
                  if p.id != keep.id and p.id not in decision.protected]
         besides += len(extra)
         if opts.action:  # the photos are kept only when something is done with them
             pairs += extra
+            exact_pairs += [(p, same[p.id]) for p in members
+                            if p.id in same and p.id not in decision.protected]
     counts = ", ".join(f"{sum(g.kind == k for g in groups)} {k}" for k in kinds)
+    # Exact copies are counted alike whatever groups hold them (and with -e).
     ui.print_(f"{len(groups)} groups ({counts}), {besides} photos besides those kept (*)"
-              + (f"; near-duplicates: cosine distance under {threshold:.4g}" if near else ""))
+              + (f"; exact copies: {copied} (same bytes as another photo, in {sets} "
+                 f"set{'s' * (sets != 1)})" if copied else "")
+              + (f"; near-duplicates: cosine distance under {plain(threshold)}"
+                 if near else "")
+              + (f", or under {plain(check.candidate)} and confirmed by the "
+                 "second check" if check is not None and check.candidate > threshold else ""))
     if opts.action == "delete" and named is None:
         # Deleting different pictures must be asked for by name.
-        others = sum(p.hash != keep.hash for p, keep in pairs)
-        exact = [g.rows for g in dupes_job.duplicate_groups(lib, sel, key, 0.0, True)[0]]
-        pairs = copies.extras((sel.photos(rows) for rows in exact), keeper)
+        others = len(pairs) - len(exact_pairs)
+        pairs = exact_pairs
         if others:
             ui.print_(f"--delete leaves the {others} near-duplicates alone: they are "
                       "different files; name their kinds to delete them too, such as "
                       "--kind exact,copy")
     if opts.action and pairs:
         extras.handle(plugin, lib, (), opts.action, opts.dry_run, pairs)
+
+
+def with_exact(sel, near: list, exact: bool) -> list:
+    """The ``near`` groups with every exact copy of a photo of theirs (one
+    without vectors, say) inside, so that a photo is in one group only and
+    is never kept in one and an extra of another; then, when ``exact``, the
+    other sets of exact copies as groups of their own, first."""
+    host: dict[int, dupes_job.DuplicateGroup] = {r: g for g in near for r in g.rows}
+    alone = []
+    for rows in dupes_job.by_hash(sel.hashes):
+        if len(rows) < 2:
+            continue
+        hosts = list({id(host[r]): host[r] for r in rows if r in host}.values())
+        if not hosts:
+            alone.append(dupes_job.DuplicateGroup("exact", rows))
+            continue
+        into = hosts[0]
+        for other in hosts[1:]:  # one copy in each of two groups: one group
+            _grow(into, other.rows, _measured(other))
+            for r in other.rows:
+                host[r] = into
+            other.rows = []
+        have = set(into.rows)
+        _grow(into, [r for r in rows if r not in have], [])
+        for r in rows:
+            host[r] = into
+    return (alone if exact else []) + [g for g in near if g.rows]
+
+
+def _measured(group) -> list[int]:
+    """The rows a group was formed from by their vectors."""
+    return list(getattr(group, "measured", None) or group.rows)
+
+
+def _grow(group, rows: list[int], measured: list[int]) -> None:
+    """Add ``rows`` to ``group``; of them, ``measured`` have vectors."""
+    if hasattr(group, "measured"):
+        group.measured = _measured(group) + measured
+    group.rows += rows
+
+
+def _name_beside(photo, other) -> str:
+    """``photo``'s file name, or its path when ``other`` has the same name."""
+    name = photo.filepath.name
+    return util.displayable_path(photo.path if name == other.filepath.name else name)
+
+
+def _same_bytes(keeper, keep, members, weighed) -> dict:
+    """{id: the photo it has the same bytes as} for the exact copies among
+    ``members``: copies of the photo kept point to it; in a set of copies
+    without it, to the one the keeper would keep of that set."""
+    by_hash: dict[str, list[int]] = {}
+    for i, p in enumerate(members):
+        by_hash.setdefault(p.hash, []).append(i)
+    out = {}
+    for idx in by_hash.values():
+        if len(idx) < 2:
+            continue
+        if any(members[i].id == keep.id for i in idx):
+            first = keep
+        else:
+            chosen = copies.choose(keeper, [weighed[i] for i in idx]).keep
+            first = next(members[i] for i in idx if members[i].id == chosen.id)
+        out.update((members[i].id, first) for i in idx if members[i].id != first.id)
+    return out
 
 
 def _with_photos(sel, groups, batch: int = 5000):
@@ -106,6 +209,7 @@ def _with_photos(sel, groups, batch: int = 5000):
 
 def command(plugin: SimilarPlugin) -> ui.Subcommand:
     dupes = ui.Subcommand("similar-dupes", help="list groups of duplicates and near-duplicates")
+    dupes.parser.usage += " [QUERY]"
     dp = dupes.parser
     dp.add_option("-f", "--format", dest="format", help="print photos with this template")
     dp.add_option("-t", "--threshold", type="float",
@@ -121,6 +225,9 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
                   help="set duplicate_of=<id kept> on the others")
     dp.add_option("--move", dest="action", action="store_const", const="move",
                   help="move the others to similar.dupes_folder (undoable)")
+    dp.add_option("--trash", dest="action", action="store_const", const="trash",
+                  help="send the others, with their companions, to the system trash "
+                       "(undoable)")
     dp.add_option("--delete", dest="action", action="store_const", const="delete",
                   help="delete the exact copies (and the kinds named with --kind), "
                        "after you confirm")

@@ -18,6 +18,7 @@ from .. import interrupts
 from ..dupes import copies, delete
 from ..library import companions
 from ..library.photos import import_roots
+from ..trash import cli as trash_cli
 from . import settings
 from .renaming import run_journal, start_run
 
@@ -60,6 +61,11 @@ def handle(plugin: SimilarPlugin, lib: Library, found, action: str,
     if not pairs:
         ui.print_("no exact copies")
         return list(found)
+    if action != "delete":  # a deletion checks each file right before it
+        pairs = _checked(plugin, pairs)
+    if not pairs:
+        ui.print_("nothing to do: every photo kept or every extra failed its check (see above)")
+        return list(found)
     pairs = sorted(pairs, key=lambda pair: not _is_exact(pair))  # exact copies first
     for pair in pairs:
         photo, keep = pair
@@ -67,19 +73,64 @@ def handle(plugin: SimilarPlugin, lib: Library, found, action: str,
         ui.print_(f"{action}: {util.displayable_path(photo.path)} "
                   f"({relation} {util.displayable_path(keep.path)})")
     if dry_run:
-        done = {"mark": "marked", "move": "moved", "delete": "deleted"}[action]
+        done = {"mark": "marked", "move": "moved", "delete": "deleted",
+                "trash": "sent to the trash"}[action]
         ui.print_(f"dry run: {_counted(pairs)} would be {done}; nothing changed")
         return list(found)
     if action == "mark":
-        with lib.transaction():
-            copies.tag(pairs)
+        with interrupts.deferred() as interrupt:
+            with lib.transaction():
+                copies.tag(pairs)
+            interrupted = interrupt.consume()
         ui.print_(f"marked {_counted(pairs)}: duplicate_of=<id of the photo kept>")
+        if interrupted:
+            raise UserError("interrupted after marking them; nothing else was done")
         return list(found)
     if action == "move":
         gone = _move(plugin, lib, pairs)
+    elif action == "trash":
+        gone = trash_cli.trash(plugin, lib, pairs)
     else:
         gone = _delete(plugin, lib, pairs)
     return [p for p in found if p.id not in gone]
+
+
+def _checked(plugin: SimilarPlugin, pairs) -> list:
+    """The pairs whose files hold, now, what the library says: the photo kept
+    and the extra are regular files with their recorded bytes (read again),
+    and not one file (see :func:`delete.refusal`). A photo kept that fails
+    leaves its whole group alone, in one line; an extra that fails, too."""
+    hashes: dict[str, str] = {}
+
+    def hash_of(path: str) -> str:
+        if path not in hashes:
+            hashes[path] = delete.content_hash(path)
+        return hashes[path]
+
+    kept_fails: dict[int, str | None] = {}
+    by_keeper: dict[int, int] = {}
+    for _, keep in pairs:
+        by_keeper[keep.id] = by_keeper.get(keep.id, 0) + 1
+        if keep.id not in kept_fails:
+            kept_fails[keep.id] = delete.keeper_refusal(os.fsdecode(keep.path), keep.hash,
+                                                        hash_of)
+    out, told = [], set()
+    for photo, keep in pairs:
+        victim, kept = os.fsdecode(photo.path), os.fsdecode(keep.path)
+        if kept_fails[keep.id] is not None:
+            if keep.id not in told:
+                told.add(keep.id)
+                n = by_keeper[keep.id]
+                plugin._log.warning("{}: {}; so its group is left alone ({} other photo{})",
+                                    util.displayable_path(kept), kept_fails[keep.id], n,
+                                    "s" * (n != 1))
+            continue
+        reason = delete.refusal(victim, photo.hash, kept, keep.hash, hash_of)
+        if reason is not None:
+            plugin._log.warning("{}: left alone: {}", util.displayable_path(victim), reason)
+            continue
+        out.append((photo, keep))
+    return out
 
 
 def _move(plugin: SimilarPlugin, lib: Library, pairs) -> set[int]:
@@ -93,7 +144,8 @@ def _move(plugin: SimilarPlugin, lib: Library, pairs) -> set[int]:
     outcome = run_journal(plugin, lib, run_id, len(steps))
     moved = {photo.id for photo, _ in pairs} - left_out - outcome.failed
     ui.print_(f"moved {_counted([p for p in pairs if p[0].id in moved]) or 'nothing'} "
-              f"to {folder!r} (run {run_id}); `beet similar-undo` brings them back")
+              f"to {folder!r} (run {run_id})"
+              + ("; `beet similar-undo` brings them back" if moved else ""))
     return moved
 
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 def featurize_photos(plugin: SimilarPlugin, lib: Library, found, force: bool,
                      opts=None) -> job.Report:
     """Featurize ``found``; the model is built once per process and key."""
-    chosen = settings.feature_settings(plugin, lib, opts)
+    # The configured network makes vectors, whatever vectors exist already.
+    chosen = settings.feature_settings(plugin, lib, opts, existing=False)
     key = settings.settings_key(chosen)
 
     def get_extractor() -> FeatureExtractor:
@@ -54,6 +55,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
 
 def command(plugin: SimilarPlugin) -> ui.Subcommand:
     cmd = ui.Subcommand("similar-featurize", help="compute CNN feature vectors for photos")
+    cmd.parser.usage += " [QUERY]"
     p = cmd.parser
     p.add_option("-m", "--model", dest="model",
                  help="backbone: " + ", ".join(BACKBONES) + " (default: similar.model)")

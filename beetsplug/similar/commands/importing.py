@@ -1,4 +1,4 @@
-"""``beet similar-import PATH...``: add photos to the library."""
+"""``beet similar-import PATH...``: add photos to the library, in place."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from beets.exceptions import UserError
 
 from ..library.photos import import_paths
 from . import settings
+from .renaming import check_no_unfinished
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if not args:
         raise UserError("give one or more files or folders to import")
+    check_no_unfinished(lib)  # its photos may sit under temporary names
 
     result = import_paths(
         lib,
@@ -31,7 +33,14 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         on_error=lambda error: plugin._log.warning("skipped {}", error),
         on_photo=lambda photo, new: plugins.send(
             "similar_photo_imported", lib=lib, photo=photo, new=new),
+        forget_missing=opts.forget_missing,
     )
+    for path, kind in result.odd:
+        plugin._log.warning("skipped {}: {}, not a photo file; not opened (move it out of "
+                            "the photo folders)", util.displayable_path(path), kind)
+    for old, photo in result.moved:
+        plugin._log.info("{}: moved from {}; its row follows it",
+                         util.displayable_path(photo.path), util.displayable_path(old))
     for path in result.not_images:
         plugin._log.debug("not an image file name, passed over: {}", path)
     for path, photo in result.aliases:
@@ -43,15 +52,37 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         f"(bad files), {len(result.not_images)} not images"
         + (f", {len(result.aliases)} other names of photos already in"
            if result.aliases else "")
+        + (f", {len(result.moved)} moved (their rows follow them)" if result.moved else "")
         + (f", {len(result.joined)} photos are now companions of another (RAW+JPEG, "
            "Live Photo)" if result.joined else "")
+        + (f", {len(result.odd)} not regular files (not opened)" if result.odd else "")
     )
+    _say_missing(result, args)
     plugins.send("similar_import_done", lib=lib,
                  photos=result.added + result.updated)
 
 
+def _say_missing(result, args: list[str]) -> None:
+    """One line for the rows whose file is gone, saying what to do."""
+    if result.forgotten:
+        ui.print_(f"forgot {result.forgotten} photos whose files are gone")
+    elif result.missing:
+        first = util.displayable_path(result.missing[0].path)
+        where = " ".join(util.displayable_path(a) for a in args)
+        ui.print_(f"{len(result.missing)} photos in the library are missing from disk "
+                  f"(first: {first}): import the folder they were moved to, or forget "
+                  f"them with `beet similar-import --forget-missing {where}`")
+
+
 def command(plugin: SimilarPlugin) -> ui.Subcommand:
-    cmd = ui.Subcommand("similar-import", help="add photos to the library")
+    cmd = ui.Subcommand(
+        "similar-import",
+        help="add photos to the library; they stay where they are (nothing is copied "
+             "or moved)")
     cmd.parser.usage += " PATH..."
+    cmd.parser.add_option(
+        "--forget-missing", action="store_true", default=False,
+        help="remove from the library the photos under PATH whose files are gone "
+             "(the files are not touched)")
     cmd.func = lambda lib, opts, args: run(plugin, lib, opts, args)
     return cmd

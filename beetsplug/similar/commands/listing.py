@@ -27,6 +27,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
 
 def command(plugin: SimilarPlugin) -> ui.Subcommand:
     cmd = ui.Subcommand("similar-ls", help="list photos matching a query")
+    cmd.parser.usage += " [QUERY]"
     cmd.parser.add_option("-f", "--format", dest="format",
                           help="print with this template (default: similar.format)")
     cmd.parser.add_option("-p", "--path", dest="format", action="store_const",

@@ -9,8 +9,11 @@ from beets.exceptions import UserError
 
 from .. import interrupts
 from ..library.selection import Selection, select
+from ..numbers import plain
 from ..order import job as order_job
 from ..rename import journal
+from ..verify.config import near_check
+from ..trash import cli as trash_cli
 from . import extras, settings
 from .renaming import check_no_unfinished, rename, run_journal
 
@@ -35,12 +38,20 @@ def rank_storer(lib: Library, ranked):
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if opts.resume:
-        run_id = journal.unfinished(lib)
-        if run_id is None:
+        found = journal.interrupted(lib)
+        if found is None:
             raise UserError("there is no interrupted rename run to resume")
+        run_id, state = found
+        if state == "undoing":
+            raise UserError(f"run {run_id} was being undone when it stopped; run "
+                            "`beet similar-undo` to finish putting its files back")
+        if trash_cli.is_trash(lib, run_id):
+            return trash_cli.resume(plugin, lib, run_id)
         outcome = run_journal(plugin, lib, run_id, 0)
-        ui.print_(f"resumed run {run_id}: {outcome.done} steps done, "
-                  f"{len(outcome.errors)} problems")
+        problems = len(outcome.failed)
+        ui.print_(f"resumed run {run_id}: renamed {outcome.counted()}"
+                  + (f"; {problems} not renamed (see above), no file was lost"
+                     if problems else ""))
         return
     check_no_unfinished(lib)
     export = settings.output_file(opts.export, "--export") if opts.export else None
@@ -61,7 +72,8 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     metric = opts.metric or plugin.config["metric"].as_choice(["euclidean", "cosine"])
     improve = plugin.config["improve"].get(bool) if opts.improve is None else opts.improve
     ordered = order_job.order(lib, sel, key, metric, opts.fast, improve, opts.start,
-                              threshold, settings.burst_gap(plugin))
+                              threshold, settings.burst_gap(plugin),
+                              near_check(plugin, lib, opts, chosen) if threshold else None)
     if len(ordered.missing):
         plugin._log.warning("{} matched photos have no {} vectors and are left out; "
                     "run `beet similar-featurize` first", len(ordered.missing), key)
@@ -72,8 +84,8 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     space = " in the reduced space" if ordered.reduced else ""
     ui.print_(f"ordered {len(ordered.rows)} photos ({'fast' if opts.fast else 'exact'}, "
               f"{metric}) in {r.seconds:.1f}s; chain length{space} "
-              f"{ordered.greedy_length:.4g}"
-              + (f" -> {r.length:.4g} after improving" if improve else ""))
+              f"{plain(ordered.greedy_length)}"
+              + (f" -> {plain(r.length)} after improving" if improve else ""))
     if export:
         try:
             order_job.export_features(lib, key, export, ordered)
@@ -99,6 +111,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
 def command(plugin: SimilarPlugin) -> ui.Subcommand:
     order = ui.Subcommand("similar-order",
                           help="order photos so look-alikes are adjacent; rename with rank")
+    order.parser.usage += " [QUERY]"
     op = order.parser
     op.add_option("--fast", action="store_true", default=False,
                   help="approximate search, for big libraries")
@@ -121,9 +134,10 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
                   help="strip rank prefixes: back to the imported names")
     op.add_option("--resume", action="store_true", default=False,
                   help="finish an interrupted rename run")
-    op.add_option("--copies", choices=["mark", "move", "delete"],
+    op.add_option("--copies", choices=["mark", "move", "trash", "delete"],
                   help="extra exact copies (same hash): mark them (duplicate_of), "
-                       "move them to similar.dupes_folder, or delete them (asks first)")
+                       "move them to similar.dupes_folder, send them to the system trash "
+                       "(undoable), or delete them (asks first)")
     op.add_option("--export", metavar="FILE",
                   help="write features.csv: images, feature columns, rank R")
 

@@ -20,25 +20,32 @@ if TYPE_CHECKING:
 
 
 def run_journal(plugin: SimilarPlugin, lib: Library, run_id: int, total: int,
-                undo: bool = False) -> journal.Outcome:
+                undo: bool = False, fresh: bool = False) -> journal.Outcome:
+    """Walk a run (``fresh``: just journaled) forwards, or back with ``undo``."""
     progress = Progress(total, "undo" if undo else "rename")
     try:
-        outcome = (journal.undo if undo else journal.resume)(lib, run_id, progress.update)
+        outcome = (journal.undo(lib, run_id, progress.update) if undo else
+                   journal.resume(lib, run_id, progress.update, fresh))
     except KeyboardInterrupt:
         raise UserError(
+            "interrupted; no file is lost. Run `beet similar-undo` again to finish "
+            "putting the files back" if undo else
             "interrupted; no file is lost. Run `beet similar-order --resume` to "
             "finish or `beet similar-undo` to put every file back") from None
     finally:
         progress.close()
-    for error in outcome.errors:
-        plugin._log.warning("{}", error)
+    for line in outcome.skipped + outcome.errors:
+        plugin._log.warning("{}", line)
     return outcome
 
 
 def _files(final) -> str:
-    """``12 files``, or ``12 photos (20 files)`` when companions move too."""
+    """``12 photos``, or ``12 photos (8 companion files)`` when companions
+    move too: the words of :meth:`journal.Outcome.counted`."""
     photos = len({s.key for s in final})
-    return f"{photos} files" if photos == len(final) else f"{photos} photos ({len(final)} files)"
+    others = sum(1 for s in final if s.part)
+    return (f"{photos} photo{'s' * (photos != 1)}"
+            + (f" ({others} companion file{'s' * (others != 1)})" if others else ""))
 
 
 def start_run(plugin: SimilarPlugin, lib: Library, kind: str, steps,
@@ -51,12 +58,26 @@ def start_run(plugin: SimilarPlugin, lib: Library, kind: str, steps,
     return run_id, set(problems)
 
 
+def finishing_command(lib: Library) -> tuple[int, str] | None:
+    """(run id, the command that finishes it) for an interrupted run."""
+    found = journal.interrupted(lib)
+    if found is None:
+        return None
+    run_id, state = found
+    if state == "undoing":
+        return run_id, (f"the undo of run {run_id} was interrupted; run `beet similar-undo` "
+                        "to finish putting its files back")
+    kind = {"trash": "trash", "move-copies": "move"}.get(journal.kind_of(lib, run_id), "rename")
+    return run_id, (f"{kind} run {run_id} was interrupted; run `beet similar-order --resume` "
+                    "to finish it or `beet similar-undo` to roll it back")
+
+
 def check_no_unfinished(lib: Library) -> None:
-    run_id = journal.unfinished(lib)
-    if run_id is not None:
-        raise UserError(
-            f"rename run {run_id} was interrupted; run `beet similar-order --resume` "
-            "to finish it or `beet similar-undo` to roll it back first")
+    """Refuse to change files or rows while a run is unfinished: its photos
+    may sit under temporary names."""
+    found = finishing_command(lib)
+    if found is not None:
+        raise UserError(f"{found[1]} first")
 
 
 def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str | None,
@@ -86,10 +107,9 @@ def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str | No
                       f"{util.displayable_path(os.path.basename(step.dst))}")
         ui.print_(f"dry run: {_files(final)} would be renamed; nothing changed")
         return
-    run_id, _ = start_run(plugin, lib, kind, steps, before)
-    outcome = run_journal(plugin, lib, run_id, len(steps))
-    if outcome.errors:
-        ui.print_(f"run {run_id}: {len(outcome.errors)} renames failed (see above); "
-                  "no file was lost: `beet similar-undo` puts every file back")
-    else:
-        ui.print_(f"renamed {_files(final)} (run {run_id}); `beet similar-undo` reverts")
+    run_id, left_out = start_run(plugin, lib, kind, steps, before)
+    outcome = run_journal(plugin, lib, run_id, len(steps), fresh=True)
+    not_done = len(outcome.failed | left_out)
+    ui.print_(f"renamed {outcome.counted()} (run {run_id})"
+              + (f"; {not_done} not renamed (see above), no file was lost"
+                 if not_done else "") + "; `beet similar-undo` reverts")

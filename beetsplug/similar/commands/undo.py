@@ -1,13 +1,16 @@
-"""``beet similar-undo``: put back the files of the last rename run."""
+"""``beet similar-undo``: put back the files of the last run that moved
+them; ``--list`` shows the runs."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from beets import ui
 from beets.exceptions import UserError
 
 from ..rename import journal
+from ..trash import cli as trash_cli
 from .renaming import run_journal
 
 if TYPE_CHECKING:
@@ -15,18 +18,63 @@ if TYPE_CHECKING:
 
     from .. import SimilarPlugin
 
+HELP = "put back the files of the last run that moved them (--list: the runs)"
+DESCRIPTION = (
+    "Puts back the files of the latest run that moved them and is not undone yet: "
+    "similar-order renames and --clear, similar-order --copies move, similar-dupes "
+    "--move, and photos sent to the trash. Run it again to go back one more run, "
+    "and again, as far as the first; --list shows the runs. A photo deleted since "
+    "is left out with one line; sidecars it has gained since go back with it. If "
+    "an undo is interrupted, run similar-undo again to finish it.")
+
+KINDS = {"order": "order", "clear": "order --clear", "move-copies": "moved to dupes_folder",
+         "trash": "sent to the trash"}
+STATES = {"running": "interrupted", "undoing": "undo interrupted", "done": "done",
+          "failed": "done, with problems", "undone": "undone"}
+
+
+def list_runs(lib: Library) -> None:
+    runs = journal.runs(lib)
+    if not runs:
+        ui.print_("no runs yet: nothing to undo")
+        return
+    nxt = next((r.id for r in runs if r.state != "undone"), None)
+    for r in runs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
+        undoable = ("no (undone)" if r.state == "undone" else "next" if r.id == nxt
+                    else "yes, after the runs above")
+        ui.print_(f"run {r.id}: {when}, {KINDS.get(r.kind, r.kind)}, {r.photos} photo"
+                  f"{'s' * (r.photos != 1)}, {STATES.get(r.state, r.state)}; "
+                  f"undo: {undoable}")
+
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    if args:
+        raise UserError("similar-undo takes no query: it undoes whole runs, the latest "
+                        "first (see --list)")
+    if opts.list:
+        list_runs(lib)
+        return
     last = journal.last_undoable(lib)
     if last is None:
         raise UserError("nothing to undo")
     run_id, kind = last
+    if kind == "trash":
+        return trash_cli.undo(plugin, lib, run_id)
     outcome = run_journal(plugin, lib, run_id, 0, undo=True)
-    ui.print_(f"undid run {run_id} ({kind}): {outcome.done} steps reversed"
-              + (f", {len(outcome.errors)} problems (see above)" if outcome.errors else ""))
+    skipped = len(outcome.skipped)
+    problems = len(outcome.failed)
+    ui.print_(f"undid run {run_id} ({KINDS.get(kind, kind)}): put back {outcome.counted()}"
+              + (f"; {skipped} left as they are (see above)" if skipped else "")
+              + (f"; {problems} not put back (see above): run `beet similar-undo` again "
+                 "once that is fixed" if problems else ""))
 
 
 def command(plugin: SimilarPlugin) -> ui.Subcommand:
-    cmd = ui.Subcommand("similar-undo", help="undo the last rename run")
+    cmd = ui.Subcommand("similar-undo", help=HELP)
+    cmd.parser.description = DESCRIPTION
+    cmd.parser.add_option("-l", "--list", action="store_true", default=False,
+                          help="list the runs (newest first): when, kind, photos, state, "
+                               "whether undo can reach them")
     cmd.func = lambda lib, opts, args: run(plugin, lib, opts, args)
     return cmd

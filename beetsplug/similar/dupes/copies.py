@@ -11,9 +11,10 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from ..keep.rules import Keeper
+from ..keep.rules import Decision, Keeper
 from ..library.companions import Companion
 from ..rename.planner import Step, plan_units
+from .delete import on_disk
 
 if TYPE_CHECKING:
     from ..library.models import Photo
@@ -27,12 +28,22 @@ def exact_groups(photos: Iterable[Photo]) -> list[list[Photo]]:
     return [g for g in by_hash.values() if len(g) > 1]
 
 
+def choose(keeper: Keeper, group: Sequence) -> Decision:
+    """The keeper's decision among the photos of ``group`` whose files are
+    there: a row whose file is gone (moved or renamed outside the library)
+    is never kept over a real file. ``protected`` covers the whole group."""
+    present = [p for p in group if on_disk(os.fsdecode(p.path))]
+    decision = keeper.choose(present or group)
+    protected = frozenset(p.id for p in group if keeper.protects(p))
+    return Decision(decision.keep, decision.reason, protected)
+
+
 def extras(groups: Iterable[Sequence[Photo]], keeper: Keeper) -> list[tuple[Photo, Photo]]:
     """(extra, the photo kept) for every photo of ``groups`` that is neither
-    kept (see :class:`Keeper`) nor under a reference folder."""
+    kept (see :func:`choose`) nor under a reference folder."""
     out = []
     for group in groups:
-        decision = keeper.choose(group)
+        decision = choose(keeper, group)
         out.extend((p, decision.keep) for p in group
                    if p.id != decision.keep.id and p.id not in decision.protected)
     return out

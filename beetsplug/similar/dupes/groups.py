@@ -5,9 +5,16 @@ photos are closer than the threshold (complete linkage). Candidate pairs
 come from each photo's nearest neighbours; the groups are formed within
 each connected set of candidates, and a photo that would fit two groups
 goes to the one it is closer to (on average).
+
+With a second check (``Rule``), a pair is near-duplicate when it is
+closer than the strict threshold, or closer than the looser candidate
+threshold and the check accepts it; only such candidate pairs are checked.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.cluster.hierarchy import linkage
@@ -17,6 +24,32 @@ from scipy.spatial.distance import squareform
 
 from ..order.chain import knn, prepare
 from ..order.two_opt import row_distances
+
+FAR = 4.0  # farther than any cosine distance: a pair that is never near
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When two different pictures are near-duplicates: closer than the
+    strict threshold, or closer than ``candidate`` and ``check(a, b)``
+    (arrays of row indices -> bools) accepts them."""
+
+    candidate: float
+    check: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    # (a, b) -> bools: pairs never in one group (the user said so)
+    apart: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+
+    def on(self, points: np.ndarray) -> Rule:
+        """The rule for rows that are ``points`` of the checked ones."""
+        apart = self.apart
+        return replace(self, check=lambda a, b: self.check(points[a], points[b]),
+                       apart=None if apart is None else
+                       lambda a, b: apart(points[a], points[b]))
+
+    def kept_apart(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if self.apart is None or not len(a):
+            return np.zeros(len(a), dtype=bool)
+        return np.asarray(self.apart(a, b), dtype=bool)
 
 
 def distances(x: np.ndarray, metric: str) -> np.ndarray:
@@ -28,13 +61,16 @@ def distances(x: np.ndarray, metric: str) -> np.ndarray:
     return d2 / 2.0 if metric == "cosine" else np.sqrt(d2)
 
 
-def _complete_groups(x: np.ndarray, threshold: float, metric: str) -> list[list[int]]:
-    """Complete-linkage groups of the rows of ``x`` (one candidate component)."""
-    d = distances(x, metric).astype(np.float64)
+def _complete_groups(x: np.ndarray, threshold: float, metric: str,
+                     d: np.ndarray | None = None) -> list[list[int]]:
+    """Complete-linkage groups of the rows of ``x`` (one candidate
+    component), by their distances ``d`` (default: computed)."""
+    if d is None:
+        d = distances(x, metric).astype(np.float64)
     # Complete linkage merges at rising heights: the groups at ``threshold``
     # are the merges up to it (as ``fcluster(..., criterion="distance")``,
     # without its checks, which cost more than the linkage here).
-    n = len(x)
+    n = len(d)
     members = {i: [i] for i in range(n)}
     for k, (a, b, height, _) in enumerate(linkage(squareform(d, checks=False), "complete")):
         if height > threshold:
@@ -90,12 +126,15 @@ def _members(labels: np.ndarray) -> list[np.ndarray]:
 
 
 def pair_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float,
-                metric: str = "cosine") -> list[list[int]]:
+                metric: str = "cosine", rule: Rule | None = None) -> list[list[int]]:
     """Groups of the prepared rows ``x``, from candidate pairs: the pairs
     within ``threshold`` link rows, and each linked set is split by
-    complete linkage so that every two rows of a group are within it."""
+    complete linkage so that every two rows of a group are within it.
+    With a ``rule``, pairs it accepts count as within the threshold."""
     keep = rows != cols
     rows, cols = rows[keep], cols[keep]
+    if rule is not None:
+        return _checked_groups(x, rows, cols, threshold, metric, rule)
     close = _pair_distances(x, rows, cols, metric) < threshold
     out = []
     by_size: dict[int, list[np.ndarray]] = {}
@@ -110,6 +149,57 @@ def pair_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: fl
             else:
                 out += [sorted(members[g].tolist())
                         for g in _complete_groups(x[members], threshold, metric)]
+    return sorted(out, key=lambda g: g[0])
+
+
+def _checked_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float,
+                    metric: str, rule: Rule) -> list[list[int]]:
+    """:func:`pair_groups` by ``rule``: accepted candidate pairs link rows;
+    in each linked set, the pairs not yet checked are checked, and an
+    accepted pair counts as within the threshold (its distance scaled by
+    threshold / candidate, so nearer pairs stay nearer), any other pair
+    beyond the candidate threshold as far."""
+    sure = threshold  # closer: near without the check
+    lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
+    lo, hi = np.unique(np.stack([lo, hi]), axis=1) if len(lo) else (lo, hi)
+    d = _pair_distances(x, lo, hi, metric)
+    d[rule.kept_apart(lo, hi)] = FAR
+    verdict: dict[tuple[int, int], bool] = {}
+    maybe = np.flatnonzero((d >= sure) & (d < rule.candidate))
+    ok = rule.check(lo[maybe], hi[maybe]) if len(maybe) else np.zeros(0, bool)
+    verdict.update(zip(zip(lo[maybe].tolist(), hi[maybe].tolist()), ok.tolist()))
+    linked = d < sure
+    linked[maybe[ok]] = True
+    sets = _members(components(len(x), lo[linked], hi[linked]))
+    # The other pairs inside the linked sets that need the check, all at once.
+    matrices, ask = [], []
+    for members in sets:
+        m = distances(x[members], metric).astype(np.float64) if len(members) > 2 else None
+        matrices.append(m)
+        if m is not None and rule.apart is not None:
+            i, j = np.triu_indices(len(members), 1)
+            sep = rule.kept_apart(members[i], members[j])
+            m[i[sep], j[sep]] = m[j[sep], i[sep]] = FAR
+        if m is not None:
+            i, j = np.nonzero(np.triu((m >= sure) & (m < rule.candidate), 1))
+            ask += [(a, b) for a, b in zip(members[i].tolist(), members[j].tolist())
+                    if (min(a, b), max(a, b)) not in verdict]
+    if ask:
+        a, b = np.array(ask).T
+        verdict.update(zip(ask, rule.check(a, b).tolist()))
+    out = []
+    for members, m in zip(sets, matrices):
+        if m is None:  # two rows linked by their pair: a group
+            out.append(sorted(members.tolist()))
+            continue
+        eff = np.where(m < sure, m, FAR)
+        i, j = np.nonzero(np.triu((m >= sure) & (m < rule.candidate), 1))
+        for a, b in zip(i.tolist(), j.tolist()):
+            pa, pb = int(members[a]), int(members[b])
+            if verdict.get((pa, pb), verdict.get((pb, pa), False)):
+                eff[a, b] = eff[b, a] = m[a, b] * sure / rule.candidate
+        np.fill_diagonal(eff, 0.0)
+        out += [sorted(members[g].tolist()) for g in _complete_groups(None, sure, metric, eff)]
     return sorted(out, key=lambda g: g[0])
 
 
@@ -128,14 +218,16 @@ def _within(x: np.ndarray, sets: np.ndarray, threshold: float, metric: str) -> n
 
 
 def near_groups(vectors: np.ndarray, threshold: float, metric: str = "cosine",
-                k: int = 16, neighbours: np.ndarray | None = None) -> list[list[int]]:
+                k: int = 16, neighbours: np.ndarray | None = None,
+                rule: Rule | None = None) -> list[list[int]]:
     """Groups (two or more rows each) in which every two rows are within
     ``threshold`` of each other.
 
     For ``cosine`` the threshold is a cosine distance (1 - cosine
     similarity), for ``euclidean`` a plain distance. ``neighbours`` gives
     each row's candidate rows (default: its ``k`` exact nearest). Groups
-    are sorted by their first member; members in row order.
+    are sorted by their first member; members in row order. With a
+    ``rule``, what it accepts is near too (see :class:`Rule`).
     """
     n = len(vectors)
     if n < 2:
@@ -144,11 +236,11 @@ def near_groups(vectors: np.ndarray, threshold: float, metric: str = "cosine",
     if neighbours is None:
         neighbours, _ = knn(x, k)
     rows = np.repeat(np.arange(n), neighbours.shape[1])
-    return pair_groups(x, rows, neighbours.reshape(-1), threshold, metric)
+    return pair_groups(x, rows, neighbours.reshape(-1), threshold, metric, rule)
 
 
 def streamed_groups(n: int, rows: np.ndarray, cols: np.ndarray, threshold: float,
-                    load, batch: int = 20_000) -> list[list[int]]:
+                    load, batch: int = 20_000, rule: Rule | None = None) -> list[list[int]]:
     """:func:`pair_groups` of ``n`` unit rows (cosine) that are not all in
     memory: ``load(points)`` gives the unit rows of some points. Candidate
     pairs link points into sets; a batch of whole sets is loaded at a
@@ -177,7 +269,8 @@ def streamed_groups(n: int, rows: np.ndarray, cols: np.ndarray, threshold: float
         local[points] = np.arange(len(points))
         ours = slice(np.searchsorted(pair_labels, labels[sets[start][0]]),
                      np.searchsorted(pair_labels, labels[sets[stop - 1][0]], side="right"))
-        groups = pair_groups(load(points), local[rows[ours]], local[cols[ours]], threshold)
+        groups = pair_groups(load(points), local[rows[ours]], local[cols[ours]], threshold,
+                             rule=rule.on(points) if rule is not None else None)
         out += [sorted(points[g].tolist()) for g in groups]
         start = stop
     return sorted(out, key=lambda g: g[0])

@@ -7,21 +7,58 @@ pictures, in the reduced space (``order/reduced.py``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import ChainMap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from beets.util.functemplate import get_template
 
-from ..library import vectors
+from ..library import decisions, vectors
+from ..numbers import plain
 from ..library.selection import Selection
 from ..order import reduced
 from ..order.chain import prepare
 from . import kinds
-from .groups import distances, near_groups
+from .groups import Rule, distances, near_groups
 
 if TYPE_CHECKING:
     from beets.library import Library
+
+    from ..verify.store import Verifier
+
+
+@dataclass
+class NearCheck:
+    """The second check: pairs closer than ``candidate`` (and not under
+    the strict threshold) are near-duplicates when ``verifier`` accepts
+    them. (Pairs under the calibrated copy distance are checked too: it
+    is far above the strict threshold with a pretrained network; see
+    docs/precision.md.)"""
+
+    candidate: float
+    verifier: Verifier
+
+
+def near_rule(lib: Library, ids: np.ndarray, threshold: float,
+              check: NearCheck | None) -> Rule | None:
+    """How rows whose photos are ``ids`` are grouped past the network's
+    strict ``threshold``: the second check, and the pairs the user keeps
+    apart; None when neither applies (the network alone)."""
+    apart = decisions.not_duplicates(lib)
+    if check is None and not apart:
+        return None
+
+    def kept_apart(a, b):
+        return np.array([(min(x, y), max(x, y)) in apart
+                         for x, y in zip(ids[a].tolist(), ids[b].tolist())], dtype=bool)
+
+    if check is None:  # nothing to check: only the strict threshold, and apart
+        return Rule(threshold, lambda a, b: np.zeros(len(a), dtype=bool),
+                    kept_apart if apart else None)
+    return Rule(check.candidate, lambda a, b: check.verifier(ids[a], ids[b]),
+                kept_apart if apart else None)
 
 
 def featurized_rows(lib: Library, sel: Selection, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -40,24 +77,69 @@ def by_hash(hashes: Sequence[str]) -> list[list[int]]:
     return list(rows.values())
 
 
-def near_units(hashes: Sequence[str], matrix: np.ndarray, threshold: float) -> list[list[int]]:
+def near_units(hashes: Sequence[str], matrix: np.ndarray, threshold: float,
+               rule: Rule | None = None) -> list[list[int]]:
     """Near-duplicate groups (rows of ``matrix``, whose photos have
     ``hashes``), the one rule shared by ``similar-dupes``, ``similar-report``
     and ``similar-order``: exact copies count once, and every two
     different pictures of a group are within ``threshold`` (cosine) of
-    each other. Candidates are each picture's exact nearest neighbours."""
+    each other, or pass the ``rule``'s check (see :class:`.groups.Rule`;
+    it gets rows of ``matrix``). Candidates are each picture's exact
+    nearest neighbours."""
     units = by_hash(hashes)
     if len(units) < 2:
         return []
-    heads = matrix if len(units) == len(hashes) else matrix[[rows[0] for rows in units]]
+    first = np.array([rows[0] for rows in units], dtype=np.int64)
+    heads = matrix if len(units) == len(hashes) else matrix[first]
+    # Candidates for the check reach farther: more neighbours.
+    k = 16 if rule is None else 32
     return [[row for u in group for row in units[u]]
-            for group in near_groups(heads, threshold, "cosine")]
+            for group in near_groups(heads, threshold, "cosine", k=k,
+                                     rule=rule.on(first) if rule is not None else None)]
 
 
 @dataclass
 class DuplicateGroup:
     kind: str  # exact, copy, burst or similar (see dupes/kinds.py)
     rows: list[int]  # rows of the selection
+    # rows -> () -> the cosine distances between those rows' photos
+    distances_of: Callable[[list[int]], Callable[[], np.ndarray]] | None = None
+    check: NearCheck | None = None  # the second check, when it was on
+    measured: list[int] = field(default_factory=list)  # the rows grouped by their vectors
+
+    def evidence(self, sel: Selection, keep_row: int) -> dict[int, tuple[float | None,
+                                                                          int | None]]:
+        """{row: (cosine distance to the kept photo, inliers of the check
+        against it)} for each row of the group; None where not measured
+        (the inliers: the pair was not checked)."""
+        out: dict[int, tuple[float | None, int | None]] = {}
+        if self.distances_of is None:  # exact copies
+            return {r: (0.0, None) for r in self.rows}
+        # Rows added since (exact copies, maybe without vectors) stand for
+        # a row of the same bytes that has a vector.
+        had = self.measured or list(self.rows)
+        by_hash = {sel.hashes[r]: r for r in had}
+        keep = by_hash.get(sel.hashes[keep_row])
+        d = self.distances_of(had)()[had.index(keep)] if keep is not None else None
+        for row in self.rows:
+            twin = by_hash.get(sel.hashes[row])
+            dist = None if d is None or twin is None else max(float(d[had.index(twin)]), 0.0)
+            inliers = None
+            if self.check is not None and row != keep_row:
+                inliers = self.check.verifier.evidence(sel.ids[row], sel.ids[keep_row])
+            out[row] = (dist, None if inliers is None else abs(inliers))
+        return out
+
+
+def formatted(photo, fmt: str, evidence: tuple[float | None, int | None] | None) -> str:
+    """``photo``'s template ``fmt``, where ``$distance`` (to the group's
+    kept photo) and ``$inliers`` (of the second check against it; empty
+    when not checked) are the group's ``evidence``."""
+    dist, inliers = evidence if evidence is not None else (None, None)
+    values = {"distance": "" if dist is None else plain(dist),
+              "inliers": "" if inliers is None else str(inliers)}
+    return get_template(fmt).substitute(ChainMap(values, photo.formatted()),
+                                    photo._template_funcs())
 
 
 def _exact_groups(sel: Selection) -> list[list[int]]:
@@ -66,27 +148,34 @@ def _exact_groups(sel: Selection) -> list[list[int]]:
 
 def duplicate_groups(lib: Library, sel: Selection, key: str, threshold: float,
                      exact_only: bool = False, copy_distance: float | None = None,
-                     burst_gap: float = 2.0) -> tuple[list[DuplicateGroup], np.ndarray]:
+                     burst_gap: float = 2.0, check: NearCheck | None = None,
+                     ) -> tuple[list[DuplicateGroup], np.ndarray]:
     """Exact-copy groups of ``sel``, then near-duplicate groups of its
     featurized photos (see :func:`near_units`), each with its kind; vectors
     from the library (none when ``exact_only``). Above
     ``EXACT_CANDIDATES`` pictures, candidates come from the reduced space.
+    With a ``check``, candidate pairs past ``threshold`` are checked.
     Returns (groups, rows without vectors)."""
     if exact_only:
         return [DuplicateGroup("exact", g) for g in _exact_groups(sel)], np.zeros(0, int)
     rows, missing = featurized_rows(lib, sel, key)
     if len(rows) <= EXACT_CANDIDATES:
         _, matrix = vectors.load(lib, key, sel.ids[rows].tolist())
-        return _group_in_memory(sel, rows, matrix, threshold, copy_distance,
-                                burst_gap), missing
-    space = reduced.build(lib, key, sel, rows)
-    near = [space.rows_of(group).tolist()
-            for group in reduced.near_groups(lib, key, sel, space, threshold)]
-    return with_kinds(lib, key, sel, near, copy_distance, burst_gap), missing
+        groups = _group_in_memory(sel, rows, matrix, threshold, copy_distance, burst_gap,
+                                  check)
+    else:
+        space = reduced.build(lib, key, sel, rows)
+        near = [space.rows_of(group).tolist()
+                for group in reduced.near_groups(lib, key, sel, space, threshold, check)]
+        groups = with_kinds(lib, key, sel, near, copy_distance, burst_gap, check)
+    if check is not None:
+        check.verifier.summary()
+    return groups, missing
 
 
 def with_kinds(lib: Library, key: str, sel: Selection, near: list[list[int]],
-               copy_distance: float | None, burst_gap: float) -> list[DuplicateGroup]:
+               copy_distance: float | None, burst_gap: float,
+               check: NearCheck | None = None) -> list[DuplicateGroup]:
     """The exact groups of ``sel`` and its ``near`` groups (selection rows,
     as ``similar-order`` chained them), with their kinds; a group's vectors
     are read only when its kind depends on them."""
@@ -95,32 +184,36 @@ def with_kinds(lib: Library, key: str, sel: Selection, near: list[list[int]],
         return lambda: distances(prepare(vectors.load(
             lib, key, sel.ids[group].tolist())[1], "cosine"), "cosine")
 
-    return _with_kinds(sel, near, loaded, copy_distance, burst_gap)
+    return _with_kinds(sel, near, loaded, copy_distance, burst_gap, check)
 
 
 def _group_in_memory(sel: Selection, rows: np.ndarray, matrix: np.ndarray, threshold: float,
-                     copy_distance: float | None,
-                     burst_gap: float) -> list[DuplicateGroup]:
+                     copy_distance: float | None, burst_gap: float,
+                     check: NearCheck | None = None) -> list[DuplicateGroup]:
     """Exact-copy groups of ``sel``, then near-duplicate groups of its
     ``rows`` (whose vectors ``matrix`` holds; see :func:`near_units`)."""
     rows = np.asarray(rows, dtype=np.int64)
+    rule = near_rule(sel.lib, sel.ids[rows], threshold, check)
     near = [rows[g].tolist() for g in near_units([sel.hashes[r] for r in rows], matrix,
-                                                  threshold)] if len(rows) else []
+                                                  threshold, rule)] if len(rows) else []
     position = {int(r): p for p, r in enumerate(rows)}
 
     def loaded(group: list[int]):
         return lambda: distances(prepare(matrix[[position[r] for r in group]], "cosine"),
                                  "cosine")
 
-    return _with_kinds(sel, near, loaded, copy_distance, burst_gap)
+    return _with_kinds(sel, near, loaded, copy_distance, burst_gap, check)
 
 
 def _with_kinds(sel: Selection, near: list[list[int]], distances_of,
-                copy_distance: float | None, burst_gap: float) -> list[DuplicateGroup]:
+                copy_distance: float | None, burst_gap: float,
+                check: NearCheck | None = None) -> list[DuplicateGroup]:
     """The exact groups and the ``near`` ones, with their kinds. An exact
     group inside a near group is shown there, not twice."""
     groups = [DuplicateGroup(kinds.kind([sel.shot(r) for r in g], distances_of(g),
-                                        copy_distance, burst_gap), g) for g in near]
+                                        copy_distance, burst_gap), g, distances_of, check,
+                             list(g))
+              for g in near]
     in_near = {r for g in near for r in g}
     exact = [DuplicateGroup("exact", g) for g in _exact_groups(sel)
              if not all(r in in_near for r in g)]

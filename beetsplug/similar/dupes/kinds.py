@@ -1,7 +1,8 @@
 """What kind of group a near-duplicate group is.
 
 Pure: NumPy. Each kind has its own line and its own count, and acting on
-one must be asked for by name:
+one must be asked for by name. Exact copies inside a group of another kind
+count as one picture there (and are shown and counted as exact copies):
 
 | kind | the photos are |
 |---|---|
@@ -38,7 +39,10 @@ def kind(photos: Sequence, distances: Callable[[], np.ndarray], copy_distance: f
     hashes = [p.hash for p in photos]
     if len(set(hashes)) == 1:
         return "exact"
-    if is_burst(photos, burst_gap):
+    # Exact copies inside a group are one picture: a burst with a copy of
+    # one frame is still a burst.
+    pictures = list({p.hash: p for p in reversed(photos)}.values())
+    if is_burst(pictures, burst_gap):
         return "burst"
     moments = {p.taken for p in photos if p.taken}
     if copy_distance is not None and len(moments) <= 1:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from . import raw
 from .errors import ImageError
+from .files import check_regular
+from .pixels import PIXELS, TRANSPOSE, reduced
 
 try:  # HEIC/HEIF support is optional (pip install pillow-heif).
     from pillow_heif import register_heif_opener
@@ -47,6 +49,13 @@ _HASH_CHUNK = 1 << 20
 
 # Pillow warns past MAX_IMAGE_PIXELS and refuses past twice that.
 DEFAULT_MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+# Our own max_pixels check decides, right after the header is read and
+# before any pixel is decoded, so Pillow's warning is noise. Filtered for
+# good: ``catch_warnings`` around each open is not thread-safe (one
+# thread's exit restores the filters while another is opening), which let
+# the warning through when several threads decode.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ def is_image_name(path: str) -> bool:
 
 def content_hash(path: str) -> str:
     """SHA-256 of the file's bytes, hex: equal for exact copies only."""
+    check_regular(path)
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_HASH_CHUNK):
@@ -81,13 +91,12 @@ def content_hash(path: str) -> str:
 def open_image(path: str) -> Image.Image:
     """Open an image lazily, turning every failure into an ImageError."""
     try:
+        check_regular(path)
         if os.path.getsize(path) == 0:
             raise ImageError(path, "empty file (0 bytes)", "re-copy it from the source")
-        with warnings.catch_warnings():
-            # Our own max_pixels check (below) decides; Pillow's hard
-            # limit (twice its warning size) still raises here.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(path)
+        # Our own max_pixels check (check_size) decides; Pillow's hard
+        # limit (twice its warning size) still raises here.
+        return Image.open(path)
     except ImageError:
         raise
     except FileNotFoundError:
@@ -148,17 +157,17 @@ def read_info(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> PhotoInfo:
         return _info(exif, frames=1, **shape)
     with open_image(path) as img:
         check_size(path, img, max_pixels)
+        width, height = img.size
+        fmt = img.format or ""
+        frames = getattr(img, "n_frames", 1)
+        _decode_check(path, img)  # first: a PNG's getexif() decodes it all
         try:
             exif = img.getexif()
         except Exception:  # broken EXIF must not cost the photo
             exif = Image.Exif()
         orientation = _orientation(exif)
-        width, height = img.size
         if orientation in (5, 6, 7, 8):  # rotated by 90 degrees
             width, height = height, width
-        fmt = img.format or ""
-        frames = getattr(img, "n_frames", 1)
-        _decode_check(path, img)
     return _info(exif, width=width, height=height, orientation=orientation, format=fmt,
                  frames=frames)
 
@@ -197,7 +206,8 @@ def _decode_check(path: str, img: Image.Image) -> None:
     try:
         if img.format == "JPEG":
             img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
-        img.load()
+        with PIXELS.hold(img.width * img.height):
+            img.load()
     except Exception as exc:
         raise ImageError(path, f"corrupt or truncated image ({exc})",
                          "re-copy it from the source") from None
@@ -229,9 +239,11 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 def open_upright(path: str, cover: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Decode a photo to an upright RGB image at least ``cover`` pixels on
     each side where the photo has them: EXIF orientation applied, first
-    frame of an animation, JPEGs decoded at the smallest DCT scale that
-    still covers it (draft mode), which keeps decoding fast; RAW photos from
-    their embedded preview where it is large enough."""
+    frame of an animation. Large photos are decoded reduced (JPEG draft
+    mode: the smallest DCT scale that still covers it) or shrunk right
+    after decoding (PNG, TIFF), under :data:`PIXELS`, so memory stays
+    bounded; RAW photos from their embedded preview where it is large
+    enough."""
     if raw.is_raw_name(path):
         return raw.open_upright(path, cover)
     with open_image(path) as img:
@@ -240,7 +252,15 @@ def open_upright(path: str, cover: int, max_pixels: int = DEFAULT_MAX_PIXELS) ->
             if img.format == "JPEG":
                 img.draft("RGB", (cover, cover))  # rotated orientations swap axes: cover both
             img.seek(0)
-            return _to_rgb(ImageOps.exif_transpose(img))
+            with PIXELS.hold(img.width * img.height):
+                img.load()
+                orientation = _orientation(img.getexif())  # a PNG's decodes: after load
+                small = reduced(img, cover)
+            if small is img:  # closing the file closes this image: keep a copy
+                small = img.copy()
+            if orientation in TRANSPOSE:
+                small = small.transpose(TRANSPOSE[orientation])
+            return _to_rgb(small)
         except ImageError:
             raise
         except Exception as exc:

@@ -17,7 +17,9 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
+from . import quiet
 from .errors import ImageError
+from .files import check_regular
 
 try:
     import rawpy
@@ -46,6 +48,7 @@ def _need_rawpy(path: str) -> None:
 
 def _open(path: str):
     _need_rawpy(path)
+    check_regular(path)  # LibRaw would wait forever on a FIFO
     try:
         return rawpy.imread(path)
     except FileNotFoundError:
@@ -91,9 +94,32 @@ def _exif(path: str, preview: Image.Image | None) -> Image.Exif:
     return exif
 
 
+def _quietly(path: str, work):
+    """``work()`` with LibRaw's messages kept off the terminal: when LibRaw
+    printed a problem (``Unexpected end of file``), whether or not it went
+    on, the file is damaged: one line of ours, with LibRaw's words."""
+    error = None
+    with quiet.libraw(path) as said:
+        try:
+            result = work()
+        except ImageError as exc:
+            error = exc
+    if said:
+        raise ImageError(path, f"corrupt or truncated RAW (LibRaw: {said[0].lower()})",
+                         "re-copy it from the camera")
+    if error is not None:
+        raise error
+    return result
+
+
 def read(path: str) -> tuple[dict, Image.Exif]:
     """({width, height, orientation, format}, EXIF) of a RAW file, checking
     that LibRaw can unpack it."""
+    shape, preview = _quietly(path, lambda: _read(path))
+    return shape, _exif(path, preview)
+
+
+def _read(path: str) -> tuple[dict, Image.Image | None]:
     with _open(path) as raw:
         sizes = raw.sizes
         try:
@@ -107,14 +133,17 @@ def read(path: str) -> tuple[dict, Image.Exif]:
     if orientation in (6, 8):
         width, height = height, width
     fmt = os.path.splitext(path)[1].lstrip(".").upper()
-    return ({"width": width, "height": height, "orientation": orientation, "format": fmt},
-            _exif(path, preview))
+    return {"width": width, "height": height, "orientation": orientation, "format": fmt}, preview
 
 
 def open_upright(path: str, cover: int) -> Image.Image:
     """An upright RGB image of the RAW photo, at least ``cover`` pixels on
     its short side where the photo has them: the embedded preview when it
     is that large, else LibRaw's half-size demosaic."""
+    return _quietly(path, lambda: _upright(path, cover))
+
+
+def _upright(path: str, cover: int) -> Image.Image:
     with _open(path) as raw:
         flip = raw.sizes.flip
         preview = _preview(raw)

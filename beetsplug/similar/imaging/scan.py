@@ -7,7 +7,7 @@ and hashlib release the GIL, so two cores are kept busy.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from ..parallel import ordered_try_map
 from .decode import (
@@ -16,16 +16,20 @@ from .decode import (
     content_hash,
     read_info,
 )
+from .files import check_regular, odd_kind
 
 
-def walk_files(paths: Iterable[str]) -> Iterator[str]:
-    """Yield every file under ``paths`` (files or folders), sorted, once.
+def walk_files(paths: Iterable[str],
+               skipped: Callable[[str, str], None] = lambda path, why: None) -> Iterator[str]:
+    """Yield every regular file under ``paths`` (files or folders), sorted, once.
 
-    Symbolic links are followed to the file they point at, which is
-    yielded under its own path, once however many links lead to it; a
-    broken link is yielded as it is (reading it then says so). Hidden
-    files and folders (a leading dot) are passed over, as are folders we
-    cannot enter.
+    Symbolic links are followed, to files and to folders, to the real path,
+    which is yielded once however many links lead to it; a link back to a
+    folder being walked (a loop) is not entered again. A broken link is
+    yielded as it is (reading it then says so). Hidden files and folders
+    (a leading dot) are passed over, as are folders we cannot enter. A FIFO,
+    socket or device is never opened: it goes to ``skipped(path, what it
+    is)``.
     """
     seen: set[str] = set()
 
@@ -36,6 +40,9 @@ def walk_files(paths: Iterable[str]) -> Iterator[str]:
         if real in seen:
             return None
         seen.add(real)
+        if (kind := odd_kind(real)) is not None:
+            skipped(path, kind)
+            return None
         return real
 
     for top in paths:
@@ -44,16 +51,41 @@ def walk_files(paths: Iterable[str]) -> Iterator[str]:
             if (real := resolved(top)) is not None:
                 yield real
             continue
-        for folder, dirs, files in os.walk(top):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        entered = {os.path.realpath(top)}
+        for folder, dirs, files in os.walk(top, followlinks=True):
+            keep = []
+            for d in sorted(dirs):
+                real = os.path.realpath(os.path.join(folder, d))
+                if d.startswith(".") or real in entered:
+                    continue  # hidden, or a loop back to a folder already walked
+                entered.add(real)
+                keep.append(d)
+            dirs[:] = keep
             for name in sorted(files):
                 if not name.startswith(".") and (real := resolved(os.path.join(folder, name))):
                     yield real
 
 
+def beside(files: Iterable[str],
+           skipped: Callable[[str, str], None] = lambda path, why: None) -> Iterator[str]:
+    """Yield the regular, visible files in the folders of ``files`` (not
+    below them), resolved as :func:`walk_files` does: where a file's
+    companions are found."""
+    folders = sorted({os.path.dirname(os.path.realpath(f)) for f in files})
+    names = []
+    for folder in folders:
+        try:
+            names += [os.path.join(folder, n) for n in os.listdir(folder)
+                      if not n.startswith(".")]
+        except OSError:
+            continue
+    yield from walk_files(sorted(p for p in names if not os.path.isdir(p)), skipped)
+
+
 def read_record(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
     """The library fields for one photo file; raises ImageError."""
     try:
+        check_regular(path)
         st = os.stat(path)
     except FileNotFoundError:
         if os.path.islink(path):

@@ -12,12 +12,15 @@ then the oldest:
 | ``format`` | the best format (``similar.formats``) | RAW original, better format |
 | ``path:FOLDER`` | every photo under FOLDER, always: never an extra (reference folders) | in FOLDER |
 
-When no rule decides, the photo imported first is kept.
+When no rule decides, a name that is not a copy's name is kept
+(``DSC_1010.jpg`` over ``DSC_1010 (1).jpg``, ``Copy of DSC_1010.jpg``, ...),
+then the photo imported first.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +29,38 @@ from . import score
 MARGIN = 0.05  # a quality lead smaller than this does not decide
 _REASONS = {"sharpness": "sharper", "exposure": "better exposed", "format": "better format",
             "resolution": "larger", "metadata": "more metadata", "edits": "edited"}
+
+
+# What file managers and browsers add to a copy's name: " (1)", " copy",
+# " copy 2", " - Copy", "_copy", "-copy", "Copy of "; and "-1", "_2" when
+# the name without it is another photo's of the group.
+_COPY_MARKS = re.compile(r"(?i)^(?:copy of )?(.+?)(?: \(\d{1,3}\)| ?[-_ ] ?copy(?: ?\(?\d+\)?)?)*$")
+_NUMBERED = re.compile(r"^(.+?)[-_]\d{1,2}$")
+
+
+def _original_name(name) -> str:
+    """A file name's stem without the marks a copy's name has."""
+    stem = os.path.splitext(os.path.basename(os.fsdecode(name)))[0]
+    return _COPY_MARKS.match(stem).group(1).lower() if stem else ""
+
+
+def copy_names(photos: Sequence) -> set:
+    """Ids of the photos whose names are a copy's name: with a copy's marks,
+    or numbered (``-1``) after the name of another photo of ``photos``."""
+    stems = {p.id: os.path.splitext(os.path.basename(os.fsdecode(_name(p))))[0].lower()
+             for p in photos}
+    out = set()
+    for p in photos:
+        if _original_name(_name(p)) != stems[p.id]:
+            out.add(p.id)
+        elif (m := _NUMBERED.match(stems[p.id])) and m.group(1) in stems.values():
+            out.add(p.id)
+    return out
+
+
+def _name(photo):
+    """The imported name (before any rank prefix), else the file's."""
+    return photo.get("origname") or os.path.basename(os.fsdecode(photo.path))
 
 
 class KeepRuleError(ValueError):
@@ -85,6 +120,11 @@ class Keeper:
             narrowed, why = getattr(self, f"_{rule}")(candidates)
             if len(narrowed) < len(candidates):
                 candidates, reason = narrowed, why
+        if len(candidates) > 1:
+            copies = copy_names(candidates)
+            if 0 < len(copies) < len(candidates):
+                candidates = [p for p in candidates if p.id not in copies]
+                reason = "not a copy's name"
         keep = min(candidates, key=lambda p: p.id)
         if len(candidates) > 1:
             reason = "imported first"
@@ -96,7 +136,9 @@ class Keeper:
         parts = {p.id: score.parts(p, self.formats) for p in photos}
         best = max(photos, key=lambda p: parts[p.id].quality)
         top = parts[best.id].quality
-        close = [p for p in photos if parts[p.id].quality >= top - MARGIN]
+        # Leads compared at the score's own 4 decimals: 0.2708 - 0.2208 is a
+        # lead of MARGIN exactly, as 0.268 - 0.218 is, whatever floats say.
+        close = [p for p in photos if round(top - parts[p.id].quality, 4) < MARGIN]
         if len(close) == len(photos):
             return photos, ""
         runner = max((p for p in photos if p not in close), key=lambda p: parts[p.id].quality)

@@ -72,3 +72,12 @@ def store(tx, photo_id: int, companions: Sequence[tuple[str, str]]) -> None:
 def set_path(tx, photo_id: int, part: int, path: str) -> None:
     tx.mutate("UPDATE similar_companions SET path=? WHERE photo_id=? AND part=?",
               (os.fsencode(path), photo_id, part))
+
+
+def owners(lib: Library) -> dict[str, int]:
+    """{companion path: the id of the photo it belongs to}, for every
+    companion in the library."""
+    ensure_schema(lib)
+    with lib.transaction() as tx:
+        rows = tx.query("SELECT path, photo_id FROM similar_companions")
+    return {os.fsdecode(path): pid for path, pid in rows}

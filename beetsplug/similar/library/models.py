@@ -12,8 +12,10 @@ import os
 from typing import TYPE_CHECKING, ClassVar
 
 import beets
+from beets import dbcore
 from beets.dbcore import types
 from beets.dbcore.db import FormattedMapping, Index
+from beets.exceptions import UserError
 from beets.library.models import LibModel
 
 from ..features.extractor import OLD_DEPTH_LAYERS
@@ -50,6 +52,24 @@ class FileName(types.Type[str, str]):
         return model_value
 
 
+class Taken(types.DateType):
+    """The date taken: empty in templates when unknown (stored as 0)."""
+
+    def format(self, value) -> str:
+        return super().format(value) if value else ""
+
+
+def parse_sort(sort: str):
+    """A beets sort from ``similar.sort`` (``path+``, ``taken- path+``);
+    None when empty. Raises UserError, in one line, on a bad one."""
+    parts = sort.split()
+    bad = [p for p in parts if len(p) < 2 or p[-1] not in "+-"]
+    if bad:
+        raise UserError(f"similar.sort {sort!r}: {bad[0]!r} is not a sort; give fields "
+                        "each followed by + or -, such as 'path+' or 'taken- path+'")
+    return dbcore.sort_from_strings(Photo, parts) if parts else None
+
+
 class Photo(LibModel):
     """A photo file in the library."""
 
@@ -66,7 +86,7 @@ class Photo(LibModel):
         "width": types.INTEGER,  # as displayed (after EXIF orientation)
         "height": types.INTEGER,
         "orientation": types.INTEGER,
-        "taken": types.DATE,  # EXIF date taken; 0 when unknown
+        "taken": Taken(),  # EXIF date taken; 0 when unknown (empty in templates)
         "year": types.INTEGER,
         "month": types.PaddedInt(2),
         "day": types.PaddedInt(2),
@@ -132,7 +152,7 @@ _EXTRA_TABLES: dict[str, dict[str, str]] = {
         "id": "INTEGER PRIMARY KEY",
         "started": "REAL NOT NULL",
         "kind": "TEXT NOT NULL",  # order, clear, move-copies
-        "state": "TEXT NOT NULL",  # running, done, failed, undone
+        "state": "TEXT NOT NULL",  # running, done, failed, undoing, undone
     },
     "similar_journal": {
         "run_id": "INTEGER NOT NULL",
@@ -144,6 +164,7 @@ _EXTRA_TABLES: dict[str, dict[str, str]] = {
         "dev": "INTEGER",  # the file (device, inode) when the run started:
         "ino": "INTEGER",  # it is recognised by this, not by its name
         "part": "INTEGER NOT NULL DEFAULT 0",  # 0: the photo; 1..: its companions
+        "digest": "TEXT",  # SHA-256 of a file copied across disks: its identity then
     },
     "similar_calibrations": {
         "id": "INTEGER PRIMARY KEY",

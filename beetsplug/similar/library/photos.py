@@ -15,12 +15,12 @@ from beets.exceptions import UserError
 
 from .. import interrupts
 from ..imaging.decode import ImageError
-from ..imaging.scan import read_records, walk_files
-from ..imaging.shots import SIDECARS, shots
+from ..imaging.scan import beside, read_records, walk_files
+from ..imaging.shots import SIDECARS, Shot, shots
 from ..keep import score
 from ..keep.score import FORMATS
-from . import companions
-from .models import Photo, ensure_schema
+from . import companions, reconcile
+from .models import Photo, ensure_schema, parse_sort
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def photos(lib: Library, query: str | Sequence[str] = (), sort: str = "path+"):
     """Photos matching a beets query, sorted by ``sort`` unless the query sorts."""
     ensure_schema(lib)
-    default_sort = dbcore.sort_from_strings(Photo, [sort]) if sort else None
+    default_sort = parse_sort(sort)
     try:
         return lib._fetch(Photo, list(query) if not isinstance(query, str) else query,
                           default_sort)
@@ -86,8 +86,41 @@ class ImportReport:
     not_images: list[str] = field(default_factory=list)
     # photos that were rows of their own and are now companions of another
     joined: list[Photo] = field(default_factory=list)
+    merged: dict[int, int] = field(default_factory=dict)  # joined row id -> its shot's id
     # (path, photo already imported): another name (hard link) of its file
     aliases: list[tuple[str, Photo]] = field(default_factory=list)
+    # (old path, photo): a file that moved; its row followed it
+    moved: list[tuple[str, Photo]] = field(default_factory=list)
+    # rows under the imported folders whose file is gone (forgotten if asked)
+    missing: list[Photo] = field(default_factory=list)
+    forgotten: int = 0
+    # (path, what it is): FIFOs, sockets, devices; never opened
+    odd: list[tuple[str, str]] = field(default_factory=list)
+
+
+def find_shots(paths: Sequence[str], sidecars: Sequence[str],
+               skipped: Callable[[str, str], None]) -> tuple[list[Shot], list[str]]:
+    """The shots under ``paths`` and the files that are none. A file given
+    by itself brings its shot as its folder would: its companions beside
+    it, or, for a companion (a sidecar, the JPEG of a RAW+JPEG pair), the
+    photo it belongs to."""
+    folders = [p for p in paths if os.path.isdir(p)]
+    files = [p for p in paths if not os.path.isdir(p)]
+    found, others = shots(walk_files(folders, skipped), sidecars)
+    if files:
+        wanted = set(walk_files(files, skipped))
+        stems = {os.path.splitext(os.path.basename(w))[0] for w in wanted}
+
+        def near_skipped(path: str, why: str) -> None:  # only odd files of these shots
+            if any(os.path.basename(path).startswith(stem) for stem in stems):
+                skipped(path, why)
+
+        near, near_others = shots(beside(wanted, near_skipped), sidecars)
+        have = {s.photo for s in found}
+        found += [s for s in near if s.photo not in have and wanted & set(s.files())]
+        others = sorted(set(others) | (set(near_others) & wanted))
+        found.sort(key=lambda s: s.photo)
+    return found, others
 
 
 def import_paths(
@@ -99,6 +132,7 @@ def import_paths(
     formats: Sequence[str] = FORMATS,
     on_error: Callable[[ImageError], None] = lambda e: None,
     on_photo: Callable[[Photo, bool], None] = lambda p, new: None,
+    forget_missing: bool = False,
 ) -> ImportReport:
     """Add or refresh every image under ``paths``.
 
@@ -110,7 +144,11 @@ def import_paths(
     is recorded in ``aliases``, not added. Files that belong to a photo
     (sidecars, the JPEG of a RAW+JPEG pair, a Live Photo's video; see
     :mod:`..imaging.shots`) are recorded as its companions, also for photos
-    that did not change, and a row such a file had of its own is removed.
+    that did not change, and a row such a file had of its own is merged
+    into the photo's (see :mod:`.reconcile`). A file whose row's path is
+    gone (moved, renamed folder) moves that row. Rows under the imported
+    folders whose file is gone are reported in ``missing``, and removed
+    with ``forget_missing``.
     """
     ensure_schema(lib)
     for p in paths:
@@ -118,15 +156,25 @@ def import_paths(
             raise UserError(f"no such file or folder: {p}")
     _remember_roots(lib, paths)
     report = ImportReport()
-    found, report.not_images = shots(walk_files(paths), sidecars)
+    found, report.not_images = find_shots(paths, sidecars,
+                                          lambda path, why: report.odd.append((path, why)))
     images = [shot.photo for shot in found]
     shot_of = {shot.photo: shot for shot in found}
 
     known: dict[str, Photo] = {}
     by_hash: dict[str, list[Photo]] = {}
+    by_id: dict[int, Photo] = {}
     for photo in photos(lib, sort=""):
         known[os.fsdecode(photo.path)] = photo
         by_hash.setdefault(photo.hash, []).append(photo)
+        by_id[photo.id] = photo
+    owner_of = companions.owners(lib)
+
+    def a_companion(path: str) -> bool:
+        """Known as another photo's companion, and that photo is there."""
+        owner = by_id.get(owner_of.get(path, -1))
+        return (owner is not None and os.fsdecode(owner.path) != path
+                and os.path.exists(os.fsdecode(owner.path)))
 
     todo = []
     unchanged_photos: list[Photo] = []
@@ -135,6 +183,8 @@ def import_paths(
         if photo is not None and unchanged(photo, path):
             report.unchanged += 1
             unchanged_photos.append(photo)
+        elif photo is None and a_companion(path):
+            continue  # never a photo row of its own
         else:
             todo.append(path)
 
@@ -157,6 +207,7 @@ def import_paths(
             on_photo(photo, new)
         batch.clear()
 
+    claimed: set[int] = set()
     for path, record, error in read_records(todo, max_pixels, threads):
         if error is not None:
             report.errors.append(error)
@@ -168,10 +219,16 @@ def import_paths(
             if same is not None:
                 report.aliases.append((path, same))
                 continue
-            photo = Photo(lib, **record)
-            by_hash.setdefault(photo.hash, []).append(photo)
-            report.added.append(photo)
-            batch.append((photo, True))
+            ghost = reconcile.moved_from(record, by_hash.get(record["hash"], ()), claimed)
+            if ghost is not None:
+                report.moved.append((os.fsdecode(ghost.path), ghost))
+                update_from_record(ghost, record)
+                batch.append((ghost, False))
+            else:
+                photo = Photo(lib, **record)
+                by_hash.setdefault(photo.hash, []).append(photo)
+                report.added.append(photo)
+                batch.append((photo, True))
         else:
             update_from_record(photo, record)
             report.updated.append(photo)
@@ -180,12 +237,32 @@ def import_paths(
             flush()
     flush()
     _refresh_companions(lib, unchanged_photos, shot_of, with_companions)
-    taken_over = {p for shot in found for p, _ in shot.companions}
-    report.joined = [known[p] for p in sorted(taken_over) if p in known]
-    for photo in report.joined:
-        photo.remove()
+    _join(lib, report, found, known)
+    roots = [os.path.realpath(p) for p in paths if os.path.isdir(p)]
+    gone = {p.id for p in report.joined}
+    report.missing = reconcile.missing((p for p in known.values() if p.id not in gone), roots)
+    if forget_missing:
+        with interrupts.deferred():
+            for photo in report.missing:
+                photo.remove()
+        report.forgotten = len(report.missing)
     return report
 
+
+def _join(lib: Library, report: ImportReport, found: list[Shot], known: dict[str, Photo]) -> None:
+    """Rows whose file is now a companion of another photo merge into it."""
+    owner_path = {p: shot.photo for shot in found for p, _ in shot.companions}
+    rows = {os.fsdecode(p.path): p for p in [*known.values(), *report.added]}
+    with interrupts.deferred():
+        for path in sorted(owner_path):
+            old, owner = known.get(path), rows.get(owner_path[path])
+            if old is None or os.fsdecode(old.path) != path:
+                continue
+            if owner is None or owner.id is None:
+                continue  # its photo could not be read: it stays a photo
+            report.merged[old.id] = owner.id
+            report.joined.append(old)
+            reconcile.merge_into(lib, old, owner)
 
 def _refresh_companions(lib: Library, unchanged: list[Photo], shot_of, with_companions) -> None:
     """Companions come and go (an editor writes a sidecar) while the photo

@@ -19,7 +19,7 @@ from beets.dbcore.sort import NullSort
 from beets.exceptions import UserError
 from beets.library.queries import parse_query_parts
 
-from .models import Photo, ensure_schema
+from .models import Photo, ensure_schema, parse_sort
 from .photos import photos as fetch_photos
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class Facts(dict):
 
 
 FACTS = ("id", "path", "hash", "width", "height", "taken", "mtime", "format", "camera",
-         "gps", "edited", "sharpness", "exposure")
+         "gps", "edited", "sharpness", "exposure", "origname")
 
 
 class Selection:
@@ -111,7 +111,7 @@ def select(lib: Library, query: str | Sequence[str] = (), sort: str = "path+") -
     except dbcore.query.ParsingError as exc:
         raise UserError(f"invalid query: {exc}") from None
     if parsed_sort is None or isinstance(parsed_sort, NullSort):
-        parsed_sort = dbcore.sort_from_strings(Photo, [sort]) if sort else None
+        parsed_sort = parse_sort(sort)
     where, subvals = parsed.clause()
     order_by = parsed_sort.order_clause() if parsed_sort is not None else "id"
     if where is None or order_by is None:  # beets filters or sorts in Python

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..dupes import kinds
 from ..dupes.groups import pair_distances
-from ..dupes.job import by_hash, featurized_rows, near_units
+from ..dupes.job import by_hash, featurized_rows, near_rule, near_units
 from ..library import vectors
 from ..library.selection import Selection
 from . import reduced
@@ -24,6 +24,8 @@ from .chain import ChainResult, order_vectors, prepare
 
 if TYPE_CHECKING:
     from beets.library import Library
+
+    from ..dupes.job import NearCheck
 
     from ..library.models import Photo
 
@@ -45,21 +47,25 @@ class Ordered:
 
 def order(lib: Library, sel: Selection, key: str, metric: str, fast: bool, improve: bool,
           start: str = "outlier", threshold: float | None = None,
-          burst_gap: float = 2.0) -> Ordered:
+          burst_gap: float = 2.0, check: NearCheck | None = None) -> Ordered:
     """Chain the photos of ``sel`` that have vectors under ``key``.
 
     Exact copies (same hash) and, given a ``threshold``, near-duplicate
     groups (as ``similar-dupes`` forms them) are chained as one unit each,
     so their photos always end up next to each other. ``fast`` works in
     the reduced space (``order/reduced.py``), whatever the library's size.
+    ``check``: the second check, as for ``similar-dupes``.
     """
     rows, missing = featurized_rows(lib, sel, key)
     if fast and len(rows) >= 64:
         return _order_reduced(lib, sel, key, rows, missing, metric, improve, start,
-                              threshold, burst_gap)
+                              threshold, burst_gap, check)
     _, matrix = vectors.load(lib, key, sel.ids[rows].tolist())
     hashes = [sel.hashes[r] for r in rows]
-    near = near_units(hashes, matrix, threshold) if threshold is not None else []
+    rule = near_rule(lib, sel.ids[rows], threshold, check) if threshold is not None else None
+    near = near_units(hashes, matrix, threshold, rule) if threshold is not None else []
+    if check is not None:
+        check.verifier.summary()
     units = chain_units(hashes, near)
     start_at = None
     if start == "earliest" and units:
@@ -75,10 +81,13 @@ def order(lib: Library, sel: Selection, key: str, metric: str, fast: bool, impro
 
 
 def _order_reduced(lib, sel, key, rows, missing, metric, improve, start, threshold,
-                   burst_gap) -> Ordered:
+                   burst_gap, check=None) -> Ordered:
     t0 = time.perf_counter()
     space = reduced.build(lib, key, sel, rows)
-    near = reduced.near_groups(lib, key, sel, space, threshold) if threshold is not None else []
+    near = reduced.near_groups(lib, key, sel, space, threshold, check) \
+        if threshold is not None else []
+    if check is not None:
+        check.verifier.summary()
     chained = reduced.chain(space, near, metric, improve,
                             _earliest(sel, rows) if start == "earliest" else None)
     head_of = np.empty(len(sel), dtype=np.int64)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from beets.exceptions import UserError
 
-from ..dupes.groups import streamed_groups
+from ..dupes.groups import Rule, streamed_groups
 from ..library import vectors
 from ..progress import Progress
 from ..search import graph
@@ -30,6 +30,7 @@ from .two_opt import row_distances
 if TYPE_CHECKING:
     from beets.library import Library
 
+    from ..dupes.job import NearCheck
     from ..library.selection import Selection
 
 SAMPLE = 20_000  # vectors the reduction is fitted on
@@ -95,13 +96,18 @@ def _reduce(lib, key, sel, featurized, seed):
 
 
 def near_groups(lib: Library, key: str, sel: Selection, space: Space,
-                threshold: float) -> list[list[int]]:
+                threshold: float, check: NearCheck | None = None,
+                batch: int = 5_000) -> list[list[int]]:
     """Near-duplicate groups as heads (indices into ``space.heads``), by the
     rule of :func:`..dupes.groups.near_groups`: pairs closer than
     ``threshold`` in the reduced space are candidates (no pair farther
-    there is close in full), confirmed on the full vectors."""
+    there is close in full), confirmed on the full vectors. With a
+    ``check``, pairs up to its candidate distance are candidates too: their
+    full distances are measured and the check run, ``batch`` pairs at a
+    time, and only the pairs it accepts link pictures."""
     n, k = space.neighbours.shape
-    maybe = (space.d2 / 2.0 < threshold * (1 + 1e-4) + 1e-6).reshape(-1)
+    reach = threshold if check is None else max(threshold, check.candidate)
+    maybe = (space.d2 / 2.0 < reach * (1 + 1e-4) + 1e-6).reshape(-1)
     rows = np.repeat(np.arange(n), k)[maybe]
     cols = space.neighbours.reshape(-1)[maybe]
     head_ids = sel.ids[space.heads]
@@ -109,11 +115,46 @@ def near_groups(lib: Library, key: str, sel: Selection, space: Space,
     def load(points: np.ndarray) -> np.ndarray:
         return prepare(vectors.load(lib, key, head_ids[points].tolist())[1], "cosine")
 
+    from ..dupes.job import near_rule  # (dupes.job imports this module)
+
+    rule = near_rule(lib, head_ids, threshold, check)
+    if check is not None:
+        with _stage(f"second check of {len(rows)} candidate pairs"):
+            rows, cols = _checked_pairs(rows, cols, space.d2.reshape(-1)[maybe] / 2.0,
+                                        threshold, rule, load, batch)
     with _stage(f"near-duplicate groups from {len(rows)} candidate pairs"):
         try:
-            return streamed_groups(n, rows, cols, threshold, load)
+            return streamed_groups(n, rows, cols, threshold, load, rule=rule)
         except ValueError as exc:  # a threshold far too high
             raise UserError(str(exc)) from None
+
+
+def _checked_pairs(rows: np.ndarray, cols: np.ndarray, reduced_d: np.ndarray,
+                   threshold: float, rule: Rule, load, batch: int):
+    """The candidate pairs that may link pictures: those under the strict
+    threshold in the reduced space, and those past it that are under the
+    candidate distance in full and that the check accepts."""
+    sure = threshold  # closer: near without the check
+    apart = rule.kept_apart(rows, cols)  # never linked, never checked
+    near = (reduced_d < sure * (1 + 1e-4) + 1e-6) & ~apart
+    keep = near.copy()
+    loose = np.flatnonzero(~near & ~apart)
+    progress = Progress(len(loose), "second check") if len(loose) > batch else None
+    for lo in range(0, len(loose), batch):
+        at = loose[lo:lo + batch]
+        points, local = np.unique(np.concatenate([rows[at], cols[at]]), return_inverse=True)
+        x = load(points)
+        d = row_distances(x, local[:len(at)], local[len(at):]) ** 2 / 2.0
+        near_full = d < sure
+        ask = np.flatnonzero(~near_full & (d < rule.candidate))
+        keep[at[near_full]] = True
+        if len(ask):
+            keep[at[ask[rule.check(rows[at[ask]], cols[at[ask]])]]] = True
+        if progress is not None:
+            progress.update(len(at))
+    if progress is not None:
+        progress.close()
+    return rows[keep], cols[keep]
 
 
 def _unit_neighbours(unit_of: np.ndarray, neighbours: np.ndarray, x: np.ndarray,

@@ -1,11 +1,15 @@
-"""Rename runs journaled in the library database: run, resume, undo.
+"""Runs journaled in the library database: run, resume, undo.
 
 Every step of a run is written to ``similar_journal`` before the first
 file moves. Steps are then done in order and the photos' stored paths
 follow them in the same transactions. Because each step can be redone
 safely (see :func:`planner.perform`), a run cut off anywhere, even
 between a rename and its database commit, is finished by :func:`resume`
-or rolled back by :func:`undo`.
+or rolled back by :func:`undo`; an undo cut off is finished by
+:func:`undo` again (the run reads ``undoing`` until then).
+
+A step moves one file from ``src`` to ``dst``; a run's kind (order,
+clear, move-copies, ...) only names it.
 """
 
 from __future__ import annotations
@@ -14,49 +18,57 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from beets import util
 
 from .. import interrupts
-from ..library import companions
 from ..library.models import Photo, ensure_schema
-from .planner import FileId, RenameError, Step, file_id, holds, perform, with_suffix
+from . import changes
+from .planner import (CrossDevice, FileId, RenameError, Step, digest_of, file_id, holds,
+                      perform, with_suffix)
+from .runs import RunInfo, interrupted, kind_of, last_undoable, runs, unfinished  # noqa: F401
 
 if TYPE_CHECKING:
     from beets.library import Library
 
 COMMIT_EVERY = 100  # steps per database transaction
+HIDDEN = ".similar-"  # the prefix of temporary names
 
 
 @dataclass
 class Outcome:
     run_id: int
-    done: int = 0
+    done: int = 0  # steps done
     errors: list[str] = field(default_factory=list)
     failed: set[int] = field(default_factory=set)  # photos not moved (or not all the way)
+    moved: set[tuple[int, int]] = field(default_factory=set)  # files that moved
+    skipped: list[str] = field(default_factory=list)  # photos left alone, one line each
+    stranded: bool = False  # a file was left at a temporary name
+
+    def photos(self) -> int:
+        return len({pid for pid, _ in self.moved if pid not in self.failed})
+
+    def counted(self) -> str:
+        """``3 photos``, ``3 photos (2 companion files)``: what moved."""
+        photos = self.photos()
+        others = sum(1 for pid, part in self.moved if part and pid not in self.failed)
+        return (f"{photos} photo{'s' * (photos != 1)}"
+                + (f" ({others} companion file{'s' * (others != 1)})" if others else ""))
+
+
+class Row(NamedTuple):
+    seq: int
+    key: tuple[int, int]  # (photo id, part)
+    src: str
+    dst: str
+    ident: FileId | None
+    state: str
+    digest: str | None
 
 
 def _path_sql(path: str):
     return Photo._type("path").to_sql(util.bytestring_path(path))
-
-
-def unfinished(lib: Library) -> int | None:
-    """The id of a run that was interrupted, if any."""
-    ensure_schema(lib)
-    with lib.transaction() as tx:
-        rows = tx.query("SELECT id FROM similar_runs WHERE state='running' "
-                        "ORDER BY id DESC LIMIT 1")
-    return rows[0][0] if rows else None
-
-
-def last_undoable(lib: Library) -> tuple[int, str] | None:
-    """(id, kind) of the latest run that moved files and is not undone."""
-    ensure_schema(lib)
-    with lib.transaction() as tx:
-        rows = tx.query("SELECT id, kind FROM similar_runs WHERE state IN "
-                        "('running', 'done', 'failed') ORDER BY id DESC LIMIT 1")
-    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def start(lib: Library, kind: str, steps: Sequence[Step],
@@ -91,17 +103,18 @@ def start(lib: Library, kind: str, steps: Sequence[Step],
     return run_id, problems
 
 
-def _rows(lib: Library, run_id: int, states: tuple[str, ...], reverse: bool):
-    marks = ",".join("?" * len(states))
+def _rows(lib: Library, run_id: int) -> list[Row]:
+    """The run's steps, in order."""
     with lib.transaction() as tx:
-        rows = tx.query(
-            f"SELECT seq, photo_id, part, src, dst, dev, ino, state FROM similar_journal "
-            f"WHERE run_id=? AND state IN ({marks}) "
-            f"ORDER BY seq {'DESC' if reverse else 'ASC'}",
-            (run_id, *states))
-    return [(seq, (pid, part), os.fsdecode(src), os.fsdecode(dst),
-             (dev, ino) if ino is not None else None, state)
-            for seq, pid, part, src, dst, dev, ino, state in rows]
+        rows = tx.query("SELECT seq, photo_id, part, src, dst, dev, ino, state, digest "
+                        "FROM similar_journal WHERE run_id=? ORDER BY seq", (run_id,))
+    return [Row(seq, (pid, part), os.fsdecode(src), os.fsdecode(dst),
+                (dev, ino) if ino is not None else None, state, digest)
+            for seq, pid, part, src, dst, dev, ino, state, digest in rows]
+
+
+def hidden(path: str) -> bool:
+    return os.path.basename(path).startswith(HIDDEN)
 
 
 class _Walk:
@@ -111,67 +124,122 @@ class _Walk:
 
     Rows are keyed by file: (photo id, part), part 0 being the photo and
     1, 2, ... its companions. When a step of any of a photo's files fails,
-    all its files are put back where this walk found them and their steps
-    keep the states they had: nothing of that photo moves, no temporary
+    all its files are put back where this walk found them (or, when that is
+    a temporary name, at their name on that side of the run) and their
+    steps say where they are: nothing of that photo moves, no temporary
     name is left, and a later run can try again.
     """
 
-    def __init__(self, lib: Library, run_id: int, rows, backwards: bool,
-                 new_state: str) -> None:
+    def __init__(self, lib: Library, run_id: int, rows: list[Row], backwards: bool,
+                 new_state: str, every: list[Row]) -> None:
         self.lib, self.run_id, self.new_state = lib, run_id, new_state
-        self.rows = [(seq, key, dst, src, ident) if backwards else (seq, key, src, dst, ident)
-                     for seq, key, src, dst, ident, _ in rows]
-        self.had = {seq: state for seq, *_, state in rows}
+        self.backwards = backwards
+        self.rows = [(r.seq, r.key, r.dst, r.src) if backwards else (r.seq, r.key, r.src, r.dst)
+                     for r in rows]
+        self.had = {r.seq: r.state for r in rows}
         # Each file's places in walking order: the src of its first step,
         # then the dst of each step; and each photo's files.
         self.places: dict[tuple[int, int], list[str]] = {}
         self.seqs: dict[tuple[int, int], list[int]] = {}
         self.idents: dict[tuple[int, int], FileId | None] = {}
+        self.digests: dict[tuple[int, int], str | None] = {}
         self.files: dict[int, list[tuple[int, int]]] = {}
-        for seq, key, src, dst, ident in self.rows:
+        for seq, key, src, dst in self.rows:
             if key not in self.places:
                 self.files.setdefault(key[0], []).append(key)
             self.places.setdefault(key, [src]).append(dst)
             self.seqs.setdefault(key, []).append(seq)
-            self.idents[key] = ident
+        for r in rows:
+            self.idents[r.key], self.digests[r.key] = r.ident, r.digest
+        self.every = every
+        self._whole: dict[tuple[int, int], list[Row]] | None = None
         self.states: list[tuple[int, str]] = []  # (seq, state) not yet committed
         self.paths: list[tuple[tuple[int, int], str]] = []  # (file, path) not yet committed
+        self.new_ids: dict[tuple[int, int], FileId] = {}  # files copied across disks
         self.outcome = Outcome(run_id)
+
+    def whole(self, key: tuple[int, int]) -> list[Row]:
+        """Every step of a file in the run, whatever its state (made when
+        first needed: most walks never need it)."""
+        if self._whole is None:
+            self._whole = {}
+            for r in self.every:
+                self._whole.setdefault(r.key, []).append(r)
+        return self._whole.get(key, [])
+
+    def label(self, key: tuple[int, int]) -> str:
+        """A file's real name for messages: never a temporary one."""
+        name = next((p for p in self.places[key] if not hidden(p)), None)
+        if name is None:
+            name = next((p for r in self.whole(key) for p in (r.src, r.dst) if not hidden(p)),
+                        self.places[key][0])
+        return util.displayable_path(name)
 
     def commit(self) -> None:
         with self.lib.transaction() as tx:
             tx.mutate_many("UPDATE similar_journal SET state=? WHERE run_id=? AND seq=?",
                            [(state, self.run_id, seq) for seq, state in self.states])
+            tx.mutate_many("UPDATE similar_journal SET dev=?, ino=? WHERE run_id=? AND "
+                           "photo_id=? AND part=?",
+                           [(*ident, self.run_id, *key) for key, ident in self.new_ids.items()])
             tx.mutate_many("UPDATE similar_photos SET path=? WHERE id=?",
                            [(_path_sql(path), pid) for (pid, part), path in self.paths
                             if part == 0])
-            for (pid, part), path in self.paths:
-                if part:
-                    companions.set_path(tx, pid, part, path)
+            for key, path in self.paths:
+                if key[1]:
+                    # Its row is at a place of this walk, or at one put_back saw.
+                    places = self.all_places(key) if self._whole else self.places[key]
+                    changes.set_companion_path(tx, key[0], places, path)
         self.states.clear()
         self.paths.clear()
+        self.new_ids.clear()
+
+    def all_places(self, key: tuple[int, int]) -> list[str]:
+        return list(dict.fromkeys([*self.places[key],
+                                   *(p for r in self.whole(key) for p in (r.src, r.dst))]))
+
+    def step(self, key, src: str, dst: str, later: Sequence[str]) -> None:
+        """One move; across disks, the file's bytes are recorded first (they
+        identify it there), and its new identity after. A file that moves
+        now (not before a crash) counts as moved."""
+        ident, digest = self.idents[key], self.digests[key]
+        if ident is None or not any(holds(p, ident) for p in (dst, *later)):
+            self.outcome.moved.add(key)
+        try:
+            perform(src, dst, ident, later, self.label(key), digest)
+        except CrossDevice:
+            digest = self.digests[key] = digest_of(src)
+            with self.lib.transaction() as tx:
+                tx.mutate("UPDATE similar_journal SET digest=? WHERE run_id=? AND photo_id=? "
+                          "AND part=?", (digest, self.run_id, *key))
+            perform(src, dst, ident, later, self.label(key), digest)
+        if digest is not None and ident is not None:
+            now = next((p for p in (dst, *later) if holds(p, ident, digest)), None)
+            if now is not None and file_id(now) != tuple(ident):
+                self.idents[key] = self.new_ids[key] = file_id(now)
 
     def run(self, on_step: Callable[[], None]) -> Outcome:
         step_no: dict[tuple[int, int], int] = {}
         with interrupts.deferred() as interrupt:
             try:
-                for seq, key, src, dst, ident in self.rows:
+                for seq, key, src, dst in self.rows:
                     k = step_no[key] = step_no.get(key, -1) + 1
                     if key[0] in self.outcome.failed:
                         continue
                     try:
-                        perform(src, dst, ident, self.places[key][k + 2:])
+                        self.step(key, src, dst, self.places[key][k + 2:])
                         self.states.append((seq, self.new_state))
                         self.paths.append((key, dst))
                         self.outcome.done += 1
                     except (RenameError, OSError) as exc:
                         self.outcome.failed.add(key[0])
-                        self.outcome.errors.append(_one_line(exc))
+                        self.outcome.errors.append(self._one_line(key, exc))
                         for file in self.files[key[0]]:
                             try:
                                 self._put_back(file)
                             except (RenameError, OSError) as again:
-                                self.outcome.errors.append(_one_line(again))
+                                self.outcome.errors.append(self._one_line(file, again))
+                                self.outcome.stranded = True
                     on_step()
                     if len(self.states) >= COMMIT_EVERY:
                         self.commit()
@@ -181,34 +249,42 @@ class _Walk:
                 self.commit()
         return self.outcome
 
+    def _one_line(self, key, exc: Exception) -> str:
+        if isinstance(exc, RenameError):
+            return str(exc)
+        return f"{self.label(key)}: {exc.strerror or exc}"
+
     def _put_back(self, key: tuple[int, int]) -> None:
         """Return a file of a photo whose step failed to where this walk
-        found it."""
-        places, ident = self.places[key], self.idents[key]
-        home = places[0]
-        where = next((p for p in places if ident and holds(p, ident)), None)
+        found it; when that is a temporary name, to its name on that side
+        of the run (before it, or after it when undoing)."""
+        places, ident, digest = self.places[key], self.idents[key], self.digests[key]
+        whole = self.whole(key)
+        home, had = places[0], None
+        if hidden(home):
+            home = whole[-1].dst if self.backwards else whole[0].src
+            had = "done" if self.backwards else "pending"
+        where = next((p for p in self.all_places(key) if ident and holds(p, ident, digest)),
+                     None)
         if where is None:
             return  # gone: the error says so; its row keeps its last place
+        seqs = [r.seq for r in whole]
         if where != home:
             try:
-                perform(where, home, ident)
+                perform(where, home, ident, (), self.label(key), digest)
             except (RenameError, OSError) as exc:
                 # Home was taken meanwhile: a free name beside the target.
-                home = next(c for c in (with_suffix(places[-1], n) for n in range(1, 10_000))
+                target = places[-1] if not hidden(places[-1]) else whole[0].src
+                home = next(c for c in (with_suffix(target, n) for n in range(1, 10_000))
                             if not os.path.lexists(c))
-                perform(where, home, ident)
+                perform(where, home, ident, (), self.label(key), digest)
                 self.outcome.errors.append(
-                    f"{_one_line(exc)}; kept as {util.displayable_path(home)}")
-                self.states += [(seq, "skipped") for seq in self.seqs[key]]
+                    f"{self._one_line(key, exc)}; kept as {util.displayable_path(home)}")
+                self.states += [(seq, "skipped") for seq in seqs]
                 self.paths.append((key, home))
                 return
-        self.states += [(seq, self.had[seq]) for seq in self.seqs[key]]
+        self.states += [(seq, had or self.had.get(seq, r.state)) for seq, r in zip(seqs, whole)]
         self.paths.append((key, home))
-
-
-def _one_line(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, RenameError) else \
-        f"{util.displayable_path(getattr(exc, 'filename', '') or '')}: {exc.strerror or exc}"
 
 
 def _finish(lib: Library, run_id: int, state: str) -> None:
@@ -216,11 +292,21 @@ def _finish(lib: Library, run_id: int, state: str) -> None:
         tx.mutate("UPDATE similar_runs SET state=? WHERE id=?", (state, run_id))
 
 
-def resume(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None) -> Outcome:
-    """Do the run's pending steps, in order."""
-    rows = _rows(lib, run_id, ("pending",), False)
-    outcome = _Walk(lib, run_id, rows, False, "done").run(on_step)
-    _finish(lib, run_id, "failed" if outcome.errors else "done")
+def resume(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None,
+           fresh: bool = False) -> Outcome:
+    """Do the run's pending steps, in order; unless the run was just
+    journaled (``fresh``), the companions its photos have now come along
+    and photos gone since are skipped (see :mod:`changes`)."""
+    skipped: list[str] = []
+    with interrupts.deferred():
+        if not fresh:
+            skipped = changes.prepare(lib, run_id, _rows(lib, run_id), backwards=False)
+    every = _rows(lib, run_id)
+    rows = [r for r in every if r.state == "pending"]
+    outcome = _Walk(lib, run_id, rows, False, "done", every).run(on_step)
+    outcome.skipped = skipped
+    _finish(lib, run_id, "running" if outcome.stranded else
+            "failed" if outcome.errors else "done")
     return outcome
 
 
@@ -229,9 +315,18 @@ def undo(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None) 
 
     Steps still marked pending are included: a crash may have moved a
     file before its state was committed, and a step that did not happen
-    is recognised and left alone.
+    is recognised and left alone. The run reads ``undoing`` until the
+    walk ends; photos deleted since are left out (one line each), and
+    companions that joined a photo since go back with it.
     """
-    rows = _rows(lib, run_id, ("done", "pending"), True)
-    outcome = _Walk(lib, run_id, rows, True, "undone").run(on_step)
-    _finish(lib, run_id, "failed" if outcome.errors else "undone")
+    with interrupts.deferred():
+        with lib.transaction() as tx:
+            tx.mutate("UPDATE similar_runs SET state='undoing' WHERE id=?", (run_id,))
+        skipped = changes.prepare(lib, run_id, _rows(lib, run_id), backwards=True)
+    every = _rows(lib, run_id)
+    rows = [r for r in reversed(every) if r.state in ("done", "pending")]
+    outcome = _Walk(lib, run_id, rows, True, "undone", every).run(on_step)
+    outcome.skipped = skipped
+    _finish(lib, run_id, "undoing" if outcome.stranded else
+            "failed" if outcome.errors else "undone")
     return outcome

@@ -11,7 +11,9 @@ can be re-run on a step that was cut off half way (after a crash).
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import shutil
 import stat
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -107,6 +109,10 @@ def plan_units(
 FileId = tuple[int, int]  # (st_dev, st_ino): which file, whatever its name
 
 
+class CrossDevice(RenameError):
+    """The step crosses disks: it needs the file's digest (see :func:`perform`)."""
+
+
 def file_id(path: str) -> FileId:
     """The identity of the regular file at ``path``; raises OSError."""
     st = os.lstat(path)
@@ -115,13 +121,35 @@ def file_id(path: str) -> FileId:
     return st.st_dev, st.st_ino
 
 
-def holds(path: str, ident: FileId) -> bool:
-    """True when ``path`` is a name of the file ``ident`` (not a link to it)."""
+def digest_of(path: str) -> str:
+    """SHA-256 of the regular file at ``path`` (never waits on a FIFO);
+    raises OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        sha = hashlib.sha256()
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def holds(path: str, ident: FileId, digest: str | None = None) -> bool:
+    """True when ``path`` is a name of the file ``ident`` (not a link to it);
+    with ``digest``, a file copied across disks, also when it holds those
+    bytes."""
     try:
         st = os.lstat(path)
     except OSError:
         return False
-    return stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == ident
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    if (st.st_dev, st.st_ino) == tuple(ident):
+        return True
+    try:
+        return digest is not None and digest_of(path) == digest
+    except OSError:
+        return False
 
 
 def _distinct_entries(a: str, b: str) -> bool:
@@ -132,30 +160,77 @@ def _distinct_entries(a: str, b: str) -> bool:
     return listed(a) and listed(b)
 
 
-def _taken(src: str, dst: str) -> RenameError:
-    return RenameError(f"{dst}: already exists; not overwriting it with {src}")
+def _taken(name: str, dst: str) -> RenameError:
+    return RenameError(f"{dst}: already exists; not overwriting it with {name}")
 
 
-def _move(src: str, dst: str) -> None:
+_NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.EOPNOTSUPP)
+
+
+def _move(src: str, dst: str, name: str, digest: str | None) -> None:
     """Hard link then unlink: never replaces ``dst``. Where the disk has no
-    hard links, a rename after a check."""
+    hard links, a rename after a check; across disks, :func:`_copy_across`."""
     os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
     try:
         os.link(src, dst)  # fails if dst exists: no overwrite, ever
     except OSError as exc:
         if exc.errno == errno.EEXIST:
-            raise _taken(src, dst) from None
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.EOPNOTSUPP):
-            raise RenameError(f"{src}: cannot move to {dst}: {exc.strerror}") from None
+            raise _taken(name, dst) from None
+        if exc.errno == errno.EXDEV:
+            if digest is None:
+                raise CrossDevice(f"{name}: {dst} is on another disk") from None
+            _copy_across(src, dst, name, digest)
+            return
+        if exc.errno not in _NO_LINKS:
+            raise RenameError(f"{name}: cannot move to {dst}: {exc.strerror}") from None
         if os.path.lexists(dst):
-            raise _taken(src, dst) from None
+            raise _taken(name, dst) from None
         os.rename(src, dst)
         return
     os.unlink(src)
 
 
+def _copy_across(src: str, dst: str, name: str, digest: str) -> None:
+    """Copy to a hidden name beside ``dst``, fsync, check the bytes against
+    ``digest``, give the copy its name (never replacing a file), and only
+    then unlink ``src``. Cut anywhere, the bytes are whole at ``src`` or at
+    ``dst`` (or both: :func:`perform` then finishes)."""
+    folder = os.path.dirname(dst) or "."
+    part = os.path.join(folder, f".similar-copy-{os.path.basename(dst)}")
+    try:
+        if os.path.lexists(part):
+            os.unlink(part)  # our own copy, cut off by a crash
+        with open(src, "rb") as r, open(part, "xb") as w:
+            shutil.copyfileobj(r, w, 1 << 20)
+            w.flush()
+            os.fsync(w.fileno())
+        shutil.copystat(src, part)
+        if digest_of(part) != digest:
+            os.unlink(part)
+            raise RenameError(f"{name}: changed since the move began, or the copy on "
+                              f"{folder} differs; not moved")
+        try:
+            os.link(part, dst)
+        except OSError as exc:
+            os.unlink(part)
+            if exc.errno == errno.EEXIST:
+                raise _taken(name, dst) from None
+            raise
+        os.unlink(part)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise RenameError(f"{name}: cannot copy to {folder}: {exc.strerror}; "
+                          "not moved") from None
+    os.unlink(src)
+
+
 def perform(src: str, dst: str, ident: FileId | None = None,
-            later: Sequence[str] = ()) -> str:
+            later: Sequence[str] = (), label: str | None = None,
+            digest: str | None = None) -> str:
     """Move the file ``ident`` from ``src`` to ``dst``, never replacing a file.
 
     Safe to call again on a step that was interrupted: the file is
@@ -163,27 +238,31 @@ def perform(src: str, dst: str, ident: FileId | None = None,
     ``src``, ``dst`` or a ``later`` place of the same photo is never taken
     for it. Returns ``"done"`` when the move happened now or before (the
     file is at ``dst`` or further on). Raises :class:`RenameError` when the
-    move cannot be done safely. Without ``ident`` (journals of older
-    versions) the file found at ``src`` is taken to be the right one.
+    move cannot be done safely, naming the file by ``label`` (its real name,
+    not a temporary one). Across disks the file gets a new identity: its
+    bytes (``digest``) identify it then; without one, :class:`CrossDevice`.
+    Without ``ident`` (journals of older versions) the file found at
+    ``src`` is taken to be the right one.
     """
+    name = label or src
     if ident is None:
         if not os.path.lexists(src):
             if os.path.lexists(dst):
                 return "done"
-            raise RenameError(f"{src}: file vanished; neither it nor {dst} exists")
+            raise RenameError(f"{name}: file vanished; it is not at its new name either")
         ident = file_id(src)
-    if holds(src, ident):
-        if holds(dst, ident):
-            if _distinct_entries(src, dst):  # cut between link and unlink
+    if holds(src, ident, digest):
+        if holds(dst, ident, digest):
+            if _distinct_entries(src, dst):  # cut between link (or copy) and unlink
                 os.unlink(src)
             else:  # one entry, two spellings: a case-only rename
                 os.rename(src, dst)
             return "done"
         if os.path.lexists(dst):
-            raise _taken(src, dst)
-        _move(src, dst)
+            raise _taken(name, dst)
+        _move(src, dst, name, digest)
         return "done"
-    if holds(dst, ident) or any(holds(p, ident) for p in later):
+    if holds(dst, ident, digest) or any(holds(p, ident, digest) for p in later):
         return "done"
-    raise RenameError(f"{src}: file vanished or replaced by another file; "
-                      f"it is not at {dst} either (re-import its folder)")
+    raise RenameError(f"{name}: file vanished or replaced by another file "
+                      "(re-import its folder)")

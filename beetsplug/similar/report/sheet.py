@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from ..imaging.decode import DEFAULT_MAX_PIXELS, ImageError, open_upright
+from ..numbers import plain
 from ..parallel import ordered_try_map
 
 THUMB_SIDE = 200
@@ -29,6 +30,7 @@ class Card:
     group: int | None  # near-duplicate group, None when alone
     distance: float | None  # to the previous card in the order
     note: str = ""  # quality, and why the photo kept won
+    evidence: str = ""  # why it is in its group: distance to the kept photo, inliers
 
 
 def thumbnail(path: str, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
@@ -54,7 +56,7 @@ h1 { font-size: 18px; }
         padding: 4px; box-shadow: 0 1px 2px rgba(0,0,0,.15); }
 .card img { max-width: 200px; max-height: 200px; display: block; margin: 0 auto; }
 .card .name { overflow-wrap: anywhere; margin-top: 3px; }
-.card .dist, .card .note { color: #666; font-size: 11px; }
+.card .dist, .card .note, .card .evidence { color: #666; font-size: 11px; }
 .card.broken { background: #fdd; }
 """
 
@@ -75,7 +77,7 @@ def _shown(text: str) -> str:
 
 
 def _card_html(card: Card, thumb: bytes | None, error: str | None) -> str:
-    dist = f'<div class="dist">d = {card.distance:.4g} from previous</div>' \
+    dist = f'<div class="dist">d = {plain(card.distance)} from previous</div>' \
         if card.distance is not None else '<div class="dist">&nbsp;</div>'
     if thumb is not None:
         data = base64.b64encode(thumb).decode("ascii")
@@ -85,6 +87,8 @@ def _card_html(card: Card, thumb: bytes | None, error: str | None) -> str:
         img = f'<div class="error">{_shown(error or "")}</div>'
         cls = "card broken"
     note = f'<div class="note">{_shown(card.note)}</div>' if card.note else ""
+    if card.evidence:
+        note += f'<div class="evidence">{_shown(card.evidence)}</div>'
     return (f'<div class="{cls}" title="{_shown(card.path)}">{img}'
             f'<div class="name">{_shown(card.label)}</div>{note}{dist}</div>')
 

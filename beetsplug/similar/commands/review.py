@@ -1,0 +1,98 @@
+"""``beet similar-review [QUERY]``: go through the duplicate groups in a
+local web page, one group at a time, keyboard first."""
+
+from __future__ import annotations
+
+import time
+import webbrowser
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+from beets import ui
+from beets.exceptions import UserError
+
+from ..dupes.kinds import KINDS
+from ..review import groups
+from ..review.fields import size_text
+from ..review.server import HOST, Server, create_app, new_token
+from ..review.session import Review, Settings
+from ..verify.config import near_check
+from . import settings
+from .dupes import _kinds
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from .. import SimilarPlugin
+
+
+def open_review(plugin: SimilarPlugin, lib: Library, args, kind: str | None = None,
+                threshold: float | None = None) -> Review:
+    """The review of the groups of ``kind`` (``--kind``) among the photos
+    matching ``args``, as ``similar-dupes`` finds them."""
+    kinds = _kinds(SimpleNamespace(exact=False, kind=kind)) or KINDS
+    keeper = settings.keeper(plugin)
+    chosen = settings.feature_settings(plugin, lib)
+    near = any(k != "exact" for k in kinds)
+    opts = SimpleNamespace(threshold=threshold)
+    found = groups.find(
+        lib, args, plugin.config["sort"].as_str(), kinds, settings.settings_key(chosen),
+        settings.threshold(plugin, lib, opts, chosen) if near else 0.0,
+        settings.copy_distance(plugin, lib, chosen) if near else None,
+        settings.burst_gap(plugin),
+        near_check(plugin, lib, opts, chosen) if near else None)
+    return Review(lib, found, Settings(keeper, settings.formats(plugin),
+                                       plugin.config["dupes_folder"].as_str()))
+
+
+def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    if opts.port is not None and not 0 <= opts.port <= 65535:
+        raise UserError(f"--port {opts.port}: use a port from 1 to 65535 (0: a free one)")
+    review = open_review(plugin, lib, args, opts.kind, opts.threshold)
+    if not review.groups:
+        ui.print_("no groups to review: every group of these photos is decided, or "
+                  "there are none")
+        return
+    token = new_token()
+    try:
+        server = Server(create_app(review, token), opts.port or 0)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {HOST}:{opts.port}: {exc.strerror}; "
+                        "choose another --port") from None
+    url = f"http://{HOST}:{server.port}/?token={token}"
+    ui.print_(url)
+    ui.print_(f"{len(review.groups)} groups to review, from group {review.start + 1}; "
+              "Ctrl-C stops the review (every decision is already saved)")
+    server.start()
+    if not opts.no_browser:
+        webbrowser.open(url)
+    try:
+        while server.thread.is_alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    with review.lock:  # an action under way finishes first
+        server.stop()
+    state = review.state()
+    ui.print_(f"review stopped: {state['resolved']} groups resolved, "
+              f"{state['freed_files']} files ({size_text(state['freed_bytes'])}) to the "
+              f"trash, {state['moved_files']} files moved; `beet similar-undo` reverses "
+              "the last run")
+
+
+def command(plugin: SimilarPlugin) -> ui.Subcommand:
+    cmd = ui.Subcommand("similar-review",
+                        help="go through the duplicate groups in a local web page")
+    p = cmd.parser
+    p.usage += " [QUERY]"
+    p.add_option("-k", "--kind", metavar="KINDS",
+                 help="exact, copy, burst, similar (near: the last three), comma-separated: "
+                      "the groups to review (default: all)")
+    p.add_option("-t", "--threshold", type="float",
+                 help="cosine distance under which photos are near-duplicates "
+                      "(default: similar.threshold)")
+    p.add_option("-p", "--port", type="int", help="port on 127.0.0.1 (default: a free one)")
+    p.add_option("--no-browser", action="store_true", default=False,
+                 help="print the address only; do not open a browser")
+    cmd.func = lambda lib, opts, args: run(plugin, lib, opts, args)
+    return cmd

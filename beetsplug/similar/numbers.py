@@ -1,0 +1,19 @@
+"""Figures for people: plain decimals, never ``1.579e-06``; pure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def plain(value: float, verbose: bool = False) -> str:
+    """``value`` with four significant digits and no exponent
+    (``0.00001953``, ``1234``); with ``verbose`` (``-v``), scientific
+    notation where shorter."""
+    value = float(value)
+    if verbose:
+        return f"{value:.4g}"
+    if not math.isfinite(value) or value == 0:
+        return f"{value:g}"
+    return np.format_float_positional(value, precision=4, fractional=False, trim="-")

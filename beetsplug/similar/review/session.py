@@ -1,0 +1,287 @@
+"""One review: its groups, what was done to them, and the actions, each
+through the command line's own code and committed before it answers.
+
+Trash through ``trash.job`` (as ``similar-dupes --trash``), moves through
+the rename journal (as ``--move``), decisions in ``library.decisions``;
+``undo`` reverses the last action with the code ``similar-undo`` runs.
+All library work holds ``lock``: one action at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..dupes import copies
+from ..library import companions, decisions
+from ..library.models import Photo
+from ..library.photos import import_roots
+from ..library.selection import facts
+from ..rename import journal
+from ..trash import job as trash_job
+from . import groups as groups_
+from .groups import Group
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+    from ..keep.rules import Keeper
+
+ACTIONS = ("trash", "move")
+
+
+class ReviewError(Exception):
+    """A request that cannot be done; the message says why (shown on the page)."""
+
+
+class NotFound(ReviewError):
+    pass
+
+
+@dataclass
+class Done:
+    """What one action did, kept for ``undo``."""
+
+    what: str  # trash, move, keep_all, skip
+    at: int  # the (first) group it was done on
+    keys: list[tuple[int, str]]  # (group index, key) decided by it
+    before: dict[str, str]  # key -> state before
+    run_id: int | None = None
+    ids: list[int] = field(default_factory=list)  # keep_all: the photos
+    files: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class Settings:
+    keeper: Keeper
+    formats: Sequence[str]
+    dupes_folder: str
+
+
+class Review:
+    def __init__(self, lib: Library, found: list[Group], settings: Settings) -> None:
+        self.lib, self.groups, self.settings = lib, found, settings
+        self.lock = threading.RLock()
+        self.notes: dict[int, dict[int, str]] = {}  # group index -> {photo id: why it stayed}
+        self.done: list[Done] = []
+        self.freed_files = self.freed_bytes = self.moved_files = 0
+        by_key = {g.key: g.index for g in found}
+        self.start = by_key.get(decisions.position(lib), 0) if found else 0
+
+    # Reading.
+
+    def group(self, index: int) -> Group:
+        if not 0 <= index < len(self.groups):
+            raise NotFound(f"no group {index}; the review has {len(self.groups)}")
+        return self.groups[index]
+
+    def state(self) -> dict:
+        counts: dict[str, int] = {}
+        for g in self.groups:
+            if g.state not in groups_.CLOSED:
+                counts[g.kind] = counts.get(g.kind, 0) + 1
+        return {"total": len(self.groups), "start": self.start,
+                "resolved": sum(g.state in groups_.CLOSED for g in self.groups),
+                "freed_files": self.freed_files, "freed_bytes": self.freed_bytes,
+                "moved_files": self.moved_files, "open": counts,
+                "undo": self.done[-1].what if self.done else None}
+
+    def listing(self, offset: int, limit: int) -> list[dict]:
+        return [{"index": g.index, "kind": g.kind, "count": len(g.ids), "state": g.state}
+                for g in self.groups[max(0, offset):max(0, offset) + max(0, min(limit, 500))]]
+
+    def details(self, index: int) -> dict:
+        group = self.group(index)
+        with self.lock:
+            return groups_.details(self.lib, group, self.settings.keeper,
+                                   self.settings.formats, self.notes.get(index, {}))
+
+    def photo_file(self, photo_id: int) -> tuple[str, str]:
+        """(path, hash) of a photo in the library; NotFound otherwise."""
+        with self.lock, self.lib.transaction() as tx:
+            rows = tx.query(f"SELECT path, hash FROM {Photo._table} WHERE id=?", (photo_id,))
+        if not rows:
+            raise NotFound(f"no photo {photo_id} in the library")
+        return os.fsdecode(bytes(rows[0][0]) if isinstance(rows[0][0], memoryview)
+                           else rows[0][0]), rows[0][1]
+
+    def remember(self, index: int) -> None:
+        """Where the review is: the next ``similar-review`` starts there."""
+        group = self.group(index)
+        with self.lock:
+            decisions.set_position(self.lib, group.key)
+            self.start = index  # a reloaded page starts here too
+
+    # Acting.
+
+    def apply(self, index: int, keep_ids: Sequence[int], action: str) -> dict:
+        """Keep the photos ``keep_ids`` (the first is the one the others
+        are duplicates of; reference folders are always kept) and trash or
+        move the others. The group is resolved when none of them stayed."""
+        if action not in ACTIONS:
+            raise ReviewError(f"unknown action {action!r}; use trash or move")
+        group = self.group(index)
+        with self.lock:
+            found = groups_.fetch(self.lib, group.ids)
+            members = [found[i] for i in group.ids if i in found]
+            keep = [int(i) for i in keep_ids if int(i) in found]
+            if not keep:
+                raise ReviewError("mark at least one photo to keep")
+            protected = self.settings.keeper.choose(members).protected if members else ()
+            pairs = [(p, found[keep[0]]) for p in members
+                     if p.id not in keep and p.id not in protected]
+            if not pairs:
+                raise ReviewError("every photo is kept; press a to keep all (not duplicates)")
+            done, refused = self._act(action, pairs, [group])
+            return {"done": done, "refused": {str(k): v for k, v in refused.items()},
+                    "state": group.state}
+
+    def bulk(self, kind: str | None, reason: str | None, action: str | None) -> dict:
+        """The suggested keepers of every open group of ``kind`` (all when
+        None) whose keeper's reason is ``reason`` (any when None): counted
+        when ``action`` is None, else applied as one run. The keeper weighs
+        plain rows (``selection.facts``), as ``similar-dupes`` does."""
+        if action is not None and action not in ACTIONS:
+            raise ReviewError(f"unknown action {action!r}; use trash or move")
+        with self.lock:
+            chosen = [g for g in self.groups if g.state not in groups_.CLOSED
+                      and kind in (None, g.kind)]
+            weighed = facts(self.lib, [i for g in chosen for i in g.ids])
+            plan, picked = [], []  # (extra id, keeper id), the groups they are from
+            for g in chosen:
+                members = [weighed[i] for i in g.ids if i in weighed]
+                if len(members) < 2:
+                    continue
+                decision = self.settings.keeper.choose(members)
+                if reason not in (None, decision.reason):
+                    continue
+                extra = [(p.id, decision.keep.id) for p in members
+                         if p.id != decision.keep.id and p.id not in decision.protected]
+                if extra:
+                    plan += extra
+                    picked.append(g)
+            comps = companions.of(self.lib, [e for e, _ in plan])
+            files = len(plan) + sum(len(comps.get(e, ())) for e, _ in plan)
+            size = sum(_size(weighed[e].path) + sum(_size(c.path) for c in comps.get(e, ()))
+                       for e, _ in plan)
+            count = {"groups": len(picked), "photos": len(plan), "files": files,
+                     "bytes": size}
+            if action is None or not plan:
+                return count
+            photos = groups_.fetch(self.lib, list({i for pair in plan for i in pair}))
+            pairs = [(photos[e], photos[k]) for e, k in plan if e in photos and k in photos]
+            done, refused = self._act(action, pairs, picked)
+            return {**count, "done": done, "refused": len(refused)}
+
+    def _act(self, action: str, pairs, chosen: list[Group]) -> tuple[int, dict[int, str]]:
+        """Trash or move the extras of ``pairs``; resolve each group of
+        ``chosen`` none of whose extras stayed. Returns (photos done,
+        {photo id: why it stayed})."""
+        if action == "trash":
+            # As the command line: a keeper without a sidecar takes one over.
+            outcome = trash_job.trash_extras(self.lib, pairs, sidecars=trash_job.ADOPT)
+            run_id, refused = outcome.run_id, dict(outcome.refused)
+            files, size = outcome.files, outcome.bytes
+            self.freed_files += files
+            self.freed_bytes += size
+        else:
+            run_id, refused, files = self._move(pairs)
+            size = 0
+            self.moved_files += files
+        before = {}
+        stayed = set(refused)
+        for g in chosen:
+            self.notes[g.index] = {i: refused[i] for i in g.ids if i in refused}
+            if stayed.isdisjoint(g.ids):
+                before[g.key] = g.state
+                decisions.mark(self.lib, g.key, "resolved", run_id)
+                g.state = "resolved"
+        self.done.append(Done(action, chosen[0].index, [(g.index, g.key) for g in chosen
+                                                        if g.key in before], before, run_id,
+                              files=files, bytes=size))
+        return len(pairs) - len(refused), refused
+
+    def _move(self, pairs) -> tuple[int | None, dict[int, str], int]:
+        """Move the extras to ``similar.dupes_folder``, journaled, as
+        ``similar-dupes --move``: (run id, {photo id: why not}, files moved)."""
+        unfinished = journal.unfinished(self.lib)
+        if unfinished is not None:
+            raise ReviewError(f"rename run {unfinished} was interrupted; run `beet "
+                              "similar-order --resume` or `beet similar-undo` first")
+        comps = companions.of(self.lib, [p.id for p, _ in pairs])
+        try:
+            steps = copies.move_steps(pairs, self.settings.dupes_folder,
+                                      import_roots(self.lib), comps)
+        except ValueError as exc:
+            raise ReviewError(str(exc)) from None
+        if not steps:
+            return None, {}, 0
+        run_id, refused = journal.start(self.lib, "move-copies", steps,
+                                        lambda: copies.tag(pairs))
+        outcome = journal.resume(self.lib, run_id, fresh=True)  # as similar-dupes --move
+        why = "; ".join(outcome.errors) or "it could not be moved"
+        refused.update({pid: why for pid in outcome.failed})
+        moved = {p.id for p, _ in pairs} - set(refused)
+        return run_id, refused, sum(1 + len(comps.get(i, ())) for i in moved)
+
+    def keep_all(self, index: int) -> dict:
+        """Not duplicates: remembered, the group never comes back."""
+        group = self.group(index)
+        with self.lock:
+            decisions.add_not_duplicates(self.lib, list(group.ids))
+            return self._decide(group, "kept_all", "keep_all", ids=list(group.ids))
+
+    def skip(self, index: int) -> dict:
+        group = self.group(index)
+        with self.lock:
+            return self._decide(group, "skipped", "skip")
+
+    def _decide(self, group: Group, state: str, what: str, ids=()) -> dict:
+        self.done.append(Done(what, group.index, [(group.index, group.key)],
+                              {group.key: group.state}, ids=list(ids)))
+        decisions.mark(self.lib, group.key, state)
+        group.state = state
+        return {"state": state}
+
+    def undo(self) -> dict:
+        """Reverse the last action: its files back (trash or journal, as
+        ``similar-undo``), its decisions removed."""
+        with self.lock:
+            if not self.done:
+                raise ReviewError("nothing to undo in this review")
+            last = self.done[-1]
+            errors: list[str] = []
+            if last.what == "trash":
+                errors = _errors(trash_job.undo_run(self.lib, last.run_id))
+                self.freed_files -= last.files
+                self.freed_bytes -= last.bytes
+            elif last.what == "move" and last.run_id is not None:
+                errors = journal.undo(self.lib, last.run_id).errors
+                self.moved_files -= last.files
+            elif last.what == "keep_all":
+                decisions.remove_not_duplicates(self.lib, last.ids)
+            self.done.pop()
+            for index, key in last.keys:
+                decisions.unmark(self.lib, key)
+                if last.before.get(key, "open") not in ("open", *groups_.CLOSED):
+                    decisions.mark(self.lib, key, last.before[key])
+                self.groups[index].state = last.before.get(key, "open")
+            for index in {last.at, *(i for i, _ in last.keys)}:
+                self.notes.pop(index, None)
+            return {"undone": last.what, "index": last.at, "errors": errors}
+
+
+def _size(path) -> int:
+    try:
+        return os.path.getsize(os.fsdecode(path))
+    except OSError:
+        return 0
+
+
+def _errors(outcome) -> list[str]:
+    """The problems a trash undo reported, and where files it could not put back are."""
+    return [str(e) for e in (*outcome.errors, *outcome.elsewhere)]
