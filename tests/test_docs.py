@@ -69,6 +69,19 @@ class TestFieldsAndUsage(SimilarHelper):
             if key != "false_positive_rate":  # replaced by false_matches
                 assert re.search(rf"^\s+{key}:", DOCS["reference.md"], re.M), key
 
+    def test_the_reference_gives_each_setting_its_default(self):
+        import yaml
+
+        block = re.search(r"```yaml\n(similar:\n.*?)```", DOCS["reference.md"], re.S).group(1)
+        documented = yaml.safe_load(block)["similar"]
+        defaults = _plugin().config.flatten()
+        for key, value in documented.items():
+            want = defaults[key]
+            if key == "threshold" or not isinstance(want, (int, float)):
+                assert value == want, key
+            else:
+                assert float(value) == float(want), key
+
 
 def test_readme_is_for_users():
     lines = README.splitlines()

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from beets.exceptions import UserError
@@ -177,6 +178,47 @@ class TestKeptIsChecked(SimilarHelper):
         assert os.listdir(root / "duplicates") == ["a_copy.jpg"]
         assert any("b_copy.jpg: left alone: it changed since it was imported" in r.getMessage()
                    for r in caplog.records)
+
+
+class TestPhotosInBeetsDirectory(SimilarHelper):
+    """beets stores the paths of photos under its ``directory:`` relative to
+    it: the keeper, which weighs plain rows (``selection.facts``), must see
+    where the files really are."""
+
+    def test_a_reference_folder_under_beets_directory_protects_its_photos(self, capsys):
+        top = Path(os.fsdecode(self.lib.directory))
+        shoot, reference = top / "shoot", top / "reference"
+        make(shoot, "a.jpg", 1)
+        reference.mkdir(parents=True)
+        shutil.copy(shoot / "a.jpg", reference / "a.jpg")
+        os.utime(shoot / "a.jpg", (1e9, 1e9))  # older: kept, but for the reference folder
+        self.config["similar"].set({**MODEL, "keep": ["oldest", f"path:{reference}"]})
+        self.run_command("similar-import", str(top))
+        with self.lib.transaction() as tx:
+            assert not any(os.path.isabs(os.fsdecode(p))
+                           for (p,) in tx.query("SELECT path FROM similar_photos"))
+        [(_, _, members)] = groups(self.run_output(capsys, "similar-dupes", "-e", "-f",
+                                                   "$path"))
+        assert members[0] == f"* {reference / 'a.jpg'}"
+        assert members[1].startswith(f"  {shoot / 'a.jpg'}  (same bytes as ")
+        out = self.run_output(capsys, "similar-dupes", "-e", "--move")
+        assert "moved 1 exact copy" in out
+        assert os.listdir(reference) == ["a.jpg"]
+        assert os.listdir(shoot / "duplicates") == ["a.jpg"]
+
+    def test_a_row_whose_file_is_gone_is_not_kept_under_beets_directory(self, capsys):
+        shoot = Path(os.fsdecode(self.lib.directory)) / "shoot"
+        make(shoot, "b.jpg", 2)
+        shutil.copy(shoot / "b.jpg", shoot / "b_copy.jpg")
+        os.utime(shoot / "b.jpg", (1e9, 1e9))  # older: kept while it is there
+        self.config["similar"].set(MODEL)
+        self.run_command("similar-import", str(shoot))
+        os.remove(shoot / "b.jpg")
+        [(_, kept, members)] = groups(self.run_output(capsys, "similar-dupes", "-e", "-f",
+                                                      "$filename"))
+        assert kept == "b_copy.jpg"
+        assert members[1].startswith("  b.jpg  (same bytes as b_copy.jpg)")
+        assert members[1].endswith("(file is gone: re-import its folder)")
 
 
 class TestOneGroupEach(SimilarHelper):

@@ -15,6 +15,7 @@ from PIL import Image
 from beetsplug.similar import samples
 from beetsplug.similar.commands.review import open_review
 from beetsplug.similar.library import decisions
+from beetsplug.similar.library.photos import photos
 from beetsplug.similar.review.fields import differences
 from beetsplug.similar.review.previews import Previews
 from beetsplug.similar.review.server import create_app
@@ -237,6 +238,34 @@ class TestReviewApi(ReviewHelper):
         assert self.post("/api/undo").get_json()["undone"] == "trash"
         assert sorted(os.listdir(self.temp_path / "photos")) == before
 
+    def test_bulk_count_says_which_sidecars_stay_with_the_kept_photos(self, scenes_dir,
+                                                                      trash_home):
+        root = self.library(scenes_dir)
+        self.config["similar"]["keep"] = ["largest"]  # a sidecar must not change the keeper
+        review = self.reopen()
+        kind = review.groups[0].kind
+        of_kind = [i for i, g in enumerate(review.groups) if g.kind == kind]
+        keepers, extras = set(), []
+        for i in of_kind:
+            group = self.get(f"/api/groups/{i}").get_json()
+            keepers.add(group["keep"])
+            extras += [p["id"] for p in group["photos"] if p["id"] != group["keep"]]
+        paths = {p.id: Path(os.fsdecode(p.path)) for p in photos(self.lib)}
+        for e in extras:  # an XMP beside every extra; the keepers have none
+            paths[e].with_suffix(".xmp").write_text("<x:xmpmeta/>")
+        self.run_command("similar-import", str(root))
+        self.reopen()
+        assert {self.get(f"/api/groups/{i}").get_json()["keep"] for i in of_kind} == keepers
+        count = self.get(f"/api/bulk?kind={kind}").get_json()
+        assert count["photos"] == len(extras) and count["files"] == 2 * len(extras)
+        # each keeper takes over the sidecar of one extra: it stays
+        assert count["kept_sidecars"] == len(keepers)
+        assert count["trash_files"] == 2 * len(extras) - len(keepers)
+        done = self.post("/api/bulk", {"kind": kind, "action": "trash"}).get_json()
+        assert done["done"] == len(extras)
+        assert len(os.listdir(trash_home)) == count["trash_files"]
+        assert all(paths[k].with_suffix(".xmp").exists() for k in keepers)
+
 
 def test_differences_show_only_what_differs_and_mark_the_better():
     photos = [{"size": (100, "100 bytes"), "date": (50.0, "then"), "camera": (None, "A"),
@@ -354,6 +383,12 @@ class TestPhotosInBeetsDirectory(ReviewHelper):
             with urllib.request.urlopen(urllib.request.Request(
                     f"{base}/api/groups/0", headers={"X-Review-Token": TOKEN})) as r:
                 group = json.load(r)
+            # the previews are read from the files, wherever beets keeps them
+            with urllib.request.urlopen(urllib.request.Request(
+                    f"{base}/img/{group['keep']}/thumb",
+                    headers={"X-Review-Token": TOKEN})) as r:
+                assert r.headers["Content-Type"] == "image/jpeg"
+                assert r.read(3) == b"\xff\xd8\xff"
             request = urllib.request.Request(
                 f"{base}/api/groups/0/apply", method="POST",
                 data=json.dumps({"keep": [group["keep"]], "action": "trash"}).encode(),
@@ -364,3 +399,23 @@ class TestPhotosInBeetsDirectory(ReviewHelper):
             server.stop()
         assert applied["done"] == 1 and not applied["refused"], applied
         assert len(os.listdir(trash_home)) == 1
+
+    def test_bulk_respects_a_reference_folder_under_beets_directory(self, trash_home):
+        top = Path(os.fsdecode(self.lib.directory))
+        shoot, reference = top / "shoot", top / "reference"
+        shoot.mkdir(parents=True)
+        reference.mkdir()
+        samples.make_groups(str(shoot), groups=2, per_group=1, size=(160, 120))
+        for photo in shoot.glob("*.jpg"):
+            (reference / photo.name).write_bytes(photo.read_bytes())
+            os.utime(photo, (1e9, 1e9))  # older: kept, but for the reference folder
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "threshold": THRESHOLD,
+                                    "keep": ["oldest", f"path:{reference}"]})
+        self.run_command("similar-import", str(top))
+        review = open_review(similar_plugin(), self.lib, [], "exact")
+        count = review.bulk(None, None, None)
+        assert count["photos"] == 2 and count["bytes"] > 0
+        done = review.bulk(None, None, "trash")
+        assert done["done"] == 2 and not done["refused"]
+        assert len(list(reference.glob("*.jpg"))) == 2 and not list(shoot.glob("*.jpg"))

@@ -170,7 +170,9 @@ class TestReviewInBrowser(ReviewHelper):
         for _ in range(abs(6 - here)):
             page.keyboard.press("ArrowRight" if here < 6 else "ArrowLeft")
         at(6)
-        with page.expect_response(re.compile(r"/api/position")):
+        # (the position is saved 300 ms after the last move: wait for group 5's)
+        with page.expect_response(lambda r: "/api/position" in r.url
+                                  and r.request.post_data_json == {"index": 4}):
             page.keyboard.press("ArrowLeft")
         at(5)
         page.reload()

@@ -205,6 +205,20 @@ class TestCountsAndNames(Library):
         assert warnings and not any(".similar-" in w for w in warnings)
         assert any(re.search(r"not overwriting it with \S*/[a-c]\.jpg", w) for w in warnings)
 
+    def test_a_folder_copied_back_from_a_backup_is_pointed_to_clear(self, capsys):
+        root = self.prepare(["a.jpg", "b.jpg"])
+        backup = root.parent / "backup"
+        self.run_command("similar-order")
+        shutil.copytree(root, backup)
+        shutil.rmtree(root)
+        shutil.copytree(backup, root)  # the same names and bytes, new files
+        out = self.run_output(capsys, "similar-undo")
+        assert "not put back" in out
+        assert "`beet similar-order --clear` gives the photos their imported names back" \
+            in out
+        self.run_command("similar-order", "--clear")
+        assert sorted(os.listdir(root)) == ["a.jpg", "b.jpg"]
+
     def test_undo_list_and_help(self, capsys):
         root = self.prepare(["a.jpg", "b.jpg"])
         self.run_command("similar-order")

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,6 +140,28 @@ def test_checked_groups_stay_complete_linkage():
     assert near_groups(x, _cos(5), rule=rule) == [[0, 1, 2]]
 
 
+def test_sets_within_the_strict_threshold_are_grouped_as_one_at_a_time():
+    # 40 bursts of 3 to 8 rows, most tight (within the strict distance),
+    # some spread: grouping whole sets at once changes no group
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(3, 9, size=40)
+    spread = np.where(np.arange(40) % 5 == 0, 0.2, 0.02)
+    x = prepare(np.vstack([rng.normal(size=16) + rng.normal(0, s, (n, 16))
+                           for n, s in zip(sizes, spread)]), "cosine")
+    strict = 0.01
+    nothing_confirmed = near_groups(x, strict, rule=Rule(0.05, Recorder()))
+    assert nothing_confirmed == near_groups(x, strict)
+    assert sum(len(g) >= 3 for g in nothing_confirmed) > 20
+    # a pair the user keeps apart splits a tight set all the same
+    g = next(g for g in nothing_confirmed if len(g) >= 3)
+
+    def kept_apart(a, b):
+        return np.array([{int(i), int(j)} == {g[0], g[1]} for i, j in zip(a, b)])
+
+    split = near_groups(x, strict, rule=Rule(0.05, Recorder(), apart=kept_apart))
+    assert not any({g[0], g[1]} <= set(h) for h in split)
+
+
 def test_exact_copies_skip_the_check():
     # rows 0 and 1 are the same bytes (one picture), 2 a candidate of them
     x = _at_angles([0, 0, 12])
@@ -179,6 +202,41 @@ class TestCache(SimilarHelper):
         third = Verifier(self.lib)
         assert third([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [False]
         assert third.computed == 1
+
+    def test_verdicts_are_kept_for_the_next_run_and_redone_for_a_changed_file(self):
+        folder = self.photos_dir()
+        save(textured(5), folder / "a.jpg")
+        save(variant(textured(5), "pan")[0], folder / "b.jpg")
+        self.run_command("similar-import", str(folder))
+        ids = {p.filepath.name: p.id for p in photos(self.lib)}
+        first = Verifier(self.lib)
+        assert first([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [True]
+        assert first.checked == 1
+        again = Verifier(self.lib)  # the next command: no file read, no pair checked
+        assert again([ids["b.jpg"]], [ids["a.jpg"]]).tolist() == [True]
+        assert again.checked == 0 and again.computed == 0
+        assert again.evidence(ids["a.jpg"], ids["b.jpg"]) == first.evidence(ids["a.jpg"],
+                                                                              ids["b.jpg"])
+        save(textured(8), folder / "b.jpg")  # edited in place, not re-imported
+        os.utime(folder / "b.jpg", (2, 2))
+        third = Verifier(self.lib)
+        assert third([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [False]
+        assert third.checked == 1
+
+    def test_photos_stored_under_beets_directory_are_read(self):
+        # beets keeps their paths relative to its directory: SQL must expand them
+        folder = Path(os.fsdecode(self.lib.directory)) / "shoot"
+        folder.mkdir(parents=True)
+        save(textured(5), folder / "a.jpg")
+        save(variant(textured(5), "pan")[0], folder / "b.jpg")
+        self.run_command("similar-import", str(folder))
+        with self.lib.transaction() as tx:
+            assert not any(os.path.isabs(os.fsdecode(p))
+                           for (p,) in tx.query("SELECT path FROM similar_photos"))
+        ids = {p.filepath.name: p.id for p in photos(self.lib)}
+        verifier = Verifier(self.lib)
+        assert verifier([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [True]
+        assert verifier.unreadable == set()
 
     def test_a_missing_file_fails_the_check_quietly(self):
         folder = self.photos_dir()

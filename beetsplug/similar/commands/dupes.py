@@ -77,6 +77,8 @@ def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
                             "are found for them; run `beet similar-featurize`",
                             len(missing), key)
     fmt = opts.format or plugin.config["format"].as_str()
+    # The evidence reads the group's vectors: only when the template shows it.
+    shows_evidence = any(name in fmt for name in dupes_job.EVIDENCE)
     pairs, exact_pairs, besides, copied, sets = [], [], 0, 0, 0
     for n, group, members, weighed in _with_photos(sel, groups):
         decision = copies.choose(keeper, weighed)
@@ -86,14 +88,16 @@ def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         sets += len(set(same.values()))
         ui.print_(f"group {n}: {group.kind}, {len(members)} photos; keep "
                   f"{util.displayable_path(keep.filepath.name)}: {decision.reason}")
-        evidence = group.evidence(sel, group.rows[members.index(keep)])
+        evidence = group.evidence(sel, group.rows[members.index(keep)]) \
+            if shows_evidence else {}
         for photo in sorted(members, key=lambda p: p.id != keep.id):
             mark = "*" if photo.id == keep.id else "=" if photo.id in decision.protected else " "
             note = "" if photo.id not in same else \
                 f"  (same bytes as {_name_beside(same[photo.id], photo)})"
             if not delete.on_disk(os.fsdecode(photo.path)):
                 note += "  (file is gone: re-import its folder)"
-            shown = dupes_job.formatted(photo, fmt, evidence[group.rows[members.index(photo)]])
+            shown = dupes_job.formatted(photo, fmt,
+                                        evidence.get(group.rows[members.index(photo)]))
             ui.print_(f"  {mark} {shown}{note}")
         extra = [(p, keep) for p in members
                  if p.id != keep.id and p.id not in decision.protected]

@@ -68,6 +68,12 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
               + (f"; {skipped} left as they are (see above)" if skipped else "")
               + (f"; {problems} not put back (see above): run `beet similar-undo` again "
                  "once that is fixed" if problems else ""))
+    if kind == "order" and any("replaced by another file" in e for e in outcome.errors):
+        # Files copied back from a backup are new files: the journal cannot
+        # recognise them, but the names they were imported with are known.
+        ui.print_("files copied back (from a backup, say) are not the files this run "
+                  "renamed; `beet similar-order --clear` gives the photos their imported "
+                  "names back")
 
 
 def command(plugin: SimilarPlugin) -> ui.Subcommand:

@@ -171,6 +171,7 @@ def _checked_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold
     linked = d < sure
     linked[maybe[ok]] = True
     sets = _members(components(len(x), lo[linked], hi[linked]))
+    out, sets = _whole_sets(x, sets, sure, metric, rule)
     # The other pairs inside the linked sets that need the check, all at once.
     matrices, ask = [], []
     for members in sets:
@@ -187,7 +188,6 @@ def _checked_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold
     if ask:
         a, b = np.array(ask).T
         verdict.update(zip(ask, rule.check(a, b).tolist()))
-    out = []
     for members, m in zip(sets, matrices):
         if m is None:  # two rows linked by their pair: a group
             out.append(sorted(members.tolist()))
@@ -201,6 +201,29 @@ def _checked_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold
         np.fill_diagonal(eff, 0.0)
         out += [sorted(members[g].tolist()) for g in _complete_groups(None, sure, metric, eff)]
     return sorted(out, key=lambda g: g[0])
+
+
+def _whole_sets(x: np.ndarray, sets: list[np.ndarray], threshold: float, metric: str,
+                rule: Rule) -> tuple[list[list[int]], list[np.ndarray]]:
+    """(the linked ``sets`` that are one group as they are: of at most 8
+    rows, every two within ``threshold`` and none kept apart; the other
+    sets), measured all at once by size rather than one set at a time."""
+    whole: list[list[int]] = []
+    rest = [m for m in sets if not 2 < len(m) <= 8]
+    by_size: dict[int, list[np.ndarray]] = {}
+    for members in sets:
+        if 2 < len(members) <= 8:
+            by_size.setdefault(len(members), []).append(members)
+    for size, same in by_size.items():
+        stacked = np.stack(same)
+        ok = _within(x, stacked, threshold, metric)
+        if rule.apart is not None and ok.any():
+            i, j = np.triu_indices(size, 1)
+            sep = rule.kept_apart(stacked[:, i].reshape(-1), stacked[:, j].reshape(-1))
+            ok &= ~sep.reshape(len(same), -1).any(axis=1)
+        whole += [sorted(m.tolist()) for m, one in zip(same, ok) if one]
+        rest += [m for m, one in zip(same, ok) if not one]
+    return whole, rest
 
 
 def _within(x: np.ndarray, sets: np.ndarray, threshold: float, metric: str) -> np.ndarray:

@@ -131,6 +131,9 @@ class DuplicateGroup:
         return out
 
 
+EVIDENCE = ("distance", "inliers")  # the template fields of :func:`formatted`
+
+
 def formatted(photo, fmt: str, evidence: tuple[float | None, int | None] | None) -> str:
     """``photo``'s template ``fmt``, where ``$distance`` (to the group's
     kept photo) and ``$inliers`` (of the second check against it; empty

@@ -10,6 +10,7 @@ everywhere else, with the same result.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -20,6 +21,7 @@ from beets.exceptions import UserError
 from beets.library.queries import parse_query_parts
 
 from .models import Photo, ensure_schema, parse_sort
+from .paths import from_db
 from .photos import photos as fetch_photos
 
 if TYPE_CHECKING:
@@ -88,14 +90,17 @@ class Selection:
 
 
 def facts(lib: Library, ids: Sequence[int]) -> dict[int, Facts]:
-    """{id: :class:`Facts`} of the photos ``ids``, read with plain queries."""
+    """{id: :class:`Facts`} of the photos ``ids``, read with plain queries;
+    ``path`` is absolute (bytes, as ``Photo.path``), wherever beets keeps it."""
     out: dict[int, Facts] = {}
     with lib.transaction() as tx:
         for start in range(0, len(ids), _CHUNK):
             chunk = list(ids[start:start + _CHUNK])
             rows = tx.query(f"SELECT {', '.join(FACTS)} FROM {Photo._table} "
                             f"WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-            out.update((row[0], Facts(zip(FACTS, row))) for row in rows)
+            for row in rows:
+                fact = out[row[0]] = Facts(zip(FACTS, row))
+                fact["path"] = os.fsencode(from_db(lib, fact["path"]))
     return out
 
 

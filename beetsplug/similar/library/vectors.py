@@ -10,6 +10,7 @@ precision whatever its range: untrained networks give values near 1e-8.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -113,11 +114,18 @@ def stream(lib: Library, model: str, photo_ids: Sequence[int],
     block is held at once, whatever the size of the library."""
     ensure_schema(lib)
     ids = np.asarray(photo_ids, dtype=np.int64)
-    for start in range(0, len(ids), rows):
-        chunk = ids[start:start + rows]
-        found, block = load(lib, model, chunk.tolist())
-        if found:  # in the order asked, so their places are where they are found
-            yield start + np.flatnonzero(np.isin(chunk, found)), block
+    starts = range(0, len(ids), rows)
+    # The next block is read (SQLite lets go of the GIL) while the caller
+    # works on this one.
+    with ThreadPoolExecutor(1) as reader:
+        ahead = reader.submit(load, lib, model, ids[:rows].tolist()) if len(ids) else None
+        for start in starts:
+            found, block = ahead.result()
+            following = ids[start + rows:start + 2 * rows]
+            if len(following):
+                ahead = reader.submit(load, lib, model, following.tolist())
+            if found:  # in the order asked, so their places are where they are found
+                yield start + np.flatnonzero(np.isin(ids[start:start + rows], found)), block
 
 
 def _as_float32(rows: np.ndarray, scales: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from beets import util
 
 from ..library import companions
+from ..library.paths import from_db
 from .planner import file_id
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def _present(lib: Library, pids: Sequence[int]) -> dict[int, str]:
     with lib.transaction() as tx:
         for start in range(0, len(pids), _CHUNK):
             chunk = pids[start:start + _CHUNK]
-            out.update((pid, os.fsdecode(path)) for pid, path in tx.query(
+            out.update((pid, from_db(lib, path)) for pid, path in tx.query(
                 f"SELECT id, path FROM similar_photos WHERE id IN ({','.join('?' * len(chunk))})",
                 chunk))
     return out

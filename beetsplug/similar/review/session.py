@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ..dupes import copies
 from ..library import companions, decisions
 from ..library.models import Photo
+from ..library.paths import from_db
 from ..library.photos import import_roots
 from ..library.selection import facts
 from ..rename import journal
@@ -106,8 +107,7 @@ class Review:
             rows = tx.query(f"SELECT path, hash FROM {Photo._table} WHERE id=?", (photo_id,))
         if not rows:
             raise NotFound(f"no photo {photo_id} in the library")
-        return os.fsdecode(bytes(rows[0][0]) if isinstance(rows[0][0], memoryview)
-                           else rows[0][0]), rows[0][1]
+        return from_db(self.lib, rows[0][0]), rows[0][1]
 
     def remember(self, index: int) -> None:
         """Where the review is: the next ``similar-review`` starts there."""
@@ -168,12 +168,20 @@ class Review:
             files = len(plan) + sum(len(comps.get(e, ())) for e, _ in plan)
             size = sum(_size(weighed[e].path) + sum(_size(c.path) for c in comps.get(e, ()))
                        for e, _ in plan)
-            count = {"groups": len(picked), "photos": len(plan), "files": files,
-                     "bytes": size}
-            if action is None or not plan:
-                return count
             photos = groups_.fetch(self.lib, list({i for pair in plan for i in pair}))
             pairs = [(photos[e], photos[k]) for e, k in plan if e in photos and k in photos]
+            # Sent to the trash, a keeper without a sidecar takes one over:
+            # that file stays (renamed), as the confirmation says.
+            taken = trash_job.adoptions(pairs, companions.of(
+                self.lib, list({i for pair in plan for i in pair})))
+            stay = [c.path for e, parts in taken.items() for c in comps.get(e, ())
+                    if c.part in {part for part, _ in parts}]
+            count = {"groups": len(picked), "photos": len(plan), "files": files,
+                     "bytes": size, "kept_sidecars": len(stay),
+                     "trash_files": files - len(stay),
+                     "trash_bytes": size - sum(_size(p) for p in stay)}
+            if action is None or not plan:
+                return count
             done, refused = self._act(action, pairs, picked)
             return {**count, "done": done, "refused": len(refused)}
 
@@ -181,6 +189,10 @@ class Review:
         """Trash or move the extras of ``pairs``; resolve each group of
         ``chosen`` none of whose extras stayed. Returns (photos done,
         {photo id: why it stayed})."""
+        # Checked again on the photos themselves, as the command line does.
+        guarded = {e.id: "it is under a reference folder (similar.keep: path:...)"
+                   for e, _ in pairs if self.settings.keeper.protects(e)}
+        pairs = [pair for pair in pairs if pair[0].id not in guarded]
         if action == "trash":
             # As the command line: a keeper without a sidecar takes one over.
             outcome = trash_job.trash_extras(self.lib, pairs, sidecars=trash_job.ADOPT)
@@ -192,6 +204,7 @@ class Review:
             run_id, refused, files = self._move(pairs)
             size = 0
             self.moved_files += files
+        refused.update(guarded)
         before = {}
         stayed = set(refused)
         for g in chosen:
@@ -203,7 +216,7 @@ class Review:
         self.done.append(Done(action, chosen[0].index, [(g.index, g.key) for g in chosen
                                                         if g.key in before], before, run_id,
                               files=files, bytes=size))
-        return len(pairs) - len(refused), refused
+        return len(pairs) - len(set(refused) - set(guarded)), refused
 
     def _move(self, pairs) -> tuple[int | None, dict[int, str], int]:
         """Move the extras to ``similar.dupes_folder``, journaled, as

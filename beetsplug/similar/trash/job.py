@@ -64,6 +64,31 @@ def photo_rating(photo: Photo, comps: Sequence[companions.Companion]) -> int | N
     return None
 
 
+def _by_keeper(pairs) -> dict[int, list[tuple[Photo, Photo]]]:
+    groups: dict[int, list[tuple[Photo, Photo]]] = {}
+    for pair in pairs:
+        groups.setdefault(pair[1].id, []).append(pair)
+    return groups
+
+
+def adoptions(pairs: Sequence[tuple[Photo, Photo]], comps: dict,
+              ratings: dict[int, int | None] | None = None) -> dict[int, list[tuple[int, str]]]:
+    """{extra id: [(part, new path)]}: the sidecars each photo kept that has
+    none takes over from its extras (``pairs``: (extra, photo kept);
+    ``comps``: the companions of both), as :func:`trash_extras` does."""
+    if ratings is None:
+        ratings = {p.id: photo_rating(p, comps.get(p.id, ())) for p, _ in pairs}
+    adopt: dict[int, list[tuple[int, str]]] = {}
+    for kid, group in _by_keeper(pairs).items():
+        keep = group[0][1]
+        adopt.update(merge.adoptions(
+            os.fsdecode(keep.path), any(c.kind == "sidecar" for c in comps.get(kid, ())),
+            [(p.id, os.fsdecode(p.path), [(c.part, c.path) for c in comps.get(p.id, ())
+                                          if c.kind == "sidecar"], ratings[p.id])
+             for p, _ in group]))
+    return adopt
+
+
 def trash_extras(lib: Library, pairs: Sequence[tuple[Photo, Photo]], sidecars: str = ADOPT,
                  on_photo: Callable[[], None] = lambda: None) -> TrashOutcome:
     """Send each extra of ``pairs`` (extra, photo kept) and its companions
@@ -81,18 +106,8 @@ def trash_extras(lib: Library, pairs: Sequence[tuple[Photo, Photo]], sidecars: s
         return TrashOutcome(None)
     comps = companions.of(lib, [p.id for pair in pairs for p in pair])
     ratings = {p.id: photo_rating(p, comps.get(p.id, ())) for pair in pairs for p in pair}
-    groups: dict[int, list[tuple[Photo, Photo]]] = {}
-    for pair in pairs:
-        groups.setdefault(pair[1].id, []).append(pair)
-    adopt: dict[int, list[tuple[int, str]]] = {}
-    if sidecars == ADOPT:
-        for kid, group in groups.items():
-            keep = group[0][1]
-            adopt.update(merge.adoptions(
-                os.fsdecode(keep.path), any(c.kind == "sidecar" for c in comps.get(kid, ())),
-                [(p.id, os.fsdecode(p.path), [(c.part, c.path) for c in comps.get(p.id, ())
-                                              if c.kind == "sidecar"], ratings[p.id])
-                 for p, _ in group]))
+    groups = _by_keeper(pairs)
+    adopt = adoptions(pairs, comps, ratings) if sidecars == ADOPT else {}
     rows = []
     for extra, _ in pairs:
         targets = dict(adopt.get(extra.id, ()))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .. import interrupts
 from ..library.models import Photo, ensure_schema
+from ..library.paths import from_db
 from ..rename.planner import RenameError, holds, perform
 from . import freedesktop, runs, store
 
@@ -87,7 +88,7 @@ def _photo(lib: Library, run_id: int, since: float, pid: int, steps: list[runs.S
         if returned:
             runs.refresh_shot(tx, kid)
         main = next((s for s in steps if s.part == 0), None)
-        if main is not None and 0 in back and not _row_present(tx, pid, main.src):
+        if main is not None and 0 in back and not _row_present(lib, tx, pid, main.src):
             outcome.restored.append(store.restore(
                 tx, snap, lambda path: os.path.lexists(os.fsdecode(path))))
 
@@ -116,11 +117,11 @@ def _undo_step(s: runs.Step, since: float, outcome: UndoOutcome) -> str | None:
     raise RenameError(f"{s.src}: not found in the trash (emptied, or restored by hand?)")
 
 
-def _row_present(tx, pid: int, path: str) -> bool:
+def _row_present(lib: Library, tx, pid: int, path: str) -> bool:
     """Whether the photo's row is still there (a run cut off before it
     was removed)."""
     rows = tx.query(f"SELECT path FROM {Photo._table} WHERE id=?", (pid,))
-    return bool(rows) and os.fsdecode(rows[0][0]) == path
+    return bool(rows) and from_db(lib, rows[0][0]) == path
 
 
 def _ratings(lib: Library, saved) -> None:

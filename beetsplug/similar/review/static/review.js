@@ -362,10 +362,14 @@ async function bulkCount() {
   $("#bulk-count").textContent = "counting…";
   try {
     const c = await api("GET", `/api/bulk?${q}`);
-    const verb = mode === "move" ? "Move to the duplicates folder" : "Send to the trash";
+    const move = mode === "move";
+    const verb = move ? "Move to the duplicates folder" : "Send to the trash";
+    const files = move ? c.files : c.trash_files, size = move ? c.bytes : c.trash_bytes;
     $("#bulk-count").textContent = c.photos
-      ? `${verb}: ${c.photos} photos (${c.files} files, ${bytes(c.bytes)}) from ${c.groups} groups, ` +
-        "keeping the suggested keeper of each. u undoes it as one action."
+      ? `${verb}: ${c.photos} photos (${files} files, ${bytes(size)}) from ${c.groups} groups, ` +
+        "keeping the suggested keeper of each" +
+        (!move && c.kept_sidecars ? `; ${c.kept_sidecars} sidecars stay, renamed to the ` +
+         "kept photos that have none" : "") + ". u undoes it as one action."
       : "no group matches: nothing to do";
   } catch (e) { $("#bulk-count").textContent = e.message; }
 }
