@@ -309,6 +309,48 @@ KILLED_AFTER_COPY = textwrap.dedent("""\
     """)
 
 
+# Killed half way through the copy on the other disk.
+KILLED_DURING_COPY = textwrap.dedent("""\
+    import os, shutil, signal, sys
+    def copyfileobj(source, target, length=0):
+        target.write(source.read(100))
+        target.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    shutil.copyfileobj = copyfileobj
+    from beets.ui import main
+    main(sys.argv[1:])
+    """)
+
+
+@pytest.mark.parametrize("finish", ["resume", "undo"])
+def test_killed_during_the_copy_leaves_no_partial_file(tmp_path, far, finish):
+    root = tmp_path / "pics"
+    root.mkdir()
+    make(root, "a.jpg", 1)
+    (root / "copy.jpg").write_bytes((root / "a.jpg").read_bytes())
+    skip_if_same_disk(far, root)
+    beetsdir = tmp_path / "beets"
+    write_config(beetsdir, f"similar: {{dupes_folder: {far}, weights: none, "
+                           "model: mobilenet_v3_small}\n")
+    run_beet(beetsdir, "similar-import", str(root))
+    before = tree_state(root)
+    script = tmp_path / "beet.py"
+    script.write_text(KILLED_DURING_COPY)
+    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir))
+    proc = subprocess.run([sys.executable, str(script), "similar-dupes", "-e", "--move"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -9, proc.stderr
+    [partial] = os.listdir(far)  # (the extra waits in its folder, under a hidden name)
+    assert partial.startswith(".similar-copy-")
+    if finish == "resume":
+        run_beet(beetsdir, "similar-order", "--resume")
+        [moved] = os.listdir(far)
+        assert moved in ("a.jpg", "copy.jpg")
+    else:
+        run_beet(beetsdir, "similar-undo")
+        assert os.listdir(far) == [] and tree_state(root) == before
+
+
 @pytest.mark.parametrize("finish", ["resume", "undo"])
 def test_killed_between_copy_and_unlink(tmp_path, far, finish):
     root = tmp_path / "pics"

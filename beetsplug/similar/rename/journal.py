@@ -25,8 +25,8 @@ from beets import util
 from .. import interrupts
 from ..library.models import Photo, ensure_schema
 from . import changes
-from .planner import (CrossDevice, FileId, RenameError, Step, digest_of, file_id, holds,
-                      perform, with_suffix)
+from .planner import (CrossDevice, FileId, RenameError, Step, digest_of,
+                      discard_partial_copies, file_id, holds, perform, with_suffix)
 from .runs import RunInfo, interrupted, kind_of, last_undoable, runs, unfinished  # noqa: F401
 
 if TYPE_CHECKING:
@@ -327,6 +327,8 @@ def undo(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None) 
     rows = [r for r in reversed(every) if r.state in ("done", "pending")]
     outcome = _Walk(lib, run_id, rows, True, "undone", every).run(on_step)
     outcome.skipped = skipped
+    # A copy to another disk that a crash cut off is left neither way.
+    discard_partial_copies([p for r in every for p in (r.src, r.dst)])
     _finish(lib, run_id, "undoing" if outcome.stranded else
             "failed" if outcome.errors else "undone")
     return outcome

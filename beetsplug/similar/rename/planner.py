@@ -190,13 +190,32 @@ def _move(src: str, dst: str, name: str, digest: str | None) -> None:
     os.unlink(src)
 
 
+def partial_copy(dst: str) -> str:
+    """The hidden name beside ``dst`` that a copy across disks is written to."""
+    return os.path.join(os.path.dirname(dst) or ".", f".similar-copy-{os.path.basename(dst)}")
+
+
+def discard_partial_copies(paths: Sequence[str]) -> None:
+    """Remove the copies across disks to any of ``paths`` that a crash cut
+    off. Safe at any time a run is not moving files: the bytes are whole at
+    the source or the target until the copy has its name (see
+    :func:`_copy_across`)."""
+    for path in paths:
+        part = partial_copy(path)
+        try:
+            if stat.S_ISREG(os.lstat(part).st_mode):
+                os.unlink(part)
+        except OSError:
+            pass
+
+
 def _copy_across(src: str, dst: str, name: str, digest: str) -> None:
     """Copy to a hidden name beside ``dst``, fsync, check the bytes against
     ``digest``, give the copy its name (never replacing a file), and only
     then unlink ``src``. Cut anywhere, the bytes are whole at ``src`` or at
     ``dst`` (or both: :func:`perform` then finishes)."""
     folder = os.path.dirname(dst) or "."
-    part = os.path.join(folder, f".similar-copy-{os.path.basename(dst)}")
+    part = partial_copy(dst)
     try:
         if os.path.lexists(part):
             os.unlink(part)  # our own copy, cut off by a crash
