@@ -322,12 +322,15 @@ KILLED_DURING_COPY = textwrap.dedent("""\
     """)
 
 
-@pytest.mark.parametrize("finish", ["resume", "undo"])
-def test_killed_during_the_copy_leaves_no_partial_file(tmp_path, far, finish):
+def _move_killed(tmp_path, far, script_text: str, names=("a.jpg",)):
+    """A library of ``names`` and a copy of the first, imported, whose
+    ``similar-dupes -e --move`` to ``far`` (another disk) was killed by
+    ``script_text``: (its folder, its BEETSDIR, the folder as it was)."""
     root = tmp_path / "pics"
     root.mkdir()
-    make(root, "a.jpg", 1)
-    (root / "copy.jpg").write_bytes((root / "a.jpg").read_bytes())
+    for i, name in enumerate(names):
+        make(root, name, i + 1)
+    (root / "copy.jpg").write_bytes((root / names[0]).read_bytes())
     skip_if_same_disk(far, root)
     beetsdir = tmp_path / "beets"
     write_config(beetsdir, f"similar: {{dupes_folder: {far}, weights: none, "
@@ -335,11 +338,18 @@ def test_killed_during_the_copy_leaves_no_partial_file(tmp_path, far, finish):
     run_beet(beetsdir, "similar-import", str(root))
     before = tree_state(root)
     script = tmp_path / "beet.py"
-    script.write_text(KILLED_DURING_COPY)
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir))
+    script.write_text(script_text)
+    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), ROOT=str(root),
+               FAR=far)
     proc = subprocess.run([sys.executable, str(script), "similar-dupes", "-e", "--move"],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9, proc.stderr
+    return root, beetsdir, before
+
+
+@pytest.mark.parametrize("finish", ["resume", "undo"])
+def test_killed_during_the_copy_leaves_no_partial_file(tmp_path, far, finish):
+    root, beetsdir, before = _move_killed(tmp_path, far, KILLED_DURING_COPY)
     [partial] = os.listdir(far)  # (the extra waits in its folder, under a hidden name)
     assert partial.startswith(".similar-copy-")
     if finish == "resume":
@@ -353,24 +363,8 @@ def test_killed_during_the_copy_leaves_no_partial_file(tmp_path, far, finish):
 
 @pytest.mark.parametrize("finish", ["resume", "undo"])
 def test_killed_between_copy_and_unlink(tmp_path, far, finish):
-    root = tmp_path / "pics"
-    root.mkdir()
-    make(root, "a.jpg", 1)
-    make(root, "b.jpg", 2)
-    (root / "copy.jpg").write_bytes((root / "a.jpg").read_bytes())
-    skip_if_same_disk(far, root)
-    beetsdir = tmp_path / "beets"
-    write_config(beetsdir, f"similar: {{dupes_folder: {far}, weights: none, "
-                           "model: mobilenet_v3_small}\n")
-    run_beet(beetsdir, "similar-import", str(root))
-    before = tree_state(root)
-    script = tmp_path / "beet.py"
-    script.write_text(KILLED_AFTER_COPY)
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), ROOT=str(root),
-               FAR=far)
-    proc = subprocess.run([sys.executable, str(script), "similar-dupes", "-e", "--move"],
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == -9, proc.stderr
+    root, beetsdir, before = _move_killed(tmp_path, far, KILLED_AFTER_COPY,
+                                          ("a.jpg", "b.jpg"))
     assert len(os.listdir(far)) == 1  # the extra is on both disks now
     refused = run_beet(beetsdir, "similar-dupes", "-e", "--move", check=False)
     assert refused.returncode != 0 and "similar-order --resume" in refused.stderr

@@ -164,16 +164,16 @@ class Review:
                 if extra:
                     plan += extra
                     picked.append(g)
-            comps = companions.of(self.lib, [e for e, _ in plan])
+            both = list({i for pair in plan for i in pair})
+            comps = companions.of(self.lib, both)  # of the extras and their keepers
             files = len(plan) + sum(len(comps.get(e, ())) for e, _ in plan)
             size = sum(_size(weighed[e].path) + sum(_size(c.path) for c in comps.get(e, ()))
                        for e, _ in plan)
-            photos = groups_.fetch(self.lib, list({i for pair in plan for i in pair}))
+            photos = groups_.fetch(self.lib, both)
             pairs = [(photos[e], photos[k]) for e, k in plan if e in photos and k in photos]
             # Sent to the trash, a keeper without a sidecar takes one over:
             # that file stays (renamed), as the confirmation says.
-            taken = trash_job.adoptions(pairs, companions.of(
-                self.lib, list({i for pair in plan for i in pair})))
+            taken = trash_job.adoptions(pairs, comps)
             stay = [c.path for e, parts in taken.items() for c in comps.get(e, ())
                     if c.part in {part for part, _ in parts}]
             count = {"groups": len(picked), "photos": len(plan), "files": files,
