@@ -400,6 +400,23 @@ class TestPhotosInBeetsDirectory(ReviewHelper):
         assert applied["done"] == 1 and not applied["refused"], applied
         assert len(os.listdir(trash_home)) == 1
 
+    def test_a_row_whose_file_is_gone_is_not_suggested(self):
+        shoot = self.photos_dir()
+        samples.make_groups(str(shoot), groups=1, per_group=1, size=(160, 120))
+        [original] = shoot.glob("*.jpg")
+        copy = shoot / "copy.jpg"
+        copy.write_bytes(original.read_bytes())
+        os.utime(original, (1e9, 1e9))  # older: kept while it is there
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "threshold": THRESHOLD, "keep": ["oldest"]})
+        self.run_command("similar-import", str(shoot))
+        ids = {p.filepath.name: p.id for p in photos(self.lib)}
+        original.unlink()
+        review = open_review(similar_plugin(), self.lib, [], "exact")
+        assert review.details(0)["keep"] == ids["copy.jpg"]
+        count = review.bulk(None, None, None)
+        assert count["photos"] == 1 and count["bytes"] == 0  # the gone row is the extra
+
     def test_bulk_respects_a_reference_folder_under_beets_directory(self, trash_home):
         top = Path(os.fsdecode(self.lib.directory))
         shoot, reference = top / "shoot", top / "reference"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.exceptions import UserError
 
+from ..dupes import copies
 from ..dupes import job as dupes_job
 from ..library.photos import photos
 from ..library.selection import Selection
@@ -70,7 +71,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     keeper = settings.keeper(plugin)
     notes, evidence = {}, {}
     for group in groups:
-        decision = keeper.choose(sel.photos(group.rows))
+        decision = copies.choose(keeper, sel.photos(group.rows))
         notes[decision.keep.id] = f"{group.kind}: kept, {decision.reason}"
         keep_row = group.rows[[int(sel.ids[r]) for r in group.rows].index(decision.keep.id)]
         for row, (dist, inliers) in group.evidence(sel, keep_row).items():

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from beets import dbcore
 
+from ..dupes import copies
 from ..dupes import job as dupes_job
 from ..keep import score
 from ..library import companions, decisions
@@ -118,7 +119,7 @@ def details(lib: Library, group: Group, keeper: Keeper, formats: Sequence[str],
     members = [found[i] for i in group.ids if i in found]
     comps = companions.of(lib, [p.id for p in members])
     cells = [_cells(p, comps.get(p.id, ()), formats) for p in members]
-    decision = keeper.choose(members) if members else None
+    decision = copies.choose(keeper, members) if members else None
     photos = [{
         "id": p.id,
         "name": os.path.basename(os.fsdecode(p.path)),

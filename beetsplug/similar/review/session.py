@@ -156,7 +156,7 @@ class Review:
                 members = [weighed[i] for i in g.ids if i in weighed]
                 if len(members) < 2:
                     continue
-                decision = self.settings.keeper.choose(members)
+                decision = copies.choose(self.settings.keeper, members)
                 if reason not in (None, decision.reason):
                     continue
                 extra = [(p.id, decision.keep.id) for p in members
