@@ -63,6 +63,8 @@ def test_a_lead_of_the_margin_decides_whatever_the_floats(monkeypatch):
             return SimpleNamespace(quality=quality[photo.id], **fields)
 
         monkeypatch.setattr(score, "parts", parts)
+        monkeypatch.setattr(score, "quality",
+                            lambda photo, formats, quality=quality: quality[photo.id])
         photos = [SimpleNamespace(id=1), SimpleNamespace(id=2)]
         kept, reason = rules.Keeper(["quality"], score.FORMATS)._quality(photos)
         assert [p.id for p in kept] == [2] and reason == "edited", (top, other)
@@ -191,3 +193,22 @@ class TestKeeper(SimilarHelper):
         self.run_command("similar-dupes", "-t", "0.005", "--kind", "copy", "--delete")
         assert sorted(p.origname for p in photos(self.lib) if not p.origname.startswith("o")) \
             == ["a.jpg", "b.jpg", "b_retake.jpg"]
+
+
+def test_quality_alone_is_the_parts_quality():
+    """The keeper weighs with ``score.quality``; it must be the quality of
+    the parts the review page and the report show."""
+    import random
+
+    from beetsplug.similar.keep import score
+    from beetsplug.similar.library.selection import Facts
+
+    rng = random.Random(3)
+    for _ in range(500):
+        photo = Facts(width=rng.choice([0, 640, 4000, 6000]), height=rng.choice([0, 480, 3000]),
+                      taken=rng.choice([0, 1.6e9]), gps=rng.choice([0, 1, None]),
+                      camera=rng.choice(["", "Canon"]), sharpness=rng.random(),
+                      exposure=rng.choice([None, rng.random()]), edited=rng.choice([0, 1]),
+                      format=rng.choice(["JPEG", "NEF", "png", "", None]))
+        for order in (score.FORMATS, ("PNG", "JPEG")):
+            assert score.quality(photo, order) == score.parts(photo, order).quality

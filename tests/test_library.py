@@ -143,6 +143,23 @@ def test_schema_migration_keeps_rows(tmp_path):
     assert len(lib.items()) == 0
 
 
+def test_old_depth_keys_are_renamed(tmp_path):
+    """Vectors stored under a depth number (``xception/d2/...``) are found
+    under their layer's name; keys already named by layer stay as they are."""
+    db = tmp_path / "lib.db"
+    lib = Library(str(db), str(tmp_path / "music"))
+    ensure_schema(lib)
+    with lib.transaction() as tx:
+        for pid, model in ((1, "xception/d2/imagenet"), (2, "xception/block14_sepconv2_act/x")):
+            tx.mutate("INSERT INTO similar_features (photo_id, model, dim, dtype, vector, hash)"
+                      " VALUES (?, ?, 1, 'float16', x'0000', 'h')", (pid, model))
+    ensure_schema(Library(str(db), str(tmp_path / "music")))
+    models = sorted(r[0] for r in sqlite3.connect(db).execute(
+        "SELECT model FROM similar_features"))
+    assert models == ["xception/block14_sepconv1_act/imagenet",
+                      "xception/block14_sepconv2_act/x"]
+
+
 def test_real_command_line(tmp_path):
     """`beet similar-import` and `beet similar-ls` through the real entry point."""
     beetsdir = write_config(tmp_path / "beets")

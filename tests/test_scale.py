@@ -19,6 +19,7 @@ from beetsplug.similar.library.photos import photos
 from beetsplug.similar.library.selection import select
 from beetsplug.similar.order import reduced
 from beetsplug.similar.order.chain import knn, prepare
+from beetsplug.similar.search import graph
 from beetsplug.similar.search.reduce import Reduction, unit_rows
 
 from .conftest import SimilarHelper
@@ -49,6 +50,26 @@ def test_the_reduction_never_brings_two_vectors_closer():
     # and the rows for the euclidean chain, against the stored vectors
     rows = reduction.metric_rows(reduced, norms, "euclidean")
     assert np.all(((rows[a] - rows[b]) ** 2).sum(1) <= ((x[a] - x[b]) ** 2).sum(1) * 1.0001)
+
+
+def test_a_graph_on_the_leading_axes_measures_on_every_axis(monkeypatch):
+    """Above graph.LARGE rows, the graph is built on the leading PCA axes;
+    the distances it returns are those on all 64, nearest first, and the
+    burst-mates are found as they are with the whole rows."""
+    x, scene = scenes(4000, 256)
+    reduced, _ = Reduction(x[:1000], dims=64).project(x)
+    whole, _ = graph.neighbours(reduced, 8)
+    monkeypatch.setattr(graph, "LARGE", 1000)
+    found, d2 = graph.neighbours(reduced, 8, leading=True)
+    assert found.shape == (4000, 8) and not (found == np.arange(4000)[:, None]).any()
+    full = ((reduced[found] - reduced[:, None, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(d2, full, rtol=1e-4, atol=1e-5)
+    assert np.all(np.diff(d2, axis=1) >= 0)
+
+    def mates(f):
+        return (scene[f] == scene[:, None]).sum()
+
+    assert mates(found) >= 0.99 * mates(whole) and mates(found) > 0
 
 
 def test_groups_made_a_batch_at_a_time_are_the_groups_made_in_memory():
@@ -149,6 +170,11 @@ class TestBigLibrary(SimilarHelper):
         assert sel.ids.tolist() == [p.id for p in found] and len(found) > 10
         assert sel.hashes == [p.hash for p in found]
         assert [p.id for p in sel.photos([3, 0])] == [found[3].id, found[0].id]
+        # Made from plain rows, they hold what beets' own objects hold.
+        made = sel.photos()
+        assert [dict(p) for p in made] == [dict(p) for p in found]
+        assert [p.evaluate_template("$path $duplicate_of") for p in made] == \
+            [p.evaluate_template("$path $duplicate_of") for p in found]
         # Queries and sorts beets evaluates in Python go through Photo objects.
         slow = any("duplicate_of" in part for part in (*query, sort))
         assert (sel._photos is not None) == slow

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 from beets import ui, util
 from beets.exceptions import UserError
 
-from ..dupes import copies, delete
+from ..dupes import copies
 from ..dupes import job as dupes_job
 from ..dupes.kinds import KINDS
-from ..library.selection import facts, select
+from ..library.selection import select
 from ..numbers import plain
+from ..parallel import ordered_map
 from ..verify.config import near_check
 from . import extras, settings
 from .renaming import check_no_unfinished
@@ -81,31 +82,35 @@ def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     shows_evidence = any(name in fmt for name in dupes_job.EVIDENCE)
     pairs, exact_pairs, besides, copied, sets = [], [], 0, 0, 0
     for n, group, members, weighed in _with_photos(sel, groups):
-        decision = copies.choose(keeper, weighed)
-        keep = next(p for p in members if p.id == decision.keep.id)
-        same = _same_bytes(keeper, keep, members, weighed)
+        # Ids, hashes and files are read from the plain facts: a million
+        # lines to print make a Photo's field access count.
+        ids = [w["id"] for w in weighed]
+        gone = copies.gone(weighed)  # one look at each file
+        decision = copies.choose(keeper, weighed, gone)
+        at = ids.index(decision.keep.id)
+        keep = members[at]
+        same = _same_bytes(keeper, at, members, weighed, gone)
         copied += len(same)
-        sets += len(set(same.values()))
-        ui.print_(f"group {n}: {group.kind}, {len(members)} photos; keep "
-                  f"{util.displayable_path(keep.filepath.name)}: {decision.reason}")
-        evidence = group.evidence(sel, group.rows[members.index(keep)]) \
-            if shows_evidence else {}
-        for photo in sorted(members, key=lambda p: p.id != keep.id):
-            mark = "*" if photo.id == keep.id else "=" if photo.id in decision.protected else " "
-            note = "" if photo.id not in same else \
-                f"  (same bytes as {_name_beside(same[photo.id], photo)})"
-            if not delete.on_disk(os.fsdecode(photo.path)):
+        sets += len({id(p) for p in same.values()})
+        lines = [f"group {n}: {group.kind}, {len(members)} photos; keep "
+                 f"{_file_name(keep)}: {decision.reason}"]
+        evidence = group.evidence(sel, group.rows[at]) if shows_evidence else {}
+        for i in (at, *(i for i in range(len(ids)) if i != at)):  # the kept photo first
+            pid = ids[i]
+            mark = "*" if i == at else "=" if pid in decision.protected else " "
+            note = "" if pid not in same else \
+                f"  (same bytes as {_name_beside(same[pid], members[i])})"
+            if pid in gone:
                 note += "  (file is gone: re-import its folder)"
-            shown = dupes_job.formatted(photo, fmt,
-                                        evidence.get(group.rows[members.index(photo)]))
-            ui.print_(f"  {mark} {shown}{note}")
-        extra = [(p, keep) for p in members
-                 if p.id != keep.id and p.id not in decision.protected]
+            shown = dupes_job.formatted(members[i], fmt, evidence.get(group.rows[i]))
+            lines.append(f"  {mark} {shown}{note}")
+        ui.print_("\n".join(lines))  # a group at a time: a million lines add up
+        extra = [i for i, pid in enumerate(ids) if i != at and pid not in decision.protected]
         besides += len(extra)
         if opts.action:  # the photos are kept only when something is done with them
-            pairs += extra
-            exact_pairs += [(p, same[p.id]) for p in members
-                            if p.id in same and p.id not in decision.protected]
+            pairs += [(members[i], keep) for i in extra]
+            exact_pairs += [(members[i], same[pid]) for i, pid in enumerate(ids)
+                            if pid in same and pid not in decision.protected]
     counts = ", ".join(f"{sum(g.kind == k for g in groups)} {k}" for k in kinds)
     # Exact copies are counted alike whatever groups hold them (and with -e).
     ui.print_(f"{len(groups)} groups ({counts}), {besides} photos besides those kept (*)"
@@ -166,49 +171,57 @@ def _grow(group, rows: list[int], measured: list[int]) -> None:
     group.rows += rows
 
 
+def _file_name(photo) -> str:
+    return util.displayable_path(os.path.basename(os.fsdecode(photo.path)))
+
+
 def _name_beside(photo, other) -> str:
     """``photo``'s file name, or its path when ``other`` has the same name."""
-    name = photo.filepath.name
-    return util.displayable_path(photo.path if name == other.filepath.name else name)
+    name = _file_name(photo)
+    return name if name != _file_name(other) else util.displayable_path(photo.path)
 
 
-def _same_bytes(keeper, keep, members, weighed) -> dict:
+def _same_bytes(keeper, at: int, members, weighed, gone: set[int]) -> dict:
     """{id: the photo it has the same bytes as} for the exact copies among
-    ``members``: copies of the photo kept point to it; in a set of copies
-    without it, to the one the keeper would keep of that set."""
+    ``members`` (``weighed``: their facts): copies of the photo kept
+    (``members[at]``) point to it; in a set of copies without it, to the
+    one the keeper would keep of that set."""
     by_hash: dict[str, list[int]] = {}
-    for i, p in enumerate(members):
-        by_hash.setdefault(p.hash, []).append(i)
+    for i, fact in enumerate(weighed):
+        by_hash.setdefault(fact["hash"], []).append(i)
     out = {}
     for idx in by_hash.values():
         if len(idx) < 2:
             continue
-        if any(members[i].id == keep.id for i in idx):
-            first = keep
+        if at in idx:
+            first = at
         else:
-            chosen = copies.choose(keeper, [weighed[i] for i in idx]).keep
-            first = next(members[i] for i in idx if members[i].id == chosen.id)
-        out.update((members[i].id, first) for i in idx if members[i].id != first.id)
+            chosen = copies.choose(keeper, [weighed[i] for i in idx], gone).keep
+            first = next(i for i in idx if weighed[i]["id"] == chosen.id)
+        out.update((weighed[i]["id"], members[first]) for i in idx if i != first)
     return out
 
 
 def _with_photos(sel, groups, batch: int = 5000):
     """(number, group, its photos, their :class:`Facts` for the keeper) for
     each group; fetched for ``batch`` photos at a time, not for the whole
-    library."""
-    start = 0
+    library, the next batch while this one is printed."""
+    spans, start = [], 0
     while start < len(groups):
         stop, size = start, 0
         while stop < len(groups) and (size == 0 or size + len(groups[stop].rows) <= batch):
             size += len(groups[stop].rows)
             stop += 1
-        rows = [r for g in groups[start:stop] for r in g.rows]
-        fetched = iter(sel.photos(rows))
-        weighed = facts(sel.lib, sel.ids[rows].tolist())
-        for n in range(start, stop):
-            members = [next(fetched) for _ in groups[n].rows]
-            yield n + 1, groups[n], members, [weighed[p.id] for p in members]
+        spans.append((start, stop, [r for g in groups[start:stop] for r in g.rows]))
         start = stop
+    fetched = ordered_map(lambda span: sel.photos_and_facts(span[2]), spans,
+                          workers=1, prefetch=2)
+    for (start, stop, rows), (photos, weighed) in zip(spans, fetched):
+        ids, at = sel.ids[rows].tolist(), 0
+        for n in range(start, stop):
+            end = at + len(groups[n].rows)
+            yield n + 1, groups[n], photos[at:end], [weighed[i] for i in ids[at:end]]
+            at = end
 
 
 def command(plugin: SimilarPlugin) -> ui.Subcommand:

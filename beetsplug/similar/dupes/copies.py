@@ -8,7 +8,7 @@ explicit request, deleted.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..keep.rules import Decision, Keeper
@@ -28,11 +28,19 @@ def exact_groups(photos: Iterable[Photo]) -> list[list[Photo]]:
     return [g for g in by_hash.values() if len(g) > 1]
 
 
-def choose(keeper: Keeper, group: Sequence) -> Decision:
+def gone(group: Iterable) -> set[int]:
+    """Ids of the photos of ``group`` whose files are gone."""
+    return {p.id for p in group if not on_disk(os.fsdecode(p.path))}
+
+
+def choose(keeper: Keeper, group: Sequence, gone_ids: Collection[int] | None = None,
+           ) -> Decision:
     """The keeper's decision among the photos of ``group`` whose files are
-    there: a row whose file is gone (moved or renamed outside the library)
-    is never kept over a real file. ``protected`` covers the whole group."""
-    present = [p for p in group if on_disk(os.fsdecode(p.path))]
+    there: a row whose file is gone (moved or renamed outside the library;
+    ``gone_ids`` when the caller looked already) is never kept over a real
+    file. ``protected`` covers the whole group."""
+    gone_ids = gone(group) if gone_ids is None else gone_ids
+    present = [p for p in group if p.id not in gone_ids]
     decision = keeper.choose(present or group)
     protected = frozenset(p.id for p in group if keeper.protects(p))
     return Decision(decision.keep, decision.reason, protected)

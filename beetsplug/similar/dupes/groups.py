@@ -24,6 +24,7 @@ from scipy.spatial.distance import squareform
 
 from ..order.chain import knn, prepare
 from ..order.two_opt import row_distances
+from ..parallel import ordered_map
 
 FAR = 4.0  # farther than any cosine distance: a pair that is never near
 
@@ -283,19 +284,23 @@ def streamed_groups(n: int, rows: np.ndarray, cols: np.ndarray, threshold: float
         raise ValueError(f"{max(map(len, sets))} pictures are linked by near-duplicate "
                          f"pairs under the threshold {threshold:.4g}, too many to be "
                          "near-duplicates; lower the threshold (or run similar-calibrate)")
+    batches = []
     while start < len(sets):
         stop, size = start, 0
         while stop < len(sets) and (size == 0 or size + len(sets[stop]) <= batch):
             size += len(sets[stop])
             stop += 1
-        points = np.concatenate(sets[start:stop])
+        batches.append((start, stop, np.concatenate(sets[start:stop])))
+        start = stop
+    # The next batch is read while this one is grouped.
+    loaded = ordered_map(lambda b: load(b[2]), batches, workers=1, prefetch=2)
+    for (start, stop, points), x in zip(batches, loaded):
         local[points] = np.arange(len(points))
         ours = slice(np.searchsorted(pair_labels, labels[sets[start][0]]),
                      np.searchsorted(pair_labels, labels[sets[stop - 1][0]], side="right"))
-        groups = pair_groups(load(points), local[rows[ours]], local[cols[ours]], threshold,
+        groups = pair_groups(x, local[rows[ours]], local[cols[ours]], threshold,
                              rule=rule.on(points) if rule is not None else None)
         out += [sorted(points[g].tolist()) for g in groups]
-        start = stop
     return sorted(out, key=lambda g: g[0])
 
 

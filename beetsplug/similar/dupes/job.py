@@ -141,8 +141,9 @@ def formatted(photo, fmt: str, evidence: tuple[float | None, int | None] | None)
     dist, inliers = evidence if evidence is not None else (None, None)
     values = {"distance": "" if dist is None else plain(dist),
               "inliers": "" if inliers is None else str(inliers)}
+    # A template without a %function needs none: skip making them per photo.
     return get_template(fmt).substitute(ChainMap(values, photo.formatted()),
-                                    photo._template_funcs())
+                                        photo._template_funcs() if "%" in fmt else {})
 
 
 def _exact_groups(sel: Selection) -> list[list[int]]:

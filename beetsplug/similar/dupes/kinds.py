@@ -28,8 +28,8 @@ def is_burst(photos: Sequence, gap: float) -> bool:
     times = sorted(p.taken for p in photos)
     if len(cameras) != 1 or not next(iter(cameras)) or not all(times):
         return False
-    steps = np.diff(times)
-    return bool(np.all(steps > 0) and np.all(steps <= gap))
+    # Plain Python: a group has a few frames, and this runs for each group.
+    return all(0 < after - before <= gap for before, after in zip(times, times[1:]))
 
 
 def kind(photos: Sequence, distances: Callable[[], np.ndarray], copy_distance: float | None,

@@ -133,16 +133,18 @@ class Keeper:
     # Each rule: (the candidates it keeps, the reason).
 
     def _quality(self, photos):
-        parts = {p.id: score.parts(p, self.formats) for p in photos}
-        best = max(photos, key=lambda p: parts[p.id].quality)
-        top = parts[best.id].quality
+        quality = {p.id: score.quality(p, self.formats) for p in photos}
+        best = max(photos, key=lambda p: quality[p.id])
+        top = quality[best.id]
         # Leads compared at the score's own 4 decimals: 0.2708 - 0.2208 is a
         # lead of MARGIN exactly, as 0.268 - 0.218 is, whatever floats say.
-        close = [p for p in photos if round(top - parts[p.id].quality, 4) < MARGIN]
+        close = [p for p in photos if round(top - quality[p.id], 4) < MARGIN]
         if len(close) == len(photos):
             return photos, ""
-        runner = max((p for p in photos if p not in close), key=lambda p: parts[p.id].quality)
-        gains = {k: score.WEIGHTS[k] * (getattr(parts[best.id], k) - getattr(parts[runner.id], k))
+        near = {p.id for p in close}
+        runner = max((p for p in photos if p.id not in near), key=lambda p: quality[p.id])
+        first, second = score.parts(best, self.formats), score.parts(runner, self.formats)
+        gains = {k: score.WEIGHTS[k] * (getattr(first, k) - getattr(second, k))
                  for k in score.WEIGHTS}
         main = max(gains, key=gains.get)
         why = "RAW original" if main == "format" and score.format_rank(

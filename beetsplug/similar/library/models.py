@@ -205,7 +205,11 @@ def _create_or_migrate(tx, table: str, columns: dict[str, str]) -> None:
 
 
 def _rename_depth_keys(tx) -> None:
-    """Vectors stored under ``model/dN/weights`` (before layer names)."""
+    """Vectors stored under ``model/dN/weights`` (before layer names).
+    One probe of the key index first: the renames scan the whole table,
+    15 s at a million vectors, and are needed once at most."""
+    if not tx.query("SELECT 1 FROM similar_features WHERE model GLOB '*/d[0-9]/*' LIMIT 1"):
+        return
     for name, layers in OLD_DEPTH_LAYERS.items():
         for depth, layer in enumerate(layers, start=1):
             old = f"{name}/d{depth}/"

@@ -10,12 +10,12 @@ precision whatever its range: untrained networks give values near 1e-8.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import interrupts
+from ..parallel import ordered_map
 from .models import ensure_schema
 
 if TYPE_CHECKING:
@@ -110,22 +110,18 @@ def load(lib: Library, model: str, photo_ids: Sequence[int]) -> tuple[list[int],
 def stream(lib: Library, model: str, photo_ids: Sequence[int],
            rows: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The stored vectors of ``photo_ids`` (distinct), a block at a time: (positions in
-    ``photo_ids`` of the photos that have one, their float32 rows). Only one
-    block is held at once, whatever the size of the library."""
+    ``photo_ids`` of the photos that have one, their float32 rows). Two
+    blocks at most are held at once, whatever the size of the library."""
     ensure_schema(lib)
     ids = np.asarray(photo_ids, dtype=np.int64)
     starts = range(0, len(ids), rows)
     # The next block is read (SQLite lets go of the GIL) while the caller
     # works on this one.
-    with ThreadPoolExecutor(1) as reader:
-        ahead = reader.submit(load, lib, model, ids[:rows].tolist()) if len(ids) else None
-        for start in starts:
-            found, block = ahead.result()
-            following = ids[start + rows:start + 2 * rows]
-            if len(following):
-                ahead = reader.submit(load, lib, model, following.tolist())
-            if found:  # in the order asked, so their places are where they are found
-                yield start + np.flatnonzero(np.isin(ids[start:start + rows], found)), block
+    blocks = ordered_map(lambda start: load(lib, model, ids[start:start + rows].tolist()),
+                         starts, workers=1, prefetch=2)
+    for start, (found, block) in zip(starts, blocks):
+        if found:  # in the order asked, so their places are where they are found
+            yield start + np.flatnonzero(np.isin(ids[start:start + rows], found)), block
 
 
 def _as_float32(rows: np.ndarray, scales: np.ndarray) -> np.ndarray:

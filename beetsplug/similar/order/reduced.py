@@ -69,7 +69,7 @@ def build(lib: Library, key: str, sel: Selection, featurized: np.ndarray,
     with _stage("reading and reducing vectors"):
         heads, copies, reduction, reduced, norms = _reduce(lib, key, sel, featurized, seed)
     with _stage(f"neighbour graph of {len(heads)} pictures"):
-        neighbours, d2 = graph.neighbours(reduced, k)
+        neighbours, d2 = graph.neighbours(reduced, k, leading=True)
     return Space(heads, copies, reduction, reduced, norms, neighbours, d2)
 
 
