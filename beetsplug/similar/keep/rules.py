@@ -110,8 +110,8 @@ class Keeper:
                      if here == f or here.startswith(os.path.join(f, ""))), None)
 
     def choose(self, group: Sequence) -> Decision:
-        folder = {p.id: self.protects(p) for p in group}
-        protected = [p for p in group if folder[p.id]]
+        folder = {p.id: self.protects(p) for p in group} if self.folders else {}
+        protected = [p for p in group if folder.get(p.id)]
         candidates = protected or list(group)
         reason = f"in {folder[protected[0].id]}" if protected else "imported first"
         for rule in self.rules:
@@ -156,12 +156,14 @@ class Keeper:
         return [p for p in photos if p.width * p.height == most], "larger"
 
     def _oldest(self, photos):
-        first = min(_when(p) for p in photos)
-        return [p for p in photos if _when(p) == first], "older"
+        when = [_when(p) for p in photos]
+        first = min(when)
+        return [p for p, w in zip(photos, when) if w == first], "older"
 
     def _newest(self, photos):
-        last = max(_when(p) for p in photos)
-        return [p for p in photos if _when(p) == last], "newer"
+        when = [_when(p) for p in photos]
+        last = max(when)
+        return [p for p, w in zip(photos, when) if w == last], "newer"
 
     def _format(self, photos):
         rank = {p.id: score.format_rank(p.format or "", self.formats) for p in photos}
