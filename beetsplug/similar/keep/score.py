@@ -50,6 +50,7 @@ def format_rank(fmt: str, order: Sequence[str] = FORMATS) -> float:
 
 @functools.lru_cache(maxsize=8)
 def _ranks(order: tuple[str, ...]) -> dict[str, float]:
+    """{format: :func:`format_rank`} for ``order`` (read only)."""
     ranks: dict[str, float] = {}
     for i, name in enumerate(o.upper() for o in order):
         ranks.setdefault(name, 1.0 - i / max(1, len(order) - 1))
