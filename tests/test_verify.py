@@ -182,6 +182,13 @@ def test_the_rule_holds_for_candidate_pairs_given_as_a_graph():
 # -- the cache, on a library ------------------------------------------------
 
 class TestCache(SimilarHelper):
+    def imported_pair(self, folder) -> dict[str, int]:
+        """A photo and a panned frame of it in ``folder``, imported: {name: id}."""
+        save(textured(5), folder / "a.jpg")
+        save(variant(textured(5), "pan")[0], folder / "b.jpg")
+        self.run_command("similar-import", str(folder))
+        return {p.filepath.name: p.id for p in photos(self.lib)}
+
     def test_features_are_cached_and_redone_when_the_file_changes(self):
         folder = self.photos_dir()
         save(textured(5), folder / "a.jpg")
@@ -205,10 +212,7 @@ class TestCache(SimilarHelper):
 
     def test_verdicts_are_kept_for_the_next_run_and_redone_for_a_changed_file(self):
         folder = self.photos_dir()
-        save(textured(5), folder / "a.jpg")
-        save(variant(textured(5), "pan")[0], folder / "b.jpg")
-        self.run_command("similar-import", str(folder))
-        ids = {p.filepath.name: p.id for p in photos(self.lib)}
+        ids = self.imported_pair(folder)
         first = Verifier(self.lib)
         assert first([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [True]
         assert first.checked == 1
@@ -227,23 +231,17 @@ class TestCache(SimilarHelper):
         # beets keeps their paths relative to its directory: SQL must expand them
         folder = Path(os.fsdecode(self.lib.directory)) / "shoot"
         folder.mkdir(parents=True)
-        save(textured(5), folder / "a.jpg")
-        save(variant(textured(5), "pan")[0], folder / "b.jpg")
-        self.run_command("similar-import", str(folder))
+        ids = self.imported_pair(folder)
         with self.lib.transaction() as tx:
             assert not any(os.path.isabs(os.fsdecode(p))
                            for (p,) in tx.query("SELECT path FROM similar_photos"))
-        ids = {p.filepath.name: p.id for p in photos(self.lib)}
         verifier = Verifier(self.lib)
         assert verifier([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [True]
         assert verifier.unreadable == set()
 
     def test_a_missing_file_fails_the_check_quietly(self):
         folder = self.photos_dir()
-        save(textured(5), folder / "a.jpg")
-        save(variant(textured(5), "pan")[0], folder / "b.jpg")
-        self.run_command("similar-import", str(folder))
-        ids = {p.filepath.name: p.id for p in photos(self.lib)}
+        ids = self.imported_pair(folder)
         os.remove(folder / "b.jpg")
         verifier = Verifier(self.lib)
         assert verifier([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [False]
