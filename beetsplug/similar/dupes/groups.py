@@ -210,11 +210,13 @@ def _whole_sets(x: np.ndarray, sets: list[np.ndarray], threshold: float, metric:
     rows, every two within ``threshold`` and none kept apart; the other
     sets), measured all at once by size rather than one set at a time."""
     whole: list[list[int]] = []
-    rest = [m for m in sets if not 2 < len(m) <= 8]
+    rest: list[np.ndarray] = []
     by_size: dict[int, list[np.ndarray]] = {}
     for members in sets:
         if 2 < len(members) <= 8:
             by_size.setdefault(len(members), []).append(members)
+        else:
+            rest.append(members)
     for size, same in by_size.items():
         stacked = np.stack(same)
         ok = _within(x, stacked, threshold, metric)

@@ -204,6 +204,7 @@ class Review:
             run_id, refused, files = self._move(pairs)
             size = 0
             self.moved_files += files
+        done = len(pairs) - len(refused)
         refused.update(guarded)
         before = {}
         stayed = set(refused)
@@ -216,7 +217,7 @@ class Review:
         self.done.append(Done(action, chosen[0].index, [(g.index, g.key) for g in chosen
                                                         if g.key in before], before, run_id,
                               files=files, bytes=size))
-        return len(pairs) - len(set(refused) - set(guarded)), refused
+        return done, refused
 
     def _move(self, pairs) -> tuple[int | None, dict[int, str], int]:
         """Move the extras to ``similar.dupes_folder``, journaled, as
