@@ -184,6 +184,10 @@ _EXTRA_TABLES: dict[str, dict[str, str]] = {
     "similar_roots": {
         "path": "BLOB NOT NULL PRIMARY KEY",  # a folder given to similar-import
     },
+    "similar_counters": {
+        "name": "TEXT NOT NULL PRIMARY KEY",
+        "value": "INTEGER NOT NULL DEFAULT 0",
+    },
 }
 _TABLE_KEYS = {
     "similar_features": "PRIMARY KEY (photo_id, model)",
@@ -218,6 +222,32 @@ def _rename_depth_keys(tx) -> None:
                       (f"{name}/{layer}/", len(old) + 1, len(old), old))
 
 
+def _count_vector_changes(tx) -> None:
+    """Triggers that count every change to ``similar_features`` (counter
+    ``features``): a copy of the vectors kept outside the database, such
+    as the neighbour graph (``search/kept.py``), is known stale by it,
+    whoever wrote to the table. Written once: a start takes no write lock."""
+    events = ("insert", "update", "delete")
+    have = {row[0] for row in tx.query(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'similar_*'")}
+    if all(f"similar_features_{event}" in have for event in events):
+        return
+    tx.mutate("INSERT OR IGNORE INTO similar_counters (name, value) VALUES ('features', 0)")
+    for event in events:
+        tx.mutate(f"CREATE TRIGGER IF NOT EXISTS similar_features_{event} "
+                  f"AFTER {event.upper()} ON similar_features BEGIN "
+                  "UPDATE similar_counters SET value = value + 1 WHERE name = 'features'; "
+                  "END")
+
+
+def vector_changes(lib: Library) -> int:
+    """How many times ``similar_features`` has changed (see above)."""
+    ensure_schema(lib)
+    with lib.transaction() as tx:
+        rows = tx.query("SELECT value FROM similar_counters WHERE name = 'features'")
+    return int(rows[0][0])
+
+
 def ensure_schema(lib: Library) -> None:
     """Create or migrate the plugin's tables; cheap after the first call."""
     if getattr(lib, "_similar_schema_ready", False):
@@ -228,6 +258,7 @@ def ensure_schema(lib: Library) -> None:
         for table, columns in _EXTRA_TABLES.items():
             _create_or_migrate(tx, table, columns)
         _rename_depth_keys(tx)
+        _count_vector_changes(tx)
     lib._make_attribute_table(Photo._flex_table)
     lib._create_indices(Photo._table, Photo._indices)
     lib._similar_schema_ready = True

@@ -21,8 +21,9 @@ from beets.exceptions import UserError
 
 from ..dupes.groups import Rule, streamed_groups
 from ..library import vectors
+from ..library.models import vector_changes
 from ..progress import Progress
-from ..search import graph
+from ..search import graph, kept
 from ..search.reduce import Reduction
 from .chain import ChainResult, chain_length, improve, prepare, reduced_chain
 from .two_opt import row_distances
@@ -65,22 +66,40 @@ class Space:
 
 def build(lib: Library, key: str, sel: Selection, featurized: np.ndarray,
           k: int = 16, seed: int = 0) -> Space:
-    """The reduced space of the selection rows ``featurized``."""
+    """The reduced space of the selection rows ``featurized``; kept from an
+    earlier run when nothing it is made of has changed (``search/kept.py``)."""
+    heads, copies = _pictures(sel, featurized)
+    keep = None
+    if len(heads) >= kept.MIN_PICTURES:
+        keep = kept.Kept.of(lib.path, key, sel.ids[heads], vector_changes(lib), k, seed,
+                            SAMPLE)
+    found = keep.load() if keep is not None else None
+    if found is not None:
+        log.debug("similar: the neighbour graph of {} pictures, kept from an earlier run",
+                  len(heads))
+        return Space(heads, copies, *found)
     with _stage("reading and reducing vectors"):
-        heads, copies, reduction, reduced, norms = _reduce(lib, key, sel, featurized, seed)
+        reduction, reduced, norms = _reduce(lib, key, sel, heads, seed)
     with _stage(f"neighbour graph of {len(heads)} pictures"):
         neighbours, d2 = graph.neighbours(reduced, k, leading=True)
+    if keep is not None:
+        with _stage("keeping the neighbour graph"):
+            keep.save(reduction, reduced, norms, neighbours, d2)
     return Space(heads, copies, reduction, reduced, norms, neighbours, d2)
 
 
-def _reduce(lib, key, sel, featurized, seed):
-    """One head row per content hash, each hash's rows, the reduction
-    fitted on a sample of heads, and every head's reduced row and length."""
+def _pictures(sel: Selection, featurized: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One head row per content hash, and each hash's rows (head first)."""
     by_hash: dict[str, list[int]] = {}
     for row in featurized.tolist():
         by_hash.setdefault(sel.hashes[row], []).append(row)
     copies = [np.array(rows, dtype=np.int64) for rows in by_hash.values()]
-    heads = np.array([rows[0] for rows in copies], dtype=np.int64)
+    return np.array([rows[0] for rows in copies], dtype=np.int64), copies
+
+
+def _reduce(lib, key, sel, heads, seed):
+    """The reduction fitted on a sample of ``heads``, and every head's
+    reduced row and length."""
     head_ids = sel.ids[heads]
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(len(heads), min(SAMPLE, len(heads)), replace=False))
@@ -92,7 +111,7 @@ def _reduce(lib, key, sel, featurized, seed):
         reduced[positions], norms[positions] = reduction.project(block)
         progress.update(len(positions))
     progress.close()
-    return heads, copies, reduction, reduced, norms
+    return reduction, reduced, norms
 
 
 def near_groups(lib: Library, key: str, sel: Selection, space: Space,

@@ -39,6 +39,15 @@ class Reduction:
         # the projection of the unit rows themselves (see ``metric_rows``).
         self.offset = self.axes @ self.mean
 
+    @classmethod
+    def of(cls, axes: np.ndarray, mean: np.ndarray) -> Reduction:
+        """The reduction with these ``axes`` (rows) and ``mean``, as fitted before."""
+        reduction = cls.__new__(cls)
+        reduction.axes = np.asarray(axes, dtype=np.float32)
+        reduction.mean = np.asarray(mean, dtype=np.float32)
+        reduction.offset = reduction.axes @ reduction.mean
+        return reduction
+
     @property
     def dims(self) -> int:
         return len(self.axes)
