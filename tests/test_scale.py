@@ -12,7 +12,8 @@ import pytest
 from beets.exceptions import UserError
 
 from beetsplug.similar.dupes import job as dupes_job
-from beetsplug.similar.dupes.groups import near_groups, streamed_groups
+from beetsplug.similar.dupes.groups import near_groups
+from beetsplug.similar.dupes.streamed import streamed_groups
 from beetsplug.similar.library import vectors
 from beetsplug.similar.library.models import Photo, ensure_schema
 from beetsplug.similar.library.photos import photos

@@ -8,7 +8,8 @@ goes to the one it is closer to (on average).
 
 With a second check (``Rule``), a pair is near-duplicate when it is
 closer than the strict threshold, or closer than the looser candidate
-threshold and the check accepts it; only such candidate pairs are checked.
+threshold and the check accepts it; only such candidate pairs are
+checked, and two frames of one burst (``frames.py``) at any distance.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from scipy.spatial.distance import squareform
 
 from ..order.chain import knn, prepare
 from ..order.two_opt import row_distances
-from ..parallel import ordered_map
+from .frames import Frames
 
 FAR = 4.0  # farther than any cosine distance: a pair that is never near
 
@@ -33,25 +34,41 @@ FAR = 4.0  # farther than any cosine distance: a pair that is never near
 class Rule:
     """When two different pictures are near-duplicates: closer than the
     strict threshold, or closer than ``candidate`` and ``check(a, b)``
-    (arrays of row indices -> bools) accepts them."""
+    (arrays of row indices -> bools) accepts them. Two ``frames`` of one
+    burst are checked whatever their distance (see ``frames.py``)."""
 
     candidate: float
     check: Callable[[np.ndarray, np.ndarray], np.ndarray]
     # (a, b) -> bools: pairs never in one group (the user said so)
     apart: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    frames: Frames | None = None  # of the rows, when they are checked
 
     def on(self, points: np.ndarray) -> Rule:
         """The rule for rows that are ``points`` of the checked ones."""
         apart = self.apart
         return replace(self, check=lambda a, b: self.check(points[a], points[b]),
                        apart=None if apart is None else
-                       lambda a, b: apart(points[a], points[b]))
+                       lambda a, b: apart(points[a], points[b]),
+                       frames=None if self.frames is None else self.frames.on(points))
 
     def kept_apart(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if self.apart is None or not len(a):
             return np.zeros(len(a), dtype=bool)
         return np.asarray(self.apart(a, b), dtype=bool)
 
+    def reaches(self, a: np.ndarray, b: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Whether the pairs (a, b), at distances ``d``, may be checked:
+        closer than ``candidate``, or frames of one burst."""
+        near = d < self.candidate
+        if self.frames is not None and len(a):
+            near |= self.frames.together(a, b)
+        return near
+
+    def linked_at(self, d: np.ndarray, threshold: float) -> np.ndarray:
+        """The distance that accepted pairs at ``d`` count as: scaled into
+        the strict ``threshold`` (nearer pairs stay nearer); frames of one
+        burst past ``candidate`` at the threshold itself."""
+        return np.minimum(d * threshold / self.candidate, threshold)
 
 def distances(x: np.ndarray, metric: str) -> np.ndarray:
     """All pairwise distances of prepared rows: cosine distance (1 - cos)
@@ -119,7 +136,7 @@ def components(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def _members(labels: np.ndarray) -> list[np.ndarray]:
+def linked_sets(labels: np.ndarray) -> list[np.ndarray]:
     """The points of each component of two or more, by label."""
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
@@ -139,7 +156,7 @@ def pair_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: fl
     close = _pair_distances(x, rows, cols, metric) < threshold
     out = []
     by_size: dict[int, list[np.ndarray]] = {}
-    for members in _members(components(len(x), rows[close], cols[close])):
+    for members in linked_sets(components(len(x), rows[close], cols[close])):
         by_size.setdefault(len(members), []).append(members)
     for size, same in sorted(by_size.items()):
         whole = _within(x, np.stack(same), threshold, metric) if size <= 8 else \
@@ -164,14 +181,15 @@ def _checked_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold
     lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
     lo, hi = np.unique(np.stack([lo, hi]), axis=1) if len(lo) else (lo, hi)
     d = _pair_distances(x, lo, hi, metric)
-    d[rule.kept_apart(lo, hi)] = FAR
+    apart = rule.kept_apart(lo, hi)
+    d[apart] = FAR
     verdict: dict[tuple[int, int], bool] = {}
-    maybe = np.flatnonzero((d >= sure) & (d < rule.candidate))
+    maybe = np.flatnonzero((d >= sure) & rule.reaches(lo, hi, d) & ~apart)
     ok = rule.check(lo[maybe], hi[maybe]) if len(maybe) else np.zeros(0, bool)
     verdict.update(zip(zip(lo[maybe].tolist(), hi[maybe].tolist()), ok.tolist()))
     linked = d < sure
     linked[maybe[ok]] = True
-    sets = _members(components(len(x), lo[linked], hi[linked]))
+    sets = linked_sets(components(len(x), lo[linked], hi[linked]))
     out, sets = _whole_sets(x, sets, sure, metric, rule)
     # The other pairs inside the linked sets that need the check, all at once.
     matrices, ask = [], []
@@ -183,7 +201,7 @@ def _checked_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold
             sep = rule.kept_apart(members[i], members[j])
             m[i[sep], j[sep]] = m[j[sep], i[sep]] = FAR
         if m is not None:
-            i, j = np.nonzero(np.triu((m >= sure) & (m < rule.candidate), 1))
+            i, j = _reached(m, members, sure, rule)
             ask += [(a, b) for a, b in zip(members[i].tolist(), members[j].tolist())
                     if (min(a, b), max(a, b)) not in verdict]
     if ask:
@@ -194,14 +212,23 @@ def _checked_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold
             out.append(sorted(members.tolist()))
             continue
         eff = np.where(m < sure, m, FAR)
-        i, j = np.nonzero(np.triu((m >= sure) & (m < rule.candidate), 1))
+        i, j = _reached(m, members, sure, rule)
         for a, b in zip(i.tolist(), j.tolist()):
             pa, pb = int(members[a]), int(members[b])
             if verdict.get((pa, pb), verdict.get((pb, pa), False)):
-                eff[a, b] = eff[b, a] = m[a, b] * sure / rule.candidate
+                eff[a, b] = eff[b, a] = rule.linked_at(m[a, b], sure)
         np.fill_diagonal(eff, 0.0)
         out += [sorted(members[g].tolist()) for g in _complete_groups(None, sure, metric, eff)]
     return sorted(out, key=lambda g: g[0])
+
+
+def _reached(m: np.ndarray, members: np.ndarray, sure: float, rule: Rule,
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (i < j) of a linked set, with distances ``m`` (FAR when
+    kept apart), that are past ``sure`` and may be checked."""
+    i, j = np.nonzero(np.triu(m >= sure, 1))
+    keep = (m[i, j] < FAR) & rule.reaches(members[i], members[j], m[i, j])
+    return i[keep], j[keep]
 
 
 def _whole_sets(x: np.ndarray, sets: list[np.ndarray], threshold: float, metric: str,
@@ -262,48 +289,11 @@ def near_groups(vectors: np.ndarray, threshold: float, metric: str = "cosine",
     if neighbours is None:
         neighbours, _ = knn(x, k)
     rows = np.repeat(np.arange(n), neighbours.shape[1])
-    return pair_groups(x, rows, neighbours.reshape(-1), threshold, metric, rule)
-
-
-def streamed_groups(n: int, rows: np.ndarray, cols: np.ndarray, threshold: float,
-                    load, batch: int = 20_000, rule: Rule | None = None) -> list[list[int]]:
-    """:func:`pair_groups` of ``n`` unit rows (cosine) that are not all in
-    memory: ``load(points)`` gives the unit rows of some points. Candidate
-    pairs link points into sets; a batch of whole sets is loaded at a
-    time, so memory holds ``batch`` rows, not ``n``. A set bigger than a
-    batch means a threshold far too high: ValueError, with what to do."""
-    keep = rows != cols
-    rows, cols = rows[keep], cols[keep]
-    labels = components(n, rows, cols)
-    sets = _members(labels)  # by label, as the pairs below
-    by_set = np.argsort(labels[rows], kind="stable")
-    rows, cols = rows[by_set], cols[by_set]
-    pair_labels = labels[rows]
-    local = np.empty(n, dtype=np.int64)
-    out: list[list[int]] = []
-    start = 0
-    if sets and max(map(len, sets)) > batch:
-        raise ValueError(f"{max(map(len, sets))} pictures are linked by near-duplicate "
-                         f"pairs under the threshold {threshold:.4g}, too many to be "
-                         "near-duplicates; lower the threshold (or run similar-calibrate)")
-    batches = []
-    while start < len(sets):
-        stop, size = start, 0
-        while stop < len(sets) and (size == 0 or size + len(sets[stop]) <= batch):
-            size += len(sets[stop])
-            stop += 1
-        batches.append((start, stop, np.concatenate(sets[start:stop])))
-        start = stop
-    # The next batch is read while this one is grouped.
-    loaded = ordered_map(lambda b: load(b[2]), batches, workers=1, prefetch=2)
-    for (start, stop, points), x in zip(batches, loaded):
-        local[points] = np.arange(len(points))
-        ours = slice(np.searchsorted(pair_labels, labels[sets[start][0]]),
-                     np.searchsorted(pair_labels, labels[sets[stop - 1][0]], side="right"))
-        groups = pair_groups(x, local[rows[ours]], local[cols[ours]], threshold,
-                             rule=rule.on(points) if rule is not None else None)
-        out += [sorted(points[g].tolist()) for g in groups]
-    return sorted(out, key=lambda g: g[0])
+    cols = neighbours.reshape(-1)
+    if rule is not None and rule.frames is not None:  # frames of one burst
+        a, b = rule.frames.pairs()
+        rows, cols = np.concatenate([rows, a]), np.concatenate([cols, b])
+    return pair_groups(x, rows, cols, threshold, metric, rule)
 
 
 def pair_distances(vectors: np.ndarray, metric: str = "cosine") -> np.ndarray:

@@ -21,6 +21,7 @@ from ..library.selection import Selection
 from ..order import reduced
 from ..order.chain import prepare
 from . import kinds
+from .frames import Frames
 from .groups import Rule, distances, near_groups
 
 if TYPE_CHECKING:
@@ -42,10 +43,11 @@ class NearCheck:
 
 
 def near_rule(lib: Library, ids: np.ndarray, threshold: float,
-              check: NearCheck | None) -> Rule | None:
+              check: NearCheck | None, frames: Frames | None = None) -> Rule | None:
     """How rows whose photos are ``ids`` are grouped past the network's
-    strict ``threshold``: the second check, and the pairs the user keeps
-    apart; None when neither applies (the network alone)."""
+    strict ``threshold``: the second check (of near pairs, and of the
+    photos' ``frames`` of one burst), and the pairs the user keeps apart;
+    None when neither applies (the network alone)."""
     apart = decisions.not_duplicates(lib)
     if check is None and not apart:
         return None
@@ -58,7 +60,12 @@ def near_rule(lib: Library, ids: np.ndarray, threshold: float,
         return Rule(threshold, lambda a, b: np.zeros(len(a), dtype=bool),
                     kept_apart if apart else None)
     return Rule(check.candidate, lambda a, b: check.verifier(ids[a], ids[b]),
-                kept_apart if apart else None)
+                kept_apart if apart else None, frames)
+
+
+def frames_of(sel: Selection, rows: np.ndarray, burst_gap: float) -> Frames:
+    """When and with which camera the photos of ``rows`` were taken."""
+    return Frames.of(sel.taken[rows], [sel.camera[r] for r in rows.tolist()], burst_gap)
 
 
 def featurized_rows(lib: Library, sel: Selection, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -170,7 +177,8 @@ def duplicate_groups(lib: Library, sel: Selection, key: str, threshold: float,
     else:
         space = reduced.build(lib, key, sel, rows)
         near = [space.rows_of(group).tolist()
-                for group in reduced.near_groups(lib, key, sel, space, threshold, check)]
+                for group in reduced.near_groups(lib, key, sel, space, threshold, check,
+                                                 burst_gap)]
         groups = with_kinds(lib, key, sel, near, copy_distance, burst_gap, check)
     if check is not None:
         check.verifier.summary()
@@ -197,7 +205,8 @@ def _group_in_memory(sel: Selection, rows: np.ndarray, matrix: np.ndarray, thres
     """Exact-copy groups of ``sel``, then near-duplicate groups of its
     ``rows`` (whose vectors ``matrix`` holds; see :func:`near_units`)."""
     rows = np.asarray(rows, dtype=np.int64)
-    rule = near_rule(sel.lib, sel.ids[rows], threshold, check)
+    rule = near_rule(sel.lib, sel.ids[rows], threshold, check,
+                     frames_of(sel, rows, burst_gap))
     near = [rows[g].tolist() for g in near_units([sel.hashes[r] for r in rows], matrix,
                                                   threshold, rule)] if len(rows) else []
     position = {int(r): p for p, r in enumerate(rows)}

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from beets.exceptions import UserError
 
-from ..dupes.groups import Rule, streamed_groups
+from ..dupes.groups import Rule
+from ..dupes.streamed import streamed_groups
 from ..library import vectors
 from ..library.models import vector_changes
 from ..progress import Progress
@@ -116,14 +117,15 @@ def _reduce(lib, key, sel, heads, seed):
 
 def near_groups(lib: Library, key: str, sel: Selection, space: Space,
                 threshold: float, check: NearCheck | None = None,
-                batch: int = 5_000) -> list[list[int]]:
+                burst_gap: float = 2.0, batch: int = 5_000) -> list[list[int]]:
     """Near-duplicate groups as heads (indices into ``space.heads``), by the
     rule of :func:`..dupes.groups.near_groups`: pairs closer than
     ``threshold`` in the reduced space are candidates (no pair farther
     there is close in full), confirmed on the full vectors. With a
     ``check``, pairs up to its candidate distance are candidates too: their
     full distances are measured and the check run, ``batch`` pairs at a
-    time, and only the pairs it accepts link pictures."""
+    time, and only the pairs it accepts link pictures; frames of one burst
+    (within ``burst_gap`` seconds) are checked at any distance."""
     n, k = space.neighbours.shape
     reach = threshold if check is None else max(threshold, check.candidate)
     maybe = (space.d2 / 2.0 < reach * (1 + 1e-4) + 1e-6).reshape(-1)
@@ -134,13 +136,17 @@ def near_groups(lib: Library, key: str, sel: Selection, space: Space,
     def load(points: np.ndarray) -> np.ndarray:
         return prepare(vectors.load(lib, key, head_ids[points].tolist())[1], "cosine")
 
-    from ..dupes.job import near_rule  # (dupes.job imports this module)
+    from ..dupes.job import frames_of, near_rule  # (dupes.job imports this module)
 
-    rule = near_rule(lib, head_ids, threshold, check)
+    rule = near_rule(lib, head_ids, threshold, check,
+                     frames_of(sel, space.heads, burst_gap))
     if check is not None:
+        reduced_d = space.d2.reshape(-1)[maybe] / 2.0
+        a, b = rule.frames.pairs()  # frames of one burst, whatever their distance
+        rows, cols = np.concatenate([rows, a]), np.concatenate([cols, b])
+        reduced_d = np.concatenate([reduced_d, row_distances(space.reduced, a, b) ** 2 / 2.0])
         with _stage(f"second check of {len(rows)} candidate pairs"):
-            rows, cols = _checked_pairs(rows, cols, space.d2.reshape(-1)[maybe] / 2.0,
-                                        threshold, rule, load, batch)
+            rows, cols = _checked_pairs(rows, cols, reduced_d, threshold, rule, load, batch)
     with _stage(f"near-duplicate groups from {len(rows)} candidate pairs"):
         try:
             return streamed_groups(n, rows, cols, threshold, load, rule=rule)
@@ -165,7 +171,7 @@ def _checked_pairs(rows: np.ndarray, cols: np.ndarray, reduced_d: np.ndarray,
         x = load(points)
         d = row_distances(x, local[:len(at)], local[len(at):]) ** 2 / 2.0
         near_full = d < sure
-        ask = np.flatnonzero(~near_full & (d < rule.candidate))
+        ask = np.flatnonzero(~near_full & rule.reaches(rows[at], cols[at], d))
         keep[at[near_full]] = True
         if len(ask):
             keep[at[ask[rule.check(rows[at[ask]], cols[at[ask]])]]] = True
