@@ -1,7 +1,7 @@
 """A library of N photos, as the commands meet it: time and memory.
 
     python benchmarks/scale.py [--sizes 100000 300000 1000000] [--dim 2048]
-    python benchmarks/scale.py --sizes 100000 --keep DIR
+    python benchmarks/scale.py --sizes 100000 --keep DIR [--cold]
 
 Writes N synthetic photos straight into a real library database (rows, and
 float16 vectors as `similar-featurize` stores them: scenes on a low-rank
@@ -10,7 +10,10 @@ structure, each a burst of 1 to 6 near-identical shots), then runs
 would and prints wall time and peak memory (RSS) of each, and the burst
 adjacency of the chain: the share of photos in a burst with a burst-mate
 next to them, also for the exact chain (`similar-order --no-rename`) up to
---exact-max photos. With --keep, DIR keeps the library, `DIR/config.yaml`
+--exact-max photos. `similar-order` runs first, on a library without a
+kept neighbour graph; `similar-dupes` then loads the graph it kept (from
+50,000 photos), as a user's next command does, unless --cold deletes it
+first. With --keep, DIR keeps the library, `DIR/config.yaml`
 (`BEETSDIR=DIR beet similar-order --fast ...`) and `DIR/groups.json`
 (photo id -> burst id).
 """
@@ -147,6 +150,10 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=2048)
     parser.add_argument("--exact-max", type=int, default=20_000,
                         help="run the exact chain too up to this many photos")
+    parser.add_argument("--cold", action="store_true",
+                        help="delete the kept neighbour graph before each command, as on "
+                        "a library's first run (by default similar-dupes loads the one "
+                        "similar-order kept, as a user's next command does)")
     parser.add_argument("--keep", metavar="DIR", help="write the library in DIR and keep it "
                         "(one size only)")
     args = parser.parse_args()
@@ -164,8 +171,12 @@ def main() -> None:
         if n <= args.exact_max:
             timed(folder, "similar-order", "--no-rename")
             exact = f"{adjacency(folder, burst):.3f}"
+        cache = os.path.join(folder, "similar-cache")
+        subprocess.run(["rm", "-rf", cache])
         order_s, order_mib, _ = timed(folder, "similar-order", "--fast", "--no-rename")
         adjacent = adjacency(folder, burst)
+        if args.cold:
+            subprocess.run(["rm", "-rf", cache])
         dupes_s, dupes_mib, _ = timed(folder, "similar-dupes", "-f", "$id")
         print(f"{n:>9} {written:8.1f} {order_s:8.1f} {order_mib:9.0f} {adjacent:8.3f} "
               f"{exact:>8} {dupes_s:8.1f} {dupes_mib:9.0f}", flush=True)

@@ -70,6 +70,7 @@ class Rule:
         burst past ``candidate`` at the threshold itself."""
         return np.minimum(d * threshold / self.candidate, threshold)
 
+
 def distances(x: np.ndarray, metric: str) -> np.ndarray:
     """All pairwise distances of prepared rows: cosine distance (1 - cos)
     for unit rows, else Euclidean."""
@@ -195,24 +196,25 @@ def _checked_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold
     matrices, ask = [], []
     for members in sets:
         m = distances(x[members], metric).astype(np.float64) if len(members) > 2 else None
-        matrices.append(m)
+        reached = None
         if m is not None and rule.apart is not None:
             i, j = np.triu_indices(len(members), 1)
             sep = rule.kept_apart(members[i], members[j])
             m[i[sep], j[sep]] = m[j[sep], i[sep]] = FAR
         if m is not None:
-            i, j = _reached(m, members, sure, rule)
+            reached = i, j = _reached(m, members, sure, rule)
             ask += [(a, b) for a, b in zip(members[i].tolist(), members[j].tolist())
                     if (min(a, b), max(a, b)) not in verdict]
+        matrices.append((m, reached))
     if ask:
         a, b = np.array(ask).T
         verdict.update(zip(ask, rule.check(a, b).tolist()))
-    for members, m in zip(sets, matrices):
+    for members, (m, reached) in zip(sets, matrices):
         if m is None:  # two rows linked by their pair: a group
             out.append(sorted(members.tolist()))
             continue
         eff = np.where(m < sure, m, FAR)
-        i, j = _reached(m, members, sure, rule)
+        i, j = reached
         for a, b in zip(i.tolist(), j.tolist()):
             pa, pb = int(members[a]), int(members[b])
             if verdict.get((pa, pb), verdict.get((pb, pa), False)):

@@ -139,7 +139,7 @@ def near_groups(lib: Library, key: str, sel: Selection, space: Space,
     from ..dupes.job import frames_of, near_rule  # (dupes.job imports this module)
 
     rule = near_rule(lib, head_ids, threshold, check,
-                     frames_of(sel, space.heads, burst_gap))
+                     frames_of(sel, space.heads, burst_gap) if check is not None else None)
     if check is not None:
         reduced_d = space.d2.reshape(-1)[maybe] / 2.0
         a, b = rule.frames.pairs()  # frames of one burst, whatever their distance
