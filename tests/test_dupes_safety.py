@@ -367,7 +367,8 @@ def test_ctrl_c_at_the_prompt_is_one_line_and_an_error(tmp_path):
     while "(yes/no)" not in seen and time.monotonic() < deadline:
         seen += proc.stdout.read(1)  # the prompt waits for an answer
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    proc.wait(timeout=60)  # stdin stays open, as a terminal's does after Ctrl-C
+    out, err = proc.communicate()
     assert "(yes/no)" in seen
     assert proc.returncode == 1
     assert err.strip().splitlines()[-1] == "error: similar-dupes interrupted; nothing was changed"

@@ -109,6 +109,14 @@ class TestKeptGraph(SimilarHelper):
         assert len(warned) == 1 and "the next run builds it again" in warned[0]
         assert not list(folder.parent.glob(".graph-*"))
 
+    def test_without_its_count_of_changes_nothing_is_kept(self, capsys):
+        self.fill()
+        with self.lib.transaction() as tx:  # a hand-edited database
+            tx.mutate("DELETE FROM similar_counters")
+        first = self.groups(capsys)
+        assert self.groups(capsys) == first and self.builds == 2
+        assert self.kept_files() == []
+
     def test_every_change_to_the_vectors_is_counted(self):
         self.fill(60)
         before = vector_changes(self.lib)
@@ -120,3 +128,6 @@ class TestKeptGraph(SimilarHelper):
         assert vector_changes(self.lib) == before + 3
         next(iter(photos(self.lib, ["id:4"]))).remove()  # and its vector with it
         assert vector_changes(self.lib) == before + 4
+        with self.lib.transaction() as tx:  # the count deleted by hand: nothing is kept
+            tx.mutate("DELETE FROM similar_counters")
+        assert vector_changes(self.lib) is None

@@ -63,10 +63,10 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     ui.print_(url)
     ui.print_(f"{len(review.groups)} groups to review, from group {review.start + 1}; "
               "Ctrl-C stops the review (every decision is already saved)")
-    server.start()
-    if not opts.no_browser:
-        webbrowser.open(url)
-    try:
+    try:  # Ctrl-C at any moment from here stops the review the same way
+        server.start()
+        if not opts.no_browser:
+            webbrowser.open(url)
         while server.thread.is_alive():
             time.sleep(0.5)
     except KeyboardInterrupt:

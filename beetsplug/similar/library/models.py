@@ -240,12 +240,13 @@ def _count_vector_changes(tx) -> None:
                   "END")
 
 
-def vector_changes(lib: Library) -> int:
-    """How many times ``similar_features`` has changed (see above)."""
+def vector_changes(lib: Library) -> int | None:
+    """How many times ``similar_features`` has changed (see above); None
+    when the count is gone (a hand-edited database): nothing may rely on it."""
     ensure_schema(lib)
     with lib.transaction() as tx:
         rows = tx.query("SELECT value FROM similar_counters WHERE name = 'features'")
-    return int(rows[0][0])
+    return int(rows[0][0]) if rows else None
 
 
 def ensure_schema(lib: Library) -> None:

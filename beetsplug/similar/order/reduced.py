@@ -70,10 +70,11 @@ def build(lib: Library, key: str, sel: Selection, featurized: np.ndarray,
     """The reduced space of the selection rows ``featurized``; kept from an
     earlier run when nothing it is made of has changed (``search/kept.py``)."""
     heads, copies = _pictures(sel, featurized)
-    keep = None
+    keep, changes = None, None
     if len(heads) >= kept.MIN_PICTURES:
-        keep = kept.Kept.of(lib.path, key, sel.ids[heads], vector_changes(lib), k, seed,
-                            SAMPLE)
+        changes = vector_changes(lib)
+    if changes is not None:
+        keep = kept.Kept.of(lib.path, key, sel.ids[heads], changes, k, seed, SAMPLE)
     found = keep.load() if keep is not None else None
     if found is not None:
         log.debug("similar: the neighbour graph of {} pictures, kept from an earlier run",

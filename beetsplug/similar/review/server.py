@@ -163,6 +163,7 @@ class Server:
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        if self.thread.is_alive():  # (shutdown waits for a loop that never ran, else)
+            self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
