@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -46,6 +47,13 @@ def scenes_dir(tmp_path_factory) -> tuple[Path, dict[int, list[str]]]:
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, dirs_exist_ok=True)
     return dst
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """For ``preexec_fn``: SIGINT raises KeyboardInterrupt in the child, as
+    at a terminal, even when these tests run in the background (where
+    SIGINT is ignored, and children inherit that)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_beet(beetsdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

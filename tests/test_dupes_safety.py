@@ -22,7 +22,7 @@ from beets.exceptions import UserError
 from beetsplug.similar import samples
 from beetsplug.similar.library.photos import photos
 
-from .conftest import SimilarHelper, copy_tree, write_config
+from .conftest import SimilarHelper, copy_tree, ctrl_c_as_in_a_terminal, write_config
 
 MODEL = {"weights": "none", "model": "mobilenet_v3_small"}
 THRESHOLD = "0.003"  # untrained MobileNetV3Small parts the scenes (test_dupes_report)
@@ -361,7 +361,8 @@ def test_ctrl_c_at_the_prompt_is_one_line_and_an_error(tmp_path):
     root, beetsdir = copies_with_sidecars(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "beets", "similar-dupes", "-e", "--delete"],
                             env=beet_env(beetsdir), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
     seen = ""
     deadline = time.monotonic() + 120
     while "(yes/no)" not in seen and time.monotonic() < deadline:

@@ -16,8 +16,8 @@ from beetsplug.similar.library.models import vector_changes
 from beetsplug.similar.library.photos import photos
 from beetsplug.similar.search import graph, kept
 
-from .conftest import SimilarHelper
 from . import test_scale
+from .conftest import SimilarHelper
 from .test_scale import KEY
 
 

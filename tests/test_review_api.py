@@ -300,7 +300,7 @@ def test_command_prints_its_address_first_serves_and_stops_on_ctrl_c(tmp_path, s
     import urllib.error
     import urllib.request
 
-    from .conftest import run_beet, write_config
+    from .conftest import ctrl_c_as_in_a_terminal, run_beet, write_config
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -317,7 +317,8 @@ def test_command_prints_its_address_first_serves_and_stops_on_ctrl_c(tmp_path, s
     env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir))
     proc = subprocess.Popen([sys.executable, "-m", "beets", "similar-review", "--no-browser",
                              "--kind", "exact"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and "/?token=" in url

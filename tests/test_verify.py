@@ -422,6 +422,8 @@ class TestRecall(SimilarHelper):
             family = sorted(f"fam{f}_{k}.jpg" for k in ("original", *kinds))
             assert family in groups, out
         assert len(groups) == 4, out
+        # the burst is a burst, and its sharp frame is the one kept
+        assert re.search(r"^group \d+: burst, 3 photos; keep famd_original\.jpg", out, re.M), out
 
 
 def test_streamed_groups_follow_the_rule_batch_by_batch():

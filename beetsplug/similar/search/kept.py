@@ -1,8 +1,8 @@
 """A big selection's reduced vectors and neighbour graph, kept between runs.
 
 Reading and reducing a million stored vectors and building their graph
-take about 150 s here; the next command on the same pictures loads them
-in seconds. They are kept in one file per library and model key, in
+take 160-195 s here; the next command on the same pictures loads them in
+seconds. They are kept in one file per library and model key, in
 ``similar-cache/`` beside the library database, and used only when
 everything they were made from is unchanged: the model key, the pictures
 (their photo ids, in order), the graph's settings, and the vectors, by
