@@ -42,8 +42,7 @@ def choose(keeper: Keeper, group: Sequence, gone_ids: Collection[int] | None = N
     gone_ids = gone(group) if gone_ids is None else gone_ids
     present = [p for p in group if p.id not in gone_ids]
     decision = keeper.choose(present or group)
-    protected = frozenset(p.id for p in group if keeper.protects(p)) \
-        if keeper.folders else frozenset()
+    protected = frozenset(p.id for p in group if keeper.protects(p))
     return Decision(decision.keep, decision.reason, protected)
 
 

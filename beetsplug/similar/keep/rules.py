@@ -110,8 +110,8 @@ class Keeper:
                      if here == f or here.startswith(os.path.join(f, ""))), None)
 
     def choose(self, group: Sequence) -> Decision:
-        folder = {p.id: self.protects(p) for p in group} if self.folders else {}
-        protected = [p for p in group if folder.get(p.id)]
+        folder = {p.id: self.protects(p) for p in group}
+        protected = [p for p in group if folder[p.id]]
         candidates = protected or list(group)
         reason = f"in {folder[protected[0].id]}" if protected else "imported first"
         for rule in self.rules:
