@@ -58,10 +58,11 @@ class Rule:
 
     def reaches(self, a: np.ndarray, b: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Whether the pairs (a, b), at distances ``d``, may be checked:
-        closer than ``candidate``, or frames of one burst."""
+        closer than ``candidate``, or frames of one burst; never a pair
+        kept apart (at ``FAR``)."""
         near = d < self.candidate
         if self.frames is not None and len(a):
-            near |= self.frames.together(a, b)
+            near |= self.frames.together(a, b) & (d < FAR)
         return near
 
     def linked_at(self, d: np.ndarray, threshold: float) -> np.ndarray:
@@ -182,10 +183,9 @@ def _checked_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold
     lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
     lo, hi = np.unique(np.stack([lo, hi]), axis=1) if len(lo) else (lo, hi)
     d = _pair_distances(x, lo, hi, metric)
-    apart = rule.kept_apart(lo, hi)
-    d[apart] = FAR
+    d[rule.kept_apart(lo, hi)] = FAR
     verdict: dict[tuple[int, int], bool] = {}
-    maybe = np.flatnonzero((d >= sure) & rule.reaches(lo, hi, d) & ~apart)
+    maybe = np.flatnonzero((d >= sure) & rule.reaches(lo, hi, d))
     ok = rule.check(lo[maybe], hi[maybe]) if len(maybe) else np.zeros(0, bool)
     verdict.update(zip(zip(lo[maybe].tolist(), hi[maybe].tolist()), ok.tolist()))
     linked = d < sure
@@ -229,7 +229,7 @@ def _reached(m: np.ndarray, members: np.ndarray, sure: float, rule: Rule,
     """The pairs (i < j) of a linked set, with distances ``m`` (FAR when
     kept apart), that are past ``sure`` and may be checked."""
     i, j = np.nonzero(np.triu(m >= sure, 1))
-    keep = (m[i, j] < FAR) & rule.reaches(members[i], members[j], m[i, j])
+    keep = rule.reaches(members[i], members[j], m[i, j])
     return i[keep], j[keep]
 
 

@@ -42,13 +42,15 @@ class NearCheck:
     verifier: Verifier
 
 
-def near_rule(lib: Library, ids: np.ndarray, threshold: float,
-              check: NearCheck | None, frames: Frames | None = None) -> Rule | None:
-    """How rows whose photos are ``ids`` are grouped past the network's
-    strict ``threshold``: the second check (of near pairs, and of the
-    photos' ``frames`` of one burst), and the pairs the user keeps apart;
-    None when neither applies (the network alone)."""
-    apart = decisions.not_duplicates(lib)
+def near_rule(sel: Selection, rows: np.ndarray, threshold: float,
+              check: NearCheck | None, burst_gap: float = 2.0) -> Rule | None:
+    """How the selection ``rows`` are grouped past the network's strict
+    ``threshold``: the second check (of near pairs, and of frames of one
+    burst, within ``burst_gap`` seconds), and the pairs the user keeps
+    apart; None when neither applies (the network alone). The rule's
+    indices are positions in ``rows``."""
+    ids = sel.ids[rows]
+    apart = decisions.not_duplicates(sel.lib)
     if check is None and not apart:
         return None
 
@@ -59,13 +61,9 @@ def near_rule(lib: Library, ids: np.ndarray, threshold: float,
     if check is None:  # nothing to check: only the strict threshold, and apart
         return Rule(threshold, lambda a, b: np.zeros(len(a), dtype=bool),
                     kept_apart if apart else None)
+    frames = Frames.of(sel.taken[rows], [sel.camera[r] for r in rows.tolist()], burst_gap)
     return Rule(check.candidate, lambda a, b: check.verifier(ids[a], ids[b]),
                 kept_apart if apart else None, frames)
-
-
-def frames_of(sel: Selection, rows: np.ndarray, burst_gap: float) -> Frames:
-    """When and with which camera the photos of ``rows`` were taken."""
-    return Frames.of(sel.taken[rows], [sel.camera[r] for r in rows.tolist()], burst_gap)
 
 
 def featurized_rows(lib: Library, sel: Selection, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -205,8 +203,7 @@ def _group_in_memory(sel: Selection, rows: np.ndarray, matrix: np.ndarray, thres
     """Exact-copy groups of ``sel``, then near-duplicate groups of its
     ``rows`` (whose vectors ``matrix`` holds; see :func:`near_units`)."""
     rows = np.asarray(rows, dtype=np.int64)
-    rule = near_rule(sel.lib, sel.ids[rows], threshold, check,
-                     frames_of(sel, rows, burst_gap))
+    rule = near_rule(sel, rows, threshold, check, burst_gap)
     near = [rows[g].tolist() for g in near_units([sel.hashes[r] for r in rows], matrix,
                                                   threshold, rule)] if len(rows) else []
     position = {int(r): p for p, r in enumerate(rows)}

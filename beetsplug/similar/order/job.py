@@ -16,7 +16,7 @@ import numpy as np
 
 from ..dupes import kinds
 from ..dupes.groups import pair_distances
-from ..dupes.job import by_hash, featurized_rows, frames_of, near_rule, near_units
+from ..dupes.job import by_hash, featurized_rows, near_rule, near_units
 from ..library import vectors
 from ..library.selection import Selection
 from . import reduced
@@ -62,8 +62,7 @@ def order(lib: Library, sel: Selection, key: str, metric: str, fast: bool, impro
                               threshold, burst_gap, check)
     _, matrix = vectors.load(lib, key, sel.ids[rows].tolist())
     hashes = [sel.hashes[r] for r in rows]
-    rule = near_rule(lib, sel.ids[rows], threshold, check, frames_of(sel, rows, burst_gap)) \
-        if threshold is not None else None
+    rule = near_rule(sel, rows, threshold, check, burst_gap) if threshold is not None else None
     near = near_units(hashes, matrix, threshold, rule) if threshold is not None else []
     if check is not None:
         check.verifier.summary()

@@ -137,10 +137,9 @@ def near_groups(lib: Library, key: str, sel: Selection, space: Space,
     def load(points: np.ndarray) -> np.ndarray:
         return prepare(vectors.load(lib, key, head_ids[points].tolist())[1], "cosine")
 
-    from ..dupes.job import frames_of, near_rule  # (dupes.job imports this module)
+    from ..dupes.job import near_rule  # (dupes.job imports this module)
 
-    rule = near_rule(lib, head_ids, threshold, check,
-                     frames_of(sel, space.heads, burst_gap) if check is not None else None)
+    rule = near_rule(sel, space.heads, threshold, check, burst_gap)
     if check is not None:
         reduced_d = space.d2.reshape(-1)[maybe] / 2.0
         a, b = rule.frames.pairs()  # frames of one burst, whatever their distance
