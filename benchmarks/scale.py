@@ -1,19 +1,23 @@
 """A library of N photos, as the commands meet it: time and memory.
 
     python benchmarks/scale.py [--sizes 100000 300000 1000000] [--dim 2048]
-    python benchmarks/scale.py --sizes 100000 --keep DIR [--cold]
+    python benchmarks/scale.py --sizes 100000 --keep DIR [--cold] [--grow 1000]
 
 Writes N synthetic photos straight into a real library database (rows, and
 float16 vectors as `similar-featurize` stores them: scenes on a low-rank
-structure, each a burst of 1 to 6 near-identical shots), then runs
-`beet similar-order --fast --no-rename` and `beet similar-dupes` as a user
-would and prints wall time and peak memory (RSS) of each, and the burst
-adjacency of the chain: the share of photos in a burst with a burst-mate
-next to them, also for the exact chain (`similar-order --no-rename`) up to
---exact-max photos. `similar-order` runs first, on a library without a
-kept neighbour graph; `similar-dupes` then loads the graph it kept (from
-50,000 photos), as a user's next command does, unless --cold deletes it
-first. With --keep, DIR keeps the library, `DIR/config.yaml`
+structure, each a burst of 1 to 6 near-identical shots), then runs the
+commands as a user would and prints wall time and peak memory (RSS) of
+each: `beet similar-featurize id:0` (nothing to featurize: it only keeps
+the neighbour graph, as at the end of every `similar-featurize`, from
+50,000 photos), `beet similar-order --fast --no-rename` and
+`beet similar-dupes`, and the burst adjacency of the chain: the share of
+photos in a burst with a burst-mate next to them, also for the exact chain
+(`similar-order --no-rename`) up to --exact-max photos. --cold deletes the
+kept graph before each command instead: every command builds it, as on a
+library featurized before the graph was kept. --grow N then adds N photos
+(half of them a frame more of a burst, half new scenes) and runs both
+commands again: the kept graph is brought up to date, not built. With
+--keep, DIR keeps the library, `DIR/config.yaml`
 (`BEETSDIR=DIR beet similar-order --fast ...`) and `DIR/groups.json`
 (photo id -> burst id).
 """
@@ -117,6 +121,46 @@ def write_library(folder: str, n: int, dim: int) -> np.ndarray:
     return burst
 
 
+def grow(folder: str, burst: np.ndarray, n: int, dim: int) -> np.ndarray:
+    """Add ``n`` photos as an import does: half of them a frame more of a
+    burst, half new scenes like the others (of one photo each); returns
+    each photo's burst, the new ones too."""
+    rng = np.random.default_rng(len(burst))
+    db = sqlite3.connect(os.path.join(folder, "library.db"))
+    top = len(burst)
+    near = rng.choice(np.arange(1, top + 1), n // 2, replace=False)
+    rows = []
+    for pid in near.tolist():
+        scale, blob = db.execute("SELECT scale, vector FROM similar_features "
+                                 "WHERE photo_id = ? AND model = ?", (pid, MODEL)).fetchone()
+        rows.append(np.frombuffer(blob, np.float16).astype(np.float32) * scale
+                    + rng.normal(scale=0.6, size=dim).astype(np.float32))
+    basis = np.random.default_rng(0).normal(size=(RANK, dim)).astype(np.float32)  # as vectors()
+    scenes = rng.normal(size=(n - n // 2, RANK)).astype(np.float32) @ basis
+    scenes += rng.normal(scale=2.0, size=scenes.shape).astype(np.float32)
+    rows += list(scenes)
+    t0 = time.time()
+    for pid, row in enumerate(rows, start=top + 1):
+        row = np.maximum(row, 0.0)
+        peak = float(np.abs(row).max())
+        db.execute("INSERT INTO similar_photos (id, path, origname, size, mtime, hash, format, "
+                   "width, height, taken, camera, rank, added) VALUES (?, ?, ?, 1000, ?, ?, "
+                   "'JPEG', 4000, 3000, ?, 'Canon EOS R6', 0, ?)",
+                   (pid, f"{folder}/photos/NEW_{pid:07d}.jpg".encode(), f"NEW_{pid:07d}.jpg",
+                    t0, f"{pid:064x}", 1.9e9 + 10 * pid, t0))
+        db.execute("INSERT INTO similar_features (photo_id, model, dim, dtype, scale, vector, "
+                   "hash) VALUES (?, ?, ?, 'float16', ?, ?, ?)",
+                   (pid, MODEL, dim, peak, (row / peak).astype(np.float16).tobytes(),
+                    f"{pid:064x}"))
+    db.commit()
+    db.close()
+    new_scenes = burst.max() + 1 + np.arange(n - n // 2)
+    burst = np.concatenate([burst, burst[near - 1], new_scenes])
+    with open(os.path.join(folder, "groups.json"), "w") as f:
+        json.dump({str(i + 1): int(b) for i, b in enumerate(burst)}, f)
+    return burst
+
+
 def timed(folder: str, *args: str) -> tuple[float, float, str]:
     """(seconds, peak MiB, output) of one `beet` run in its own process."""
     env = dict(os.environ, BEETSDIR=folder, HOME=folder)
@@ -151,16 +195,18 @@ def main() -> None:
     parser.add_argument("--exact-max", type=int, default=20_000,
                         help="run the exact chain too up to this many photos")
     parser.add_argument("--cold", action="store_true",
-                        help="delete the kept neighbour graph before each command, as on "
-                        "a library's first run (by default similar-dupes loads the one "
-                        "similar-order kept, as a user's next command does)")
+                        help="delete the kept neighbour graph before each command: every "
+                        "command builds it (by default similar-featurize keeps it, and the "
+                        "commands load it, as for a user)")
+    parser.add_argument("--grow", type=int, default=0, metavar="N",
+                        help="then add N photos and run both commands again")
     parser.add_argument("--keep", metavar="DIR", help="write the library in DIR and keep it "
                         "(one size only)")
     args = parser.parse_args()
     if args.keep and len(args.sizes) != 1:
         raise SystemExit("--keep takes one size")
-    print(f"{'photos':>9} {'write s':>8} {'order s':>8} {'order MiB':>9} {'adjacent':>8} "
-          f"{'exact':>8} {'dupes s':>8} {'dupes MiB':>9}")
+    print(f"{'photos':>9} {'write s':>8} {'keep s':>7} {'order s':>8} {'order MiB':>9} "
+          f"{'adjacent':>8} {'exact':>8} {'dupes s':>8} {'dupes MiB':>9}")
     for n in args.sizes:
         folder = args.keep or tempfile.mkdtemp(prefix=f"similar-scale-{n}-")
         os.makedirs(folder, exist_ok=True)
@@ -173,13 +219,23 @@ def main() -> None:
             exact = f"{adjacency(folder, burst):.3f}"
         cache = os.path.join(folder, "similar-cache")
         subprocess.run(["rm", "-rf", cache])
-        order_s, order_mib, _ = timed(folder, "similar-order", "--fast", "--no-rename")
-        adjacent = adjacency(folder, burst)
-        if args.cold:
-            subprocess.run(["rm", "-rf", cache])
-        dupes_s, dupes_mib, _ = timed(folder, "similar-dupes", "-f", "$id")
-        print(f"{n:>9} {written:8.1f} {order_s:8.1f} {order_mib:9.0f} {adjacent:8.3f} "
-              f"{exact:>8} {dupes_s:8.1f} {dupes_mib:9.0f}", flush=True)
+        kept = "-"
+        if not args.cold:
+            kept = f"{timed(folder, 'similar-featurize', 'id:0')[0]:7.1f}"
+        row = f"{n:>9} {written:8.1f} {kept:>7}"
+        for grown in (0, args.grow) if args.grow else (0,):
+            if grown:
+                burst = grow(folder, burst, grown, args.dim)
+                row = f"{f'+{grown}':>9} {'':>8} {'':>7}"
+            if args.cold:
+                subprocess.run(["rm", "-rf", cache])
+            order_s, order_mib, _ = timed(folder, "similar-order", "--fast", "--no-rename")
+            adjacent = adjacency(folder, burst)
+            if args.cold:
+                subprocess.run(["rm", "-rf", cache])
+            dupes_s, dupes_mib, _ = timed(folder, "similar-dupes", "-f", "$id")
+            print(f"{row} {order_s:8.1f} {order_mib:9.0f} {adjacent:8.3f} "
+                  f"{exact if not grown else '-':>8} {dupes_s:8.1f} {dupes_mib:9.0f}", flush=True)
         if not args.keep:
             subprocess.run(["rm", "-rf", folder])
 

@@ -7,9 +7,13 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.exceptions import UserError
 
+from ..dupes.job import featurized_rows
 from ..features import job
 from ..features.extractor import BACKBONES, FeatureConfigError, FeatureExtractor
 from ..library.photos import photos
+from ..library.selection import select
+from ..order import reduced
+from ..search import kept
 from . import settings
 
 if TYPE_CHECKING:
@@ -41,7 +45,19 @@ def featurize_photos(plugin: SimilarPlugin, lib: Library, found, force: bool,
     rate = f" at {result.stored / result.seconds:.1f}/s" if result.stored else ""
     ui.print_(f"featurized {result.stored} with {key}{rate}, {result.skipped} "
               f"already done, {len(result.errors)} skipped (bad files)")
+    keep_graph(plugin, lib, key)
     return result
+
+
+def keep_graph(plugin: SimilarPlugin, lib: Library, key: str) -> None:
+    """A big library's neighbour graph, built or brought up to date now,
+    so that the next ``similar-dupes`` or ``similar-order`` finds it
+    ready (``search/kept.py``)."""
+    sel = select(lib, (), plugin.config["sort"].as_str())
+    rows, _ = featurized_rows(lib, sel, key)
+    if len(rows) < kept.MIN_PICTURES:
+        return
+    reduced.build(lib, key, sel, rows, say=ui.print_)
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:

@@ -184,6 +184,11 @@ _EXTRA_TABLES: dict[str, dict[str, str]] = {
     "similar_roots": {
         "path": "BLOB NOT NULL PRIMARY KEY",  # a folder given to similar-import
     },
+    "similar_vector_log": {  # which vectors changed (see _log_vector_changes)
+        "seq": "INTEGER PRIMARY KEY AUTOINCREMENT",  # never reused, even once pruned
+        "photo_id": "INTEGER NOT NULL",
+        "model": "TEXT NOT NULL",
+    },
     "similar_counters": {
         "name": "TEXT NOT NULL PRIMARY KEY",
         "value": "INTEGER NOT NULL DEFAULT 0",
@@ -222,31 +227,36 @@ def _rename_depth_keys(tx) -> None:
                       (f"{name}/{layer}/", len(old) + 1, len(old), old))
 
 
-def _count_vector_changes(tx) -> None:
-    """Triggers that count every change to ``similar_features`` (counter
-    ``features``): a copy of the vectors kept outside the database, such
-    as the neighbour graph (``search/kept.py``), is known stale by it,
-    whoever wrote to the table. Written once: a start takes no write lock."""
-    events = ("insert", "update", "delete")
+LOG_FROM = "vector_log_from"  # similar_counters: the log is complete after this seq
+
+
+def _log_vector_changes(tx) -> None:
+    """Triggers that log every change to ``similar_features``, whoever
+    writes it: a copy of the vectors kept outside the database, such as
+    the neighbour graph (``search/kept.py``), learns from the log which
+    photos' vectors changed since it was made (``library/vector_log.py``).
+    Created once: a start takes no write lock. Where they were missing
+    (a database of an older version, or edited by hand), the log is only
+    complete from now on, and ``LOG_FROM`` says so."""
     have = {row[0] for row in tx.query(
         "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name GLOB 'similar_*'")}
-    if all(f"similar_features_{event}" in have for event in events):
+    if all(f"similar_features_log_{event}" in have for event, _ in _LOGGED):
         return
-    tx.mutate("INSERT OR IGNORE INTO similar_counters (name, value) VALUES ('features', 0)")
-    for event in events:
-        tx.mutate(f"CREATE TRIGGER IF NOT EXISTS similar_features_{event} "
+    for event in ("insert", "update", "delete"):  # the count of an older version
+        tx.mutate(f"DROP TRIGGER IF EXISTS similar_features_{event}")
+    for event, rows in _LOGGED:
+        tx.mutate(f"CREATE TRIGGER IF NOT EXISTS similar_features_log_{event} "
                   f"AFTER {event.upper()} ON similar_features BEGIN "
-                  "UPDATE similar_counters SET value = value + 1 WHERE name = 'features'; "
-                  "END")
+                  + "".join("INSERT INTO similar_vector_log (photo_id, model) "
+                            f"VALUES ({row}.photo_id, {row}.model); " for row in rows)
+                  + "END")
+    # A mark in the log: what was made before it may have missed changes.
+    mark = tx.mutate("INSERT INTO similar_vector_log (photo_id, model) VALUES (0, '')")
+    tx.mutate("INSERT OR REPLACE INTO similar_counters (name, value) VALUES (?, ?)",
+              (LOG_FROM, mark))
 
 
-def vector_changes(lib: Library) -> int | None:
-    """How many times ``similar_features`` has changed (see above); None
-    when the count is gone (a hand-edited database): nothing may rely on it."""
-    ensure_schema(lib)
-    with lib.transaction() as tx:
-        rows = tx.query("SELECT value FROM similar_counters WHERE name = 'features'")
-    return int(rows[0][0]) if rows else None
+_LOGGED = (("insert", ("NEW",)), ("update", ("OLD", "NEW")), ("delete", ("OLD",)))
 
 
 def ensure_schema(lib: Library) -> None:
@@ -259,7 +269,7 @@ def ensure_schema(lib: Library) -> None:
         for table, columns in _EXTRA_TABLES.items():
             _create_or_migrate(tx, table, columns)
         _rename_depth_keys(tx)
-        _count_vector_changes(tx)
+        _log_vector_changes(tx)
     lib._make_attribute_table(Photo._flex_table)
     lib._create_indices(Photo._table, Photo._indices)
     lib._similar_schema_ready = True

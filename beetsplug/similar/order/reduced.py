@@ -11,21 +11,23 @@ vectors are read again only for the candidates' exact distances.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+from beets.dbcore.db import DBAccessError
 from beets.exceptions import UserError
 
 from ..dupes.groups import Rule
 from ..dupes.streamed import streamed_groups
-from ..library import vectors
-from ..library.models import vector_changes
+from ..library import vector_log, vectors
 from ..progress import Progress
 from ..search import graph, kept
 from ..search.reduce import Reduction
+from ..search.slots import Slots
 from .chain import ChainResult, chain_length, improve, prepare, reduced_chain
 from .two_opt import row_distances
 
@@ -66,28 +68,79 @@ class Space:
 
 
 def build(lib: Library, key: str, sel: Selection, featurized: np.ndarray,
-          k: int = 16, seed: int = 0) -> Space:
-    """The reduced space of the selection rows ``featurized``; kept from an
-    earlier run when nothing it is made of has changed (``search/kept.py``)."""
+          k: int = 16, seed: int = 0, say: Callable[[str], None] | None = None) -> Space:
+    """The reduced space of the selection rows ``featurized``; from a big
+    library's kept graph, brought up to date, where there is one
+    (``search/kept.py``). ``say``: told what is done to the kept graph."""
     heads, copies = _pictures(sel, featurized)
-    keep, changes = None, None
+    keep = None
     if len(heads) >= kept.MIN_PICTURES:
-        changes = vector_changes(lib)
-    if changes is not None:
-        keep = kept.Kept.of(lib.path, key, sel.ids[heads], changes, k, seed, SAMPLE)
-    found = keep.load() if keep is not None else None
-    if found is not None:
-        log.debug("similar: the neighbour graph of {} pictures, kept from an earlier run",
-                  len(heads))
-        return Space(heads, copies, *found)
-    with _stage("reading and reducing vectors"):
-        reduction, reduced, norms = _reduce(lib, key, sel, heads, seed)
-    with _stage(f"neighbour graph of {len(heads)} pictures"):
-        neighbours, d2 = graph.neighbours(reduced, k, leading=True)
-    if keep is not None:
+        keep = kept.Kept.of(lib.path, key, k, seed, SAMPLE)
+    if keep is None:
+        with _stage("reading and reducing vectors"):
+            reduction, reduced, norms = _reduce(lib, key, sel.ids[heads], seed)
+        with _stage(f"neighbour graph of {len(heads)} pictures"):
+            neighbours, d2 = graph.neighbours(reduced, k, leading=True)
+        return Space(heads, copies, reduction, reduced, norms, neighbours, d2)
+    slots = kept_slots(lib, key, keep, sel.ids[heads], k, seed, say or (lambda _: None))
+    return Space(heads, copies, slots.reduction, *slots.of(sel.ids[heads]))
+
+
+def kept_slots(lib: Library, key: str, keep: kept.Kept, head_ids: np.ndarray,
+               k: int, seed: int, say: Callable[[str], None]) -> Slots:
+    """The slots of the pictures ``head_ids``: the kept ones brought up to
+    date, or built from scratch; kept again when they changed."""
+    seq = vector_log.position(lib)  # before any vector is read
+    slots = keep.load()
+    changed = None if slots is None else vector_log.changed_since(lib, key, slots.seq)
+    done = None
+    if changed is not None:
+        with _stage("bringing the kept neighbour graph up to date"):
+            done = _updated(lib, key, keep, slots, head_ids, changed, seq)
+    if done is None:
+        say(f"building the neighbour graph of {len(head_ids)} pictures, "
+            "kept for the next commands")
+        with _stage("reading and reducing vectors"):
+            reduction, reduced, norms = _reduce(lib, key, head_ids, seed)
+        with _stage(f"neighbour graph of {len(head_ids)} pictures"):
+            slots = Slots.built(reduction, head_ids, reduced, norms, k, seq)
+    if done:
+        say(f"the kept neighbour graph of {len(head_ids)} pictures is up to date")
+    if done is not False:
         with _stage("keeping the neighbour graph"):
-            keep.save(reduction, reduced, norms, neighbours, d2)
-    return Space(heads, copies, reduction, reduced, norms, neighbours, d2)
+            _keep(lib, key, keep, slots)
+    return slots
+
+
+def _keep(lib: Library, key: str, keep: kept.Kept, slots: Slots) -> None:
+    """Save the slots; then the log's entries they have seen are pruned."""
+    if not keep.save(slots):
+        return
+    try:
+        vector_log.prune(lib, key, slots.seq)
+    except (sqlite3.OperationalError, DBAccessError) as exc:  # busy, or read-only
+        log.debug("similar: the vector log was not pruned ({})", exc)
+
+
+def _updated(lib, key, keep, slots, head_ids, changed, seq) -> bool | None:
+    """:meth:`Slots.update`, reading what it needs; None where the kept
+    graph cannot be brought up to date (it is then built again)."""
+    def read(ids: np.ndarray) -> np.ndarray:
+        found, rows = vectors.load(lib, key, ids.tolist())
+        return rows if len(found) == len(ids) else rows[:0]
+
+    try:
+        done = slots.update(head_ids, changed, seq, read, keep.index)
+    except (OSError, ValueError, RuntimeError) as exc:  # its file replaced or damaged
+        log.debug("similar: the kept neighbour graph could not be updated ({})", exc)
+        return None
+    if done:
+        log.debug("similar: the kept neighbour graph of {} pictures, brought up to date",
+                  len(head_ids))
+    elif done is False:
+        log.debug("similar: the neighbour graph of {} pictures, kept from an earlier run",
+                  len(head_ids))
+    return done
 
 
 def _pictures(sel: Selection, featurized: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -99,16 +152,15 @@ def _pictures(sel: Selection, featurized: np.ndarray) -> tuple[np.ndarray, list[
     return np.array([rows[0] for rows in copies], dtype=np.int64), copies
 
 
-def _reduce(lib, key, sel, heads, seed):
-    """The reduction fitted on a sample of ``heads``, and every head's
-    reduced row and length."""
-    head_ids = sel.ids[heads]
+def _reduce(lib, key, head_ids, seed):
+    """The reduction fitted on a sample of the photos ``head_ids``, and each
+    one's reduced row and length."""
     rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(len(heads), min(SAMPLE, len(heads)), replace=False))
+    sample = np.sort(rng.choice(len(head_ids), min(SAMPLE, len(head_ids)), replace=False))
     reduction = Reduction(vectors.load(lib, key, head_ids[sample].tolist())[1], seed=seed)
-    reduced = np.empty((len(heads), reduction.dims), dtype=np.float32)
-    norms = np.empty(len(heads), dtype=np.float32)
-    progress = Progress(len(heads), "reading vectors")
+    reduced = np.empty((len(head_ids), reduction.dims), dtype=np.float32)
+    norms = np.empty(len(head_ids), dtype=np.float32)
+    progress = Progress(len(head_ids), "reading vectors")
     for positions, block in vectors.stream(lib, key, head_ids):
         reduced[positions], norms[positions] = reduction.project(block)
         progress.update(len(positions))

@@ -26,44 +26,64 @@ def neighbours(x: np.ndarray, k: int = 16, leading: bool = False,
     the same share of near-duplicate pairs found); the distances are
     measured on every column, and each row's answers sorted by them.
     """
+    return search(index(x, leading), x, np.arange(len(x)), k)
+
+
+def index(x: np.ndarray, leading: bool = False):
+    """The faiss HNSW graph of the rows of ``x`` (see :func:`neighbours`);
+    more rows can be added to it later, on the same columns."""
     import faiss
 
-    x = np.ascontiguousarray(x, dtype=np.float32)
     n = len(x)
-    k = max(0, min(k, n - 1))
     on = x
     if leading and n > LARGE and x.shape[1] > LARGE_DIMS:
-        on = np.ascontiguousarray(x[:, :LARGE_DIMS])
-    index = faiss.IndexHNSWFlat(on.shape[1], 16 if n > LARGE else 32)
-    index.hnsw.efConstruction = 40 if n > LARGE else 80
-    index.add(on)
-    index.hnsw.efSearch = max(48, 2 * k)
-    d2, found = index.search(on, k + 1)
-    del index
-    rows = np.arange(n)
+        on = x[:, :LARGE_DIMS]
+    built = faiss.IndexHNSWFlat(on.shape[1], 16 if n > LARGE else 32)
+    built.hnsw.efConstruction = 40 if n > LARGE else 80
+    built.add(np.ascontiguousarray(on, dtype=np.float32))
+    return built
+
+
+def search(built, x: np.ndarray, queries: np.ndarray, k: int,
+           alive: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` approximate nearest rows of the rows ``queries`` of ``x``
+    in the graph ``built`` of ``x``, each itself excluded, and only rows
+    marked in ``alive`` when it is given; as :func:`neighbours`."""
+    import faiss
+
+    queries = np.asarray(queries, dtype=np.int64)
+    k = max(0, min(k, len(x) - 1))
+    on = np.ascontiguousarray(x[queries, :built.d], dtype=np.float32)
+    params = faiss.SearchParametersHNSW(efSearch=max(48, 2 * k))
+    if alive is not None:
+        bits = np.packbits(alive, bitorder="little")  # held until the search ends
+        params.sel = faiss.IDSelectorBitmap(len(alive), faiss.swig_ptr(bits))
+    d2, found = built.search(on, k + 1, params=params)
+    rows = np.arange(len(queries))
     # Drop each row itself (the last answer where identical rows pushed it out).
-    own = found == rows[:, None]
+    own = found == queries[:, None]
     drop = np.where(own.any(axis=1), own.argmax(axis=1), k)
     keep = np.ones(found.shape, dtype=bool)
     keep[rows, drop] = False
-    found, d2 = found[keep].reshape(n, k), d2[keep].reshape(n, k)
+    found, d2 = found[keep].reshape(-1, k), d2[keep].reshape(-1, k)
     missing = found < 0
-    found[missing] = np.broadcast_to(rows[:, None], found.shape)[missing]
+    found[missing] = np.broadcast_to(queries[:, None], found.shape)[missing]
     d2[missing] = np.inf
-    if on is not x:
-        found, d2 = _measured(x, found)
+    if built.d < x.shape[1]:
+        found, d2 = _measured(x, queries, found)
     return found, np.maximum(d2, 0.0)
 
 
-def _measured(x: np.ndarray, found: np.ndarray, block: int = 50_000,
+def _measured(x: np.ndarray, queries: np.ndarray, found: np.ndarray, block: int = 50_000,
               ) -> tuple[np.ndarray, np.ndarray]:
-    """``found`` with its squared distances on every column of ``x``, each
-    row's answers sorted by them (rows answered by themselves stay last)."""
+    """``found`` (the answers to the rows ``queries``) with their squared
+    distances on every column of ``x``, each row's answers sorted by them
+    (rows answered by themselves stay last)."""
     d2 = np.empty(found.shape, dtype=np.float32)
-    for start in range(0, len(x), block):
-        stop = min(len(x), start + block)
-        diff = x[found[start:stop]] - x[start:stop, None, :]
+    for start in range(0, len(found), block):
+        stop = min(len(found), start + block)
+        diff = x[found[start:stop]] - x[queries[start:stop], None, :]
         d2[start:stop] = np.einsum("ijk,ijk->ij", diff, diff)
-    d2[found == np.arange(len(x))[:, None]] = np.inf
+    d2[found == queries[:, None]] = np.inf
     order = np.argsort(d2, axis=1, kind="stable")
     return np.take_along_axis(found, order, axis=1), np.take_along_axis(d2, order, axis=1)

@@ -1,16 +1,15 @@
-"""A big selection's reduced vectors and neighbour graph, kept between runs.
+"""A big library's reduced vectors and neighbour graph, kept between runs.
 
 Reading and reducing a million stored vectors and building their graph
-take 160-195 s here; the next command on the same pictures loads them in
-seconds. They are kept in one file per library and model key, in
-``similar-cache/`` beside the library database, and used only when
-everything they were made from is unchanged: the model key, the pictures
-(their photo ids, in order), the graph's settings, and the vectors, by
-the database's count of changes to them (``library/models.py``). The
-graph only proposes near-duplicate candidates: each is still confirmed on
-the stored full vectors. Deleting the folder is safe: it is rebuilt.
-The count of changes is the database's own, so a database file put back
-from a backup (another file) never uses a graph of the one it replaced.
+take 160-195 s here; the next command loads them in seconds, and brings
+them up to date with the photos added, featurized again or removed since
+(``search/slots.py``), which it learns from the database's log of vector
+changes (``library/vector_log.py``). They are kept in one file per
+library and model key, in ``similar-cache/`` beside the library database,
+and used only when made with the same settings, from the same database
+file: one put back from a backup is another file. The graph only
+proposes near-duplicate candidates: each is still confirmed on the stored
+full vectors. Deleting the folder is safe: it is rebuilt.
 """
 
 from __future__ import annotations
@@ -25,25 +24,25 @@ import numpy as np
 
 from . import graph
 from .reduce import DIMS, Reduction
+from .slots import Slots
 
 MIN_PICTURES = 50_000  # fewer: built in seconds, not worth a file
-FORMAT = "1"  # bumped when what is kept, or how it is made, changes
+FORMAT = "2"  # bumped when what is kept, or how it is made, changes
 FOLDER = "similar-cache"
 log = logging.getLogger("beets")
 
 
 class Kept:
-    """The kept graph of one selection's pictures (``head_ids``)."""
+    """Where the graph of one library database and model key is kept."""
 
-    def __init__(self, path: str, fingerprint: str, pictures: int, k: int) -> None:
-        self.path, self.fingerprint, self.pictures, self.k = path, fingerprint, pictures, k
+    def __init__(self, path: str, settings: str) -> None:
+        self.path, self.settings = path, settings
+        self.made: str | None = None  # the token of the file :meth:`load` read
 
     @classmethod
-    def of(cls, db: str | bytes, key: str, head_ids: np.ndarray, changes: int, k: int,
-           seed: int, sample: int) -> Kept | None:
-        """Where the graph of these pictures (photo ids) of the library
-        database ``db`` is kept, with the count of its vectors' ``changes``;
-        None for a database held in memory."""
+    def of(cls, db: str | bytes, key: str, k: int, seed: int, sample: int) -> Kept | None:
+        """The kept graph of the library database ``db`` and model ``key``,
+        made with these settings; None for a database held in memory."""
         db = os.fsdecode(db)
         if db == ":memory:":
             return None
@@ -52,42 +51,54 @@ class Kept:
             stat = os.stat(db)
         except OSError:
             return None
-        made_of = hashlib.sha256()
-        for part in (FORMAT, stat.st_dev, stat.st_ino, key, changes, k, seed, sample, DIMS,
-                     graph.LARGE, graph.LARGE_DIMS, len(head_ids)):
-            made_of.update(f"{part}\n".encode())
-        made_of.update(np.ascontiguousarray(head_ids, dtype=np.int64).tobytes())
+        made_with = hashlib.sha256()
+        for part in (FORMAT, stat.st_dev, stat.st_ino, key, k, seed, sample, DIMS,
+                     graph.LARGE, graph.LARGE_DIMS):
+            made_with.update(f"{part}\n".encode())
         name = hashlib.sha256(f"{db}\n{key}".encode()).hexdigest()[:16]
         path = os.path.join(os.path.dirname(db), FOLDER, f"graph-{name}.npz")
-        return cls(path, made_of.hexdigest(), len(head_ids), k)
+        return cls(path, made_with.hexdigest())
 
-    def load(self) -> tuple[Reduction, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """(reduction, reduced rows, lengths, neighbours, squared distances)
-        when they were kept for exactly these pictures and vectors."""
+    def load(self) -> Slots | None:
+        """The kept slots, when made with these settings; their faiss graph
+        is read later, and only if they need updating (:meth:`index`)."""
         try:
             with np.load(self.path) as kept:
-                if str(kept["fingerprint"]) != self.fingerprint:
+                if str(kept["settings"]) != self.settings:
                     return None
-                reduction = Reduction.of(kept["axes"], kept["mean"])
-                reduced, norms = kept["reduced"], kept["norms"]
-                neighbours = kept["neighbours"].astype(np.int64)
-                d2 = kept["d2"]
+                slots = Slots(Reduction.of(kept["axes"], kept["mean"]),
+                              kept["ids"], kept["reduced"], kept["norms"],
+                              kept["neighbours"].astype(np.int64), kept["d2"],
+                              int(kept["seq"]), int(kept["built"]))
+                self.made = str(kept["made"])
         except FileNotFoundError:
             return None
         except Exception as exc:  # noqa: BLE001 (a damaged file is rebuilt)
             log.debug("similar: the kept neighbour graph {} is unreadable ({}); rebuilding it",
                       self.path, exc)
             return None
-        n, k = self.pictures, self.k
-        if reduced.shape != (n, reduction.dims) or norms.shape != (n,) \
-                or neighbours.shape != (n, k) or d2.shape != (n, k):
+        n, k = slots.neighbours.shape
+        if slots.ids.shape != (n,) or slots.reduced.shape != (n, slots.reduction.dims) \
+                or slots.norms.shape != (n,) or slots.d2.shape != (n, k) \
+                or not (0 <= slots.neighbours).all() or not (slots.neighbours < n).all():
             return None
-        return reduction, reduced, norms, neighbours, d2
+        return slots
 
-    def save(self, reduction: Reduction, reduced: np.ndarray, norms: np.ndarray,
-             neighbours: np.ndarray, d2: np.ndarray) -> None:
+    def index(self):
+        """The faiss graph of the slots :meth:`load` read (the file can
+        have been replaced since: then an error, and the graph is built)."""
+        import faiss
+
+        with np.load(self.path) as kept:
+            if str(kept["made"]) != self.made:
+                raise ValueError(f"{self.path} was replaced while in use")
+            return faiss.deserialize_index(kept["index"])
+
+    def save(self, slots: Slots) -> bool:
         """Keep them, replacing what was kept; a failure to write (a full
         disk, a read-only folder) is one line, and the run goes on."""
+        import faiss
+
         folder = os.path.dirname(self.path)
         tmp = None
         try:
@@ -95,14 +106,20 @@ class Kept:
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".graph-", suffix=".tmp",
                                              delete=False) as out:
                 tmp = out.name
-                np.savez(out, fingerprint=np.array(self.fingerprint), axes=reduction.axes,
-                         mean=reduction.mean, reduced=reduced, norms=norms,
-                         neighbours=neighbours.astype(np.int32), d2=d2)
+                np.savez(out, settings=np.array(self.settings),
+                         made=np.array(os.urandom(8).hex()), seq=np.array(slots.seq),
+                         built=np.array(slots.built),
+                         axes=slots.reduction.axes, mean=slots.reduction.mean,
+                         ids=slots.ids, reduced=slots.reduced, norms=slots.norms,
+                         neighbours=slots.neighbours.astype(np.int32), d2=slots.d2,
+                         index=faiss.serialize_index(slots.index))
             os.replace(tmp, self.path)
             tmp = None
+            return True
         except OSError as exc:
             log.warning("similar: could not keep the neighbour graph in {} ({}); "
                         "the next run builds it again", folder, exc.strerror or exc)
+            return False
         finally:  # a half-written file, after a failure or Ctrl-C
             if tmp is not None:
                 with suppress(OSError):
