@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from beets.exceptions import UserError
+
 from beetsplug.similar.dupes import job as dupes_job
 from beetsplug.similar.library import vector_log, vectors
 from beetsplug.similar.library.models import Photo, ensure_schema
 from beetsplug.similar.library.photos import photos
+from beetsplug.similar.order import reduced
 from beetsplug.similar.search import graph, kept, slots
 from beetsplug.similar.search.reduce import Reduction
 
@@ -156,8 +159,25 @@ class TestKeptGraph(SimilarHelper):
         first = self.groups(capsys)
         (path,) = self.kept_files()
         path.write_bytes(b"PK\x03\x04 not a zip file")
+        killed, writing = path.parent / ".graph-killed.tmp", path.parent / ".graph-now.tmp"
+        for left in (killed, writing):  # one left by a run killed hours ago, one being written
+            left.write_bytes(b"half a graph")
+        os.utime(killed, (1e9, 1e9))
         assert self.groups(capsys) == first and self.builds == 2
+        assert not killed.exists() and writing.exists()
+        writing.unlink()
         assert self.groups(capsys) == first and self.builds == 2  # written whole again
+        # the faiss graph inside it damaged, found when it is read to add a photo
+        data = bytearray(path.read_bytes())
+        at = data.index(b"index.npy") + 400
+        data[at:at + 60] = bytes(60)
+        path.write_bytes(bytes(data))
+        _, x = vectors.load(self.lib, KEY, [1])
+        photo = Photo(self.lib, path=b"/photos/NEW.jpg", hash=f"{10**6:064x}", format="JPEG")
+        photo.add(self.lib)
+        vectors.save(self.lib, KEY, [(photo.id, photo.hash, x[0])], "float16")
+        assert self.groups(capsys) == self.exact_groups(capsys) and self.builds == 3
+        assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~kept._umask())
         # the folder cannot be written: one line, and the same groups
         for f in self.kept_files():
             f.unlink()
@@ -165,11 +185,45 @@ class TestKeptGraph(SimilarHelper):
         folder.rmdir()
         folder.write_text("a file where the cache folder would be\n")
         with caplog.at_level("WARNING", logger="beets"):
-            assert self.groups(capsys) == first
+            assert self.groups(capsys) == self.exact_groups(capsys)
         warned = [r.getMessage() for r in caplog.records
                   if r.levelname == "WARNING" and "neighbour graph" in r.getMessage()]
-        assert len(warned) == 1 and "the next run builds it again" in warned[0]
+        assert len(warned) == 1 and "the next run does this work again" in warned[0]
         assert not list(folder.parent.glob(".graph-*"))
+
+    def test_a_backup_copied_over_the_database_builds_it_again(self, capsys):
+        self.fill()
+        self.groups(capsys)
+        db = os.fsdecode(self.lib.path)
+        shutil.copyfile(db, db + ".bak")
+        # since the backup: 30 photos featurized again, the graph follows them
+        _, x = vectors.load(self.lib, KEY, list(range(700, 730)))
+        hashes = {p.id: p.hash for p in photos(self.lib, ["id:1..30"])}
+        vectors.save(self.lib, KEY, [(i, hashes[i], v) for i, v in zip(range(1, 31), x)],
+                     "float16")
+        assert self.groups(capsys) == self.exact_groups(capsys) and self.builds == 1
+        inode = os.stat(db).st_ino
+        shutil.copyfile(db + ".bak", db)  # put back in place: the same file
+        assert os.stat(db).st_ino == inode
+        restored = self.groups(capsys)
+        assert self.builds == 2 and restored == self.exact_groups(capsys)
+
+    def test_photos_removed_while_it_runs_stop_it_with_one_line(self, capsys, monkeypatch):
+        self.fill()
+        build = reduced.build
+
+        def then_removed(*args, **kwargs):  # another process, while the graph is read
+            space = build(*args, **kwargs)
+            with self.lib.transaction() as tx:
+                tx.mutate("DELETE FROM similar_features WHERE photo_id <= 100")
+            return space
+
+        monkeypatch.setattr(reduced, "build", then_removed)
+        with pytest.raises(UserError, match="removed from the library while this ran; "
+                                            "run it again"):
+            self.run_command("similar-dupes", "-f", "$id")
+        monkeypatch.setattr(reduced, "build", build)
+        assert self.groups(capsys) == self.exact_groups(capsys)
 
     def test_changes_not_logged_build_it_again(self, capsys):
         self.fill()
@@ -197,7 +251,8 @@ class TestKeptGraph(SimilarHelper):
         assert list(vector_log.changed_since(self.lib, "another/key", seq)) == [2]
         # pruned: what is before is seen; from before it, the log cannot tell
         now = vector_log.position(self.lib)
-        vector_log.prune(self.lib, KEY, now)
+        vector_log.seen(self.lib, KEY, now, made=12345)
+        assert vector_log.kept_graph(self.lib, KEY) == 12345
         assert vector_log.changed_since(self.lib, KEY, seq) is None
         assert list(vector_log.changed_since(self.lib, KEY, now)) == []
         assert list(vector_log.changed_since(self.lib, "another/key", seq)) == [2]

@@ -4,8 +4,9 @@ SQLite triggers log every insert, update and delete in
 ``similar_features`` (``models._log_vector_changes``), with a sequence
 number that is never reused. Something kept outside the database, made
 from the vectors when the log stood at ``seq``, asks :func:`changed_since`
-which photos to read again. The log is pruned once a kept copy no longer
-needs it; ``similar_counters`` then says from where it is complete.
+which photos to read again. The log is pruned once the kept copy has
+seen it; ``similar_counters`` then says from where it is complete, and
+which kept copy saw it.
 """
 
 from __future__ import annotations
@@ -44,11 +45,23 @@ def changed_since(lib: Library, key: str, seq: int) -> np.ndarray | None:
     return np.array(sorted(r[0] for r in rows), dtype=np.int64)
 
 
-def prune(lib: Library, key: str, seq: int) -> None:
-    """Forget the changes to ``key`` vectors up to ``seq``, which the one
-    kept copy of them has seen."""
+def kept_graph(lib: Library, key: str) -> int | None:
+    """The token of the kept graph of ``key`` vectors last saved for this
+    database (see :func:`seen`); None if none was."""
+    with lib.transaction() as tx:
+        rows = tx.query("SELECT value FROM similar_counters WHERE name = ?", (f"graph:{key}",))
+    return int(rows[0][0]) if rows else None
+
+
+def seen(lib: Library, key: str, seq: int, made: int) -> None:
+    """The kept graph ``made`` (its token) has seen the changes to ``key``
+    vectors up to ``seq``: they are forgotten, and the token recorded. A
+    backup copied over the database in place then has another token, and
+    its graph is not trusted."""
     with lib.transaction() as tx:
         tx.mutate("DELETE FROM similar_vector_log WHERE model = ? AND seq <= ?", (key, seq))
         tx.mutate("INSERT OR REPLACE INTO similar_counters (name, value) VALUES (?1, "
                   "max(?2, coalesce((SELECT value FROM similar_counters WHERE name = ?1), 0)))",
                   (f"{LOG_FROM}:{key}", seq))
+        tx.mutate("INSERT OR REPLACE INTO similar_counters (name, value) VALUES (?, ?)",
+                  (f"graph:{key}", made))

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..library.selection import Selection
 
 SAMPLE = 20_000  # vectors the reduction is fitted on
+VECTORS_GONE = "similar: photos were removed from the library while this ran; run it again"
 log = logging.getLogger("beets")
 
 
@@ -92,6 +93,8 @@ def kept_slots(lib: Library, key: str, keep: kept.Kept, head_ids: np.ndarray,
     date, or built from scratch; kept again when they changed."""
     seq = vector_log.position(lib)  # before any vector is read
     slots = keep.load()
+    if slots is not None and keep.made != vector_log.kept_graph(lib, key):
+        slots = None  # saved for another state of the database (a backup copied over it)
     changed = None if slots is None else vector_log.changed_since(lib, key, slots.seq)
     done = None
     if changed is not None:
@@ -113,13 +116,14 @@ def kept_slots(lib: Library, key: str, keep: kept.Kept, head_ids: np.ndarray,
 
 
 def _keep(lib: Library, key: str, keep: kept.Kept, slots: Slots) -> None:
-    """Save the slots; then the log's entries they have seen are pruned."""
+    """Save the slots; then the database records them, and forgets the
+    log's entries they have seen (until it does, they are not trusted)."""
     if not keep.save(slots):
         return
     try:
-        vector_log.prune(lib, key, slots.seq)
+        vector_log.seen(lib, key, slots.seq, keep.made)
     except (sqlite3.OperationalError, DBAccessError) as exc:  # busy, or read-only
-        log.debug("similar: the vector log was not pruned ({})", exc)
+        log.debug("similar: the kept neighbour graph was not recorded ({})", exc)
 
 
 def _updated(lib, key, keep, slots, head_ids, changed, seq) -> bool | None:
@@ -131,7 +135,7 @@ def _updated(lib, key, keep, slots, head_ids, changed, seq) -> bool | None:
 
     try:
         done = slots.update(head_ids, changed, seq, read, keep.index)
-    except (OSError, ValueError, RuntimeError) as exc:  # its file replaced or damaged
+    except Exception as exc:  # noqa: BLE001 (its file replaced or damaged: built again)
         log.debug("similar: the kept neighbour graph could not be updated ({})", exc)
         return None
     if done:
@@ -161,10 +165,14 @@ def _reduce(lib, key, head_ids, seed):
     reduced = np.empty((len(head_ids), reduction.dims), dtype=np.float32)
     norms = np.empty(len(head_ids), dtype=np.float32)
     progress = Progress(len(head_ids), "reading vectors")
+    read = 0
     for positions, block in vectors.stream(lib, key, head_ids):
         reduced[positions], norms[positions] = reduction.project(block)
         progress.update(len(positions))
+        read += len(positions)
     progress.close()
+    if read < len(head_ids):
+        raise UserError(VECTORS_GONE)
     return reduction, reduced, norms
 
 
@@ -187,7 +195,10 @@ def near_groups(lib: Library, key: str, sel: Selection, space: Space,
     head_ids = sel.ids[space.heads]
 
     def load(points: np.ndarray) -> np.ndarray:
-        return prepare(vectors.load(lib, key, head_ids[points].tolist())[1], "cosine")
+        found, rows = vectors.load(lib, key, head_ids[points].tolist())
+        if len(found) < len(points):
+            raise UserError(VECTORS_GONE)
+        return prepare(rows, "cosine")
 
     from ..dupes.job import near_rule  # (dupes.job imports this module)
 
