@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from beets.exceptions import UserError
 
 from beetsplug.similar.dupes import job as dupes_job
