@@ -20,6 +20,7 @@ from ..dupes.groups import Rule
 from ..dupes.streamed import streamed_groups
 from ..library import vectors
 from ..progress import Progress
+from ..search import graph
 from .chain import ChainResult, chain_length, improve, prepare, reduced_chain
 from .space import VECTORS_GONE, Space, build, stage
 from .two_opt import row_distances
@@ -114,14 +115,7 @@ def _unit_neighbours(unit_of: np.ndarray, neighbours: np.ndarray, x: np.ndarray,
     src, dst = src[keep], dst[keep]
     pair = np.unique(src * units + dst)  # one of each (unit, neighbour unit)
     src, dst = pair // units, pair % units
-    order = np.lexsort((dst, row_distances(x, src, dst), src))
-    src, dst = src[order], dst[order]
-    first = np.searchsorted(src, np.arange(units))
-    place = np.arange(len(src)) - first[src]
-    out = np.repeat(np.arange(units)[:, None], k, axis=1)
-    near = place < k
-    out[src[near], place[near]] = dst[near]
-    return out
+    return graph.nearest_lists(np.arange(units), src, dst, row_distances(x, src, dst), k)[0]
 
 
 @dataclass

@@ -74,6 +74,23 @@ def search(built, x: np.ndarray, queries: np.ndarray, k: int,
     return found, np.maximum(d2, 0.0)
 
 
+def nearest_lists(rows: np.ndarray, src: np.ndarray, dst: np.ndarray, d: np.ndarray,
+                  k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``rows`` (sorted, distinct) with the ``k`` nearest ``dst`` of
+    its distinct pairs (``src``, ``dst``) at distances ``d``, nearest first:
+    (lists, distances); a row with fewer lists itself in their place, at inf."""
+    order = np.lexsort((dst, d, src))
+    src, dst, d = src[order], dst[order], d[order]
+    place = np.arange(len(src)) - np.searchsorted(src, src)
+    top = place < k
+    at = np.searchsorted(rows, src[top])
+    lists = np.repeat(rows[:, None], k, axis=1)
+    dists = np.full((len(rows), k), np.inf, dtype=np.float32)
+    lists[at, place[top]] = dst[top]
+    dists[at, place[top]] = d[top]
+    return lists, dists
+
+
 def _measured(x: np.ndarray, queries: np.ndarray, found: np.ndarray, block: int = 50_000,
               ) -> tuple[np.ndarray, np.ndarray]:
     """``found`` (the answers to the rows ``queries``) with their squared

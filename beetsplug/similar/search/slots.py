@@ -107,19 +107,11 @@ class Slots:
         r = np.concatenate([np.repeat(touched, k), rows])
         c = np.concatenate([self.neighbours[touched].reshape(-1), cols])
         d = np.concatenate([self.d2[touched].reshape(-1), d2])
-        order = np.lexsort((c, d, r))
-        r, c, d = r[order], c[order], d[order]
-        _, first = np.unique(r * len(self.ids) + c, return_index=True)
-        first.sort()  # one of each (row, slot), nearest first
-        r, c, d = r[first], c[first], d[first]
-        place = np.arange(len(r)) - np.searchsorted(r, r)
-        at = np.searchsorted(touched, r)
-        lists = np.repeat(touched[:, None], k, axis=1).astype(self.neighbours.dtype)
-        dists = np.full((len(touched), k), np.inf, dtype=self.d2.dtype)
-        top = place < k
-        lists[at[top], place[top]] = c[top]
-        dists[at[top], place[top]] = d[top]
-        self.neighbours[touched], self.d2[touched] = lists, dists
+        pair = r * len(self.ids) + c
+        order = np.lexsort((d, pair))
+        nearest = order[np.unique(pair[order], return_index=True)[1]]  # one of each pair
+        self.neighbours[touched], self.d2[touched] = graph.nearest_lists(
+            touched, r[nearest], c[nearest], d[nearest], k)
 
     def of(self, head_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(reduced rows, lengths, neighbours, squared distances) of the
