@@ -18,6 +18,56 @@ from beetsplug.similar import samples
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# Real photos for the benchmarks' truth and a few full-tier tests: beside
+# the project (../shared/photos), or where SIMILAR_SHARED_PHOTOS says. They
+# are never shipped; the quick tier never needs them.
+SHARED_PHOTOS = Path(os.environ.get("SIMILAR_SHARED_PHOTOS") or
+                     Path(__file__).resolve().parents[2] / "shared" / "photos")
+_missing_photos: set[str] = set()
+
+
+def shared_photos(folder: str) -> Path:
+    """``SHARED_PHOTOS/folder``; skips the test, and names what is missing
+    at the end of the run, when it is absent."""
+    path = SHARED_PHOTOS / folder
+    if not path.is_dir():
+        _missing_photos.add(str(path))
+        pytest.skip(f"needs the real photos of {path} (set SIMILAR_SHARED_PHOTOS)")
+    return path
+
+
+# Two tiers. The quick one (plain `pytest`) covers every command and
+# safety path; `slow` tests (a real browser, the pretrained network,
+# interruptions of a real `beet`, big libraries) run with `--full` (what
+# CI runs) or alone with `-m slow`.
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true",
+                     help="run the full tier: the slow tests too (what CI runs)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--full") or config.getoption("markexpr"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+        config.hook.pytest_deselected(items=slow)
+        config._similar_quick = len(slow)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # after pytest's summary of skips and failures
+def pytest_terminal_summary(terminalreporter, config):
+    result = yield
+    if getattr(config, "_similar_quick", 0):
+        n = config._similar_quick
+        terminalreporter.write_line(f"quick tier: {n} slow test{'s' * (n != 1)} not run; "
+                                    "`pytest --full` runs every test")
+    for path in sorted(_missing_photos):
+        terminalreporter.write_line(
+            f"missing: the real photos of {path}; the tests that need them were skipped "
+            "(put the project's shared photos there, or set SIMILAR_SHARED_PHOTOS)")
+    return result
+
 
 class SimilarHelper(PluginTestHelper):
     """A temporary beets library (on disk) with the plugin loaded."""

@@ -33,6 +33,9 @@ def ci_run(tmp_path: Path, tests: str) -> subprocess.CompletedProcess:
     (project / "tests").mkdir()
     (project / "tests" / "test_some.py").write_text(textwrap.dedent(tests))
     (project / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    # The tiers' option, as tests/conftest.py adds it (a stand-in).
+    (project / "tests" / "conftest.py").write_text(
+        'def pytest_addoption(parser):\n    parser.addoption("--full", action="store_true")\n')
     shims = tmp_path / "shims"
     shims.mkdir()
     (shims / "python3").write_text(PYTHON3)

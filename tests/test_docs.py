@@ -106,6 +106,10 @@ def test_readme_is_for_users():
             ".venv/bin/python -m beetsplug.similar.demo") in README
     assert ("python3 -m venv .venv && .venv/bin/pip install -q --upgrade pip && "
             ".venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest -q") in README
+    # The full tier is what CI runs.
+    assert ".venv/bin/python -m pytest -q --full" in README
+    assert re.search(r"^timeout \S+ \.venv/bin/python -m pytest --full ",
+                     (ROOT / ".ci" / "run").read_text(), re.M)
 
 
 def test_links_between_readme_and_docs_resolve():

@@ -87,6 +87,7 @@ def chromium():
 
 
 class TestReport(SimilarHelper):
+    @pytest.mark.slow
     def test_report_opens_in_a_real_browser(self, scenes_dir, capsys, tmp_path):
         if not chromium():
             if os.environ.get("CI"):

@@ -357,6 +357,7 @@ def test_a_fifo_beside_the_photo_kept_does_not_hang_a_delete(tmp_path):
     assert "copy.xmp: kept: the photo kept has no identical sidecar" in proc.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_at_the_prompt_is_one_line_and_an_error(tmp_path):
     root, beetsdir = copies_with_sidecars(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "beets", "similar-dupes", "-e", "--delete"],

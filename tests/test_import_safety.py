@@ -283,6 +283,7 @@ class TestHugeImages:
         small = decode.open_upright(path, 2000)  # no reduction when it would go below
         assert small.size == (1600, 2400)
 
+    @pytest.mark.slow
     def test_pixels_in_flight_are_bounded(self, tmp_path, monkeypatch):
         budget = pixels.PixelBudget(3_000_000)
         monkeypatch.setattr(decode, "PIXELS", budget)

@@ -24,6 +24,8 @@ from . import test_scale
 from .conftest import SimilarHelper
 from .test_scale import KEY
 
+pytestmark = pytest.mark.slow  # a library of a million, in small
+
 
 class TestKeptGraph(SimilarHelper):
     """1,500 photos with stored vectors, the reduced space and the kept

@@ -164,6 +164,7 @@ CRASHING_BEET = textwrap.dedent("""\
     """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("finish", ["resume", "undo"])
 def test_killed_mid_rename_loses_nothing(tmp_path, scenes_dir, finish):
     root = copy_tree(scenes_dir[0], tmp_path / "pics")

@@ -21,8 +21,9 @@ from .conftest import SimilarHelper
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 import nsfwjs_weights  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not (shutil.which("npm") and shutil.which("node")),
-                                reason="needs npm and node to convert the nsfwjs weights")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (shutil.which("npm") and shutil.which("node")),
+                                 reason="needs npm and node to convert the nsfwjs weights")]
 
 
 @pytest.fixture(scope="session")

@@ -259,6 +259,7 @@ def samples_record(path) -> dict:
     return read_record(str(path))
 
 
+@pytest.mark.slow
 def test_killed_mid_rename_companions_resume_and_undo(tmp_path):
     root = tmp_path / "shoot"
     make_shoot(root)

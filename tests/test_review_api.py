@@ -293,6 +293,7 @@ def test_previews_are_upright_and_cached(tmp_path):
     assert previews.get(1, path, "h", "thumb") == thumb  # from the cache
 
 
+@pytest.mark.slow
 def test_command_prints_its_address_first_serves_and_stops_on_ctrl_c(tmp_path, scenes_dir):
     import signal
     import subprocess

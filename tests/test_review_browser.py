@@ -21,8 +21,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 # Set to a file name to save a screenshot of the page there (docs/review.png).
 SCREENSHOT = os.environ.get("SIMILAR_REVIEW_SCREENSHOT")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"no {CHROMIUM}: install Debian's chromium (apt)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                 reason=f"no {CHROMIUM}: install Debian's chromium (apt)")]
 
 
 @pytest.fixture

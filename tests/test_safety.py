@@ -393,6 +393,7 @@ CTRL_C_IN_TRANSACTION = textwrap.dedent("""\
 @pytest.mark.parametrize("script, delay", [(SLOW_BEET, 0.0), (SLOW_BEET, 0.9),
                                            (CTRL_C_IN_TRANSACTION, None)],
                          ids=["at-once", "later", "inside-a-transaction"])
+@pytest.mark.slow
 def test_ctrl_c_during_renames_ends_soon_and_resumes(tmp_path, scenes_dir, script, delay):
     """7: Ctrl-C stops within seconds; --resume and undo complete the run."""
     root = copy_tree(scenes_dir[0], tmp_path / "pics")

@@ -122,6 +122,7 @@ class TestBigLibrary(SimilarHelper):
         return sorted(({int(i) for i in re.findall(r"^  [* =] (\d+)\b", block, re.M)}
                        for block in re.split(r"^group \d+", out, flags=re.M)[1:]), key=min)
 
+    @pytest.mark.slow
     def test_dupes_above_the_exact_limit_find_the_same_groups(self, capsys, monkeypatch):
         scene = self.fill()
         exact = self.groups(capsys)
@@ -130,6 +131,7 @@ class TestBigLibrary(SimilarHelper):
         assert reduced == exact
         assert len(exact) > 200 and all(len({scene[i - 1] for i in g}) == 1 for g in exact)
 
+    @pytest.mark.slow
     def test_fast_order_keeps_every_group_together(self, capsys):
         self.fill()
         groups = self.groups(capsys)
@@ -142,12 +144,14 @@ class TestBigLibrary(SimilarHelper):
             ranks = sorted(rank[i] for i in group)
             assert ranks[-1] - ranks[0] == len(group) - 1, group
 
+    @pytest.mark.slow
     def test_fast_order_can_start_at_the_earliest_photo(self):
         self.fill(300)
         self.run_command("similar-order", "--fast", "--no-rename", "--start", "earliest")
         first = min(photos(self.lib), key=lambda p: p.rank)
         assert first.taken == min(p.taken for p in photos(self.lib))
 
+    @pytest.mark.slow
     def test_a_threshold_that_links_everything_is_one_line(self, monkeypatch):
         self.fill(600)
         monkeypatch.setattr(dupes_job, "EXACT_CANDIDATES", 200)
@@ -193,6 +197,7 @@ def test_float16_vectors_widen_exactly():
     assert np.array_equal(_as_float32(rows, scales), expected)
 
 
+@pytest.mark.slow
 class TestFastOnRealPhotos(SimilarHelper):
     """`--fast` from 64 photos up: the reduced space, on real files."""
 

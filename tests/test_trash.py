@@ -305,6 +305,7 @@ def _names(beetsdir: Path) -> str:
     return "".join(os.path.basename(os.fsdecode(path)) + "\n" for (path,) in rows)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("then", ["similar-undo", "similar-order --resume"])
 def test_killed_between_trash_and_commit(tmp_path, then):
     data = tmp_path / "home" / ".local" / "share"

@@ -347,6 +347,7 @@ def _move_killed(tmp_path, far, script_text: str, names=("a.jpg",)):
     return root, beetsdir, before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("finish", ["resume", "undo"])
 def test_killed_during_the_copy_leaves_no_partial_file(tmp_path, far, finish):
     root, beetsdir, before = _move_killed(tmp_path, far, KILLED_DURING_COPY)
@@ -361,6 +362,7 @@ def test_killed_during_the_copy_leaves_no_partial_file(tmp_path, far, finish):
         assert os.listdir(far) == [] and tree_state(root) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("finish", ["resume", "undo"])
 def test_killed_between_copy_and_unlink(tmp_path, far, finish):
     root, beetsdir, before = _move_killed(tmp_path, far, KILLED_AFTER_COPY,
@@ -383,6 +385,7 @@ def test_killed_between_copy_and_unlink(tmp_path, far, finish):
     assert sorted(listed) == sorted(str(root / n) for n in before)
 
 
+@pytest.mark.slow
 def test_undo_cut_off_by_ctrl_c_and_kill_is_finished_by_undo(tmp_path):
     """16.7: the run reads undoing; everything refuses but undo, which
     finishes; nothing is left under a temporary name."""

@@ -24,9 +24,10 @@ from beetsplug.similar.verify import check
 from beetsplug.similar.verify.store import Verifier, photo_features
 from beetsplug.similar.verify.variants import KINDS, variant
 
-from .conftest import SimilarHelper
+from .conftest import SimilarHelper, shared_photos
 
-REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "photos", "unrelated")
+# Ten real photos, none a near-duplicate of another (tests/data/photos/README.md).
+SHIPPED = os.path.join(os.path.dirname(__file__), "data", "photos")
 
 
 def textured(seed: int, size=(480, 360)) -> Image.Image:
@@ -70,14 +71,13 @@ def test_the_check_rejects_unrelated_pictures(tmp_path):
     assert not any(v.accepted for v in verdicts), max(verdicts, key=lambda v: v.inliers)
 
 
-@pytest.mark.skipif(not os.path.isdir(REAL), reason=f"no real photos in {REAL}")
 def test_on_real_photos_near_duplicates_pass_and_unrelated_ones_do_not(tmp_path):
-    names = sorted(os.listdir(REAL))[::25][:20]  # 20 real photos of different classes
-    real = [photo_features(os.path.join(REAL, n)) for n in names]
-    wrong = [(i, j) for i in range(len(real)) for j in range(i + 1, len(real))
+    names = sorted(n for n in os.listdir(SHIPPED) if n.endswith(".jpg"))
+    real = [photo_features(os.path.join(SHIPPED, n)) for n in names]
+    wrong = [(names[i], names[j]) for i in range(len(real)) for j in range(i + 1, len(real))
              if check.check(real[i], real[j]).accepted]
-    assert not wrong
-    original = Image.open(os.path.join(REAL, names[0])).convert("RGB")
+    assert len(names) == 10 and not wrong
+    original = Image.open(os.path.join(SHIPPED, "chelsea.jpg")).convert("RGB")
     base = photo_features(save(original, tmp_path / "o.jpg"))
     for kind in ("under", "over", "pan_blurred", "crop60", "upscale_blurred", "brighter"):
         made, quality = variant(original, kind)
@@ -383,14 +383,15 @@ def _pretrained() -> str | None:
     return None
 
 
+@pytest.mark.slow
 class TestRecall(SimilarHelper):
-    @pytest.mark.skipif(not os.path.isdir(REAL), reason=f"no real photos in {REAL}")
     def test_what_users_call_the_same_photo_lands_in_one_group(self, capsys):
+        real = shared_photos("unrelated")
         weights = _pretrained()
         if weights is None:
             pytest.skip("needs the nsfwjs weights (npm and node to make them)")
         folder = self.photos_dir()
-        names = sorted(os.listdir(REAL))
+        names = sorted(os.listdir(real))
         families = {  # the issue's cases, each with its original
             "a": ("upscale_blurred", "brighter"),  # as measured in the issue
             "b": ("under", "over"),  # exposure brackets
@@ -402,7 +403,7 @@ class TestRecall(SimilarHelper):
         }
         when = datetime(2024, 6, 1, 12, 0, 0)
         for (f, kinds), name in zip(families.items(), names[7:400:130]):
-            original = Image.open(os.path.join(REAL, name)).convert("RGB")
+            original = Image.open(os.path.join(real, name)).convert("RGB")
             shots = [("original", original, 92)] + [(k, *variant(original, k)) for k in kinds]
             for frame, (kind, made, quality) in enumerate(shots):
                 exif = samples.exif_for(0, when=when + timedelta(seconds=0.4 * frame),
@@ -410,7 +411,7 @@ class TestRecall(SimilarHelper):
                 made.save(folder / f"fam{f}_{kind}.jpg", "JPEG", quality=quality,
                           **({"exif": exif.tobytes()} if exif is not None else {}))
         for name in names[2::8]:  # 63 unrelated real photos around them
-            shutil.copy(os.path.join(REAL, name), folder / f"other_{name}")
+            shutil.copy(os.path.join(real, name), folder / f"other_{name}")
         self.config["similar"].set({"model": "inception_v3", "weights": weights})
         self.run_command("similar-import", str(folder))
         self.run_command("similar-featurize")

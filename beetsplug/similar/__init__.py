@@ -21,6 +21,9 @@ from .library.models import ensure_schema
 
 
 class SimilarPlugin(BeetsPlugin):
+    # Model key -> FeatureExtractor, built on demand, once per process: a
+    # network takes seconds to build, and its weights do not change.
+    extractors: dict = {}
     # Flexible attributes of photos, typed for queries (`duplicate_of:1..`).
     photo_types = {"duplicate_of": types.INTEGER,
                    "rating": types.INTEGER}  # -1..5, from XMP; the kept photo takes the highest
@@ -63,7 +66,6 @@ class SimilarPlugin(BeetsPlugin):
                 "verify_candidates": 4.0,  # unrelated candidates per photo, checked
             }
         )
-        self.extractors = {}  # model key -> FeatureExtractor, built on demand
         self.register_listener("library_opened", self.library_opened)
         self.register_listener("similar_import_done", self.import_done)
 
