@@ -153,4 +153,20 @@ def test_progress_draws_on_a_terminal_only():
             bar.update()
         bar.close()
     assert "featurize [" in tty.getvalue() and "4/4" in tty.getvalue() and "ETA" in tty.getvalue()
-    assert pipe.getvalue() == ""
+    assert pipe.getvalue() == ""  # a minute of work says nothing in a log
+
+
+def test_long_work_writes_a_plain_line_a_minute_to_a_log():
+    import io
+
+    from beetsplug.similar.progress import Progress
+
+    now, log = [0.0], io.StringIO()
+    bar = Progress(1000, "calibrate", log, clock=lambda: now[0])
+    for _ in range(999):
+        now[0] += 0.25  # 4 photos a second
+        bar.update()
+    bar.close()
+    assert log.getvalue().splitlines() == [
+        f"calibrate: {n} of 1000, 4.0/s, {(1000 - n) // 4 // 60}:{(1000 - n) // 4 % 60:02d} left"
+        for n in (240, 480, 720, 960)]
