@@ -1,23 +1,28 @@
-// beets-similar review: one group at a time, keyboard first.
-// Groups are fetched one by one (the next one prefetched, with its
-// images); every action is a POST that the server commits before it answers.
+// beets-similar review: one group at a time, its photos filling the window,
+// keyboard first. Groups are fetched one by one (the next one prefetched,
+// with its images); every action is a POST that the server commits before it
+// answers. The review's cookie (set when the private launch file was opened)
+// goes with every request: no token is in any address.
 "use strict";
 
-const token = document.body.dataset.token;
 const $ = (sel) => document.querySelector(sel);
 const details = new Map();   // group index -> its JSON, or a pending promise
 const marks = new Map();     // group index -> Set of photo ids to keep
 const picked = new Map();    // group index -> the photo the others are duplicates of
 const cursors = new Map();   // group index -> cursor position among its photos
 let total = 0, index = 0, mode = "trash", busy = false, current = null;
+let listing = null;          // every group's index, kind, count, cover, state (the overview)
+let only = "";               // a kind: j and k go through its groups only
 
 const REASONS = ["sharper", "better exposed", "RAW original", "larger", "older", "newer",
                  "better format", "more metadata", "edited", "imported first"];
+const STATES = {open: "open", resolved: "resolved", kept_all: "kept all", skipped: "skipped"};
+const DECIDED = ["resolved", "kept_all"];
 
 async function api(method, url, body) {
   const response = await fetch(url, {
     method,
-    headers: {"X-Review-Token": token, "Content-Type": "application/json"},
+    headers: {"Content-Type": "application/json"},
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await response.json().catch(() => ({error: response.statusText}));
@@ -25,7 +30,8 @@ async function api(method, url, body) {
   return data;
 }
 
-const img = (id, size) => `/img/${id}/${size}?token=${encodeURIComponent(token)}`;
+const img = (id, size) => `/img/${id}/${size}`;
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 function bytes(n) {
   for (const [unit, step] of [["GB", 1e9], ["MB", 1e6], ["KB", 1e3]])
@@ -33,10 +39,14 @@ function bytes(n) {
   return n + " bytes";
 }
 
-function say(text, error = false) {
-  const footer = $("#message");
-  footer.textContent = text;
-  footer.className = error ? "error" : "";
+let quiet = null;
+function say(text, error = false) {  // one line; errors stay until the next message
+  const box = $("#message");
+  box.textContent = text;
+  box.className = error ? "error" : "";
+  box.hidden = !text;
+  clearTimeout(quiet);
+  if (text && !error) quiet = setTimeout(() => { box.hidden = true; }, 8000);
 }
 
 function fetchGroup(i) {
@@ -103,8 +113,102 @@ async function show(i) {
   render();
   remember(index);
   forgetShots();
-  prefetch(index + 1);
-  prefetch(index - 1);
+  prefetch(next(index, 1));
+  prefetch(next(index, -1));
+}
+
+function next(i, step) {  // the next group (of the kind chosen in the overview)
+  if (!only || !listing) return i + step;
+  const found = step > 0 ? listing.find((g) => g.index > i && g.kind === only)
+                         : [...listing].reverse().find((g) => g.index < i && g.kind === only);
+  return found ? found.index : i;
+}
+
+function go(step) {
+  const to = next(index, step);
+  if (to === index || to < 0 || to >= total)
+    say(`no ${step > 0 ? "next" : "previous"} ${only ? only + " " : ""}group`);
+  else show(to);
+}
+
+// The grid: the number of columns that makes the smallest photo largest,
+// each photo as large as its cell allows, a line of facts under it always.
+const GAP = 6, LINE = 18;
+
+function arrange(photos) {
+  const stage = $("#stage");
+  const width = stage.clientWidth - 6, height = stage.clientHeight - 6;
+  const sides = photos.map((p) => [p.width || 4, p.height || 3]);
+  let best = null;
+  for (let cols = 1; cols <= photos.length; cols++) {
+    const rows = Math.ceil(photos.length / cols);
+    const cw = Math.floor((width - GAP * (cols - 1)) / cols);
+    const ch = Math.floor((height - GAP * (rows - 1)) / rows);
+    if (cw < 40 || ch - LINE < 40) continue;
+    const sizes = sides.map(([w, h]) => {
+      const scale = Math.min(cw / w, (ch - LINE) / h);
+      return [Math.floor(w * scale), Math.floor(h * scale)];
+    });
+    const smallest = Math.min(...sizes.map(([w, h]) => w * h));
+    const sum = sizes.reduce((a, [w, h]) => a + w * h, 0);
+    if (!best || smallest > best.smallest * 1.01 ||
+        (smallest > best.smallest * 0.99 && sum > best.sum))
+      best = {cols, cw, ch, sizes, smallest, sum};
+  }
+  return best || {cols: photos.length, cw: 40, ch: 40 + LINE, sizes: sides.map(() => [40, 30])};
+}
+
+function line(cls, ...parts) {  // a caption line of text parts and elements, " · " between
+  const div = document.createElement("div");
+  if (cls) div.className = cls;
+  parts.filter((p) => p).forEach((p, n) => { if (n) div.append(" · "); div.append(p); });
+  div.title = div.textContent;
+  return div;
+}
+
+function span(cls, text, title) {
+  const element = document.createElement("span");
+  element.className = cls;
+  element.textContent = text;
+  if (title) element.title = title;
+  return element;
+}
+
+function shortFolder(folder) {
+  const parts = folder.split("/").filter((p) => p);
+  return parts.length > 2 ? "…/" + parts.slice(-2).join("/") : folder;
+}
+
+function card(d, p, n, grid, keep, cursor) {
+  const element = document.createElement("div");
+  const kept = keep.has(p.id);
+  element.className = `card ${kept ? "keep" : "out"} ${mode}` + (n === cursor ? " cursor" : "");
+  element.dataset.id = p.id;
+  const frame = document.createElement("div");
+  frame.className = "frame";
+  const image = shot(p.id, d.index);
+  [image.style.width, image.style.height] = grid.sizes[n].map((v) => `${v}px`);
+  const label = span("label", "", p.name);
+  label.append(span("num", n < 9 ? String(n + 1) : ""), span("name", p.name));
+  frame.append(image, label,
+               span("fate", kept ? "keep" : mode === "move" ? "→ duplicates folder" : "→ trash"),
+               span("note", p.note ? `stays: ${p.note}` : ""));
+  const match = p.id === d.keep ? span("match", `suggested keeper (${d.reason})`)
+                                : span("match", p.match, p.evidence);
+  const caption = document.createElement("div");
+  caption.className = "caption";
+  caption.append(
+    line("", match, span("folder", shortFolder(p.folder), p.folder), p.taken, p.camera),
+    line("", `${p.width}×${p.height}`, bytes(p.size), p.files > 1 ? plural(p.files, "file") : ""),
+    line("ref", p.reference ? "in a reference folder: always kept" : ""),
+    line("", p.folder));
+  caption.lastChild.classList.add("path");
+  // The photo first: the caption has the lines the cell has room for, one at least.
+  const room = grid.ch - grid.sizes[n][1];
+  caption.style.maxHeight = `${LINE * Math.max(1, Math.floor(room / LINE))}px`;
+  element.append(frame, caption);
+  element.addEventListener("click", () => { cursors.set(d.index, n); toggle(); });
+  return element;
 }
 
 function render() {
@@ -112,40 +216,33 @@ function render() {
   document.body.className = d.state;
   $("#counter").textContent = `group ${d.index + 1} of ${total}`;
   $("#kind").textContent = d.kind;
+  $("#only").hidden = !only;
+  $("#only").textContent = `only ${only}`;
   const state = {resolved: " (resolved)", kept_all: " (kept all: not duplicates)",
                  skipped: " (skipped before)", open: ""}[d.state] || "";
   const suggested = d.photos.findIndex((p) => p.id === d.keep);
-  $("#reason").innerHTML = "";
+  $("#reason").replaceChildren();
   if (suggested >= 0) {
-    $("#reason").append("suggested keeper: ");
     const b = document.createElement("b");
     b.textContent = `${suggested + 1}. ${d.photos[suggested].name}`;
-    $("#reason").append(b, `: ${d.reason}${state}`);
+    $("#reason").append("keep ", b, `: ${d.reason}${state}`);
   } else {
     $("#reason").textContent = "no photo of this group is left in the library" + state;
   }
-  const out = mode === "move" ? "→ duplicates folder" : "→ trash";
-  const cards = d.photos.map((p, n) => {
-    const card = document.createElement("div");
-    const kept = keep.has(p.id);
-    card.className = `card ${kept ? "keep" : "out"} ${mode}` + (n === cursor ? " cursor" : "");
-    card.dataset.id = p.id;
-    card.innerHTML = `<span class="num"></span><span class="fate"></span>
-      <div class="name"></div><div class="facts"></div><div class="ref"></div><div class="note"></div>`;
-    card.prepend(shot(p.id, d.index));
-    card.querySelector(".num").textContent = n < 9 ? String(n + 1) : "";
-    card.querySelector(".fate").textContent = kept ? "keep" : out;
-    card.querySelector(".name").textContent = p.name;
-    card.querySelector(".facts").textContent =
-      `${p.width}×${p.height} · ${bytes(p.size)}` + (p.files > 1 ? ` · ${p.files} files` : "");
-    card.querySelector(".ref").textContent = p.reference ? "in a reference folder: always kept" : "";
-    card.querySelector(".note").textContent = p.note ? `stayed: ${p.note}` : "";
-    card.addEventListener("click", () => { cursors.set(d.index, n); toggle(); });
-    return card;
-  });
-  $("#photos").replaceChildren(...cards);
+  const grid = arrange(d.photos);
+  const photos = $("#photos");
+  photos.style.gridTemplateColumns = `repeat(${grid.cols}, ${grid.cw}px)`;
+  photos.style.gridAutoRows = `${grid.ch}px`;
+  photos.replaceChildren(...d.photos.map((p, n) => card(d, p, n, grid, keep, cursor)));
   $("#gone").textContent = d.gone.length
-    ? `${d.gone.length} photo(s) of this group are no longer in the library (trashed or removed)` : "";
+    ? `${plural(d.gone.length, "photo")} of this group ${d.gone.length === 1 ? "is" : "are"} ` +
+      "no longer in the library (trashed or removed)" : "";
+  const head = document.createElement("tr");
+  head.append(...["", ...d.photos.map((p, n) => `${n + 1}. ${p.name}`)].map((text) => {
+    const th = document.createElement("th");
+    th.textContent = text;
+    return th;
+  }));
   const rows = d.differences.map((f) => {
     const tr = document.createElement("tr");
     const th = document.createElement("th");
@@ -153,23 +250,23 @@ function render() {
     tr.append(th);
     f.shown.forEach((text, n) => {
       const td = document.createElement("td");
-      td.textContent = `${n + 1}. ${text}`;
+      td.textContent = text;
       if (f.best.includes(n)) td.className = "best";
       tr.append(td);
     });
     return tr;
   });
-  $("#diffs").replaceChildren(...rows);
-  $("#mode").textContent = mode === "move" ? "Enter: move the unmarked to the duplicates folder"
-                                           : "Enter: trash the unmarked";
+  $("#diffs").replaceChildren(...(rows.length ? [head, ...rows] : []));
+  $("#mode").textContent = mode === "move" ? "Enter: move to the duplicates folder"
+                                           : "Enter: trash";
   $("#mode").className = "pill " + mode;
 }
 
 async function refreshState() {
   const s = await api("GET", "/api/state");
   total = s.total;
-  $("#totals").textContent = `${s.resolved} resolved · ${s.freed_files} files ` +
-    `(${bytes(s.freed_bytes)}) to the trash` + (s.moved_files ? ` · ${s.moved_files} moved` : "");
+  $("#totals").textContent = `${s.resolved} of ${total} decided · ${plural(s.freed_files, "file")} ` +
+    `(${bytes(s.freed_bytes)}) in the trash` + (s.moved_files ? ` · ${s.moved_files} moved` : "");
   return s;
 }
 
@@ -202,44 +299,60 @@ function moveCursor(step) {
 async function act(run) {  // one action at a time; the group is read again after it
   if (busy || !current) return;
   busy = true;
-  const i = current.index;
+  const i = current.index, seen = current.version;
   try {
-    const [message, next] = await run(i);
+    const [message, to] = await run(i, seen);
     details.delete(i);
     await refreshState();
-    await show(next);
+    await show(to);
     say(message);
   } catch (e) {
+    // Refused (the group changed elsewhere, say): show it as it is now.
+    details.delete(i);
+    try {
+      const d = await fetchGroup(i);
+      if (d.version !== seen) marks.delete(i);
+      if (index === i) await show(i);
+    } catch (ignored) { /* the message below says what went wrong */ }
     say(e.message, true);
   } finally { busy = false; }
 }
 
+function stayed(list) {  // "; IMG_3.jpg stayed (why)": photos named by their file
+  if (!list.length) return "";
+  if (list.length === 1) return `; ${list[0].name} stayed (${list[0].why})`;
+  return `; ${list.length} photos stayed: ` +
+    list.slice(0, 3).map((s) => `${s.name} (${s.why})`).join(", ") +
+    (list.length > 3 ? ` and ${list.length - 3} more (see their groups)` : "");
+}
+
+function verb() {
+  return mode === "move" ? "moved to the duplicates folder" : "sent to the trash";
+}
+
 function apply() {
-  act(async (i) => {
+  act(async (i, version) => {
     const d = current, keep = marks.get(i), first = picked.get(i);
     const ids = d.photos.map((p) => p.id).filter((id) => keep.has(id));
     ids.sort((a, b) => (b === first) - (a === first));
-    const r = await api("POST", `/api/groups/${i}/apply`, {keep: ids, action: mode});
-    const stayed = Object.keys(r.refused).length;
-    const verb = mode === "move" ? "moved to the duplicates folder" : "sent to the trash";
+    const r = await api("POST", `/api/groups/${i}/apply`, {keep: ids, action: mode, version});
     marks.delete(i);
-    return [`${r.done} photo(s) ${verb}` + (stayed ? `; ${stayed} stayed (reason on the page)` : "") +
-            "; u undoes", r.state === "resolved" && i + 1 < total ? i + 1 : i];
+    const head = r.done ? `${plural(r.done, "photo")} ${verb()}, u undoes` : `nothing was ${verb()}`;
+    return [head + stayed(r.stayed), r.state === "resolved" ? next(i, 1) : i];
   });
 }
 
 function keepAll() {
-  act(async (i) => {
-    await api("POST", `/api/groups/${i}/keep-all`);
-    return ["kept all: not duplicates, this group will not come back; u undoes",
-            Math.min(i + 1, total - 1)];
+  act(async (i, version) => {
+    await api("POST", `/api/groups/${i}/keep-all`, {version});
+    return ["kept all: not duplicates, this group will not come back; u undoes", next(i, 1)];
   });
 }
 
 function skip() {
-  act(async (i) => {
-    await api("POST", `/api/groups/${i}/skip`);
-    return ["skipped", Math.min(i + 1, total - 1)];
+  act(async (i, version) => {
+    await api("POST", `/api/groups/${i}/skip`, {version});
+    return ["skipped; it comes back in the next review", next(i, 1)];
   });
 }
 
@@ -249,8 +362,8 @@ function undo() {
     details.clear();  // a bulk run undone touches many groups
     if (r.index !== null) marks.delete(r.index);
     const what = {trash: "the trash", move: "the move", keep_all: "keep all", skip: "the skip"}[r.undone];
-    return [`undid ${what}` + (r.errors.length ? `: ${r.errors.join("; ")}` : ""),
-            r.index === null ? i : r.index];
+    return [`undid ${what} of group ${r.index + 1}` +
+            (r.errors.length ? `, with problems: ${r.errors.join("; ")}` : ""), r.index];
   });
 }
 
@@ -340,51 +453,178 @@ function compareKey(e) {
   if (keys[e.key]) { e.preventDefault(); keys[e.key](); }
 }
 
-// Bulk: the suggested keepers of every open group of a kind.
-async function bulkOpen() {
-  const s = await refreshState();
-  const kinds = Object.keys(s.open);
-  if (!kinds.length) { say("no open groups left"); return; }
-  $("#bulk-kind").replaceChildren(...kinds.map((k) => new Option(`${k} (${s.open[k]} open)`, k)));
-  if (current && kinds.includes(current.kind)) $("#bulk-kind").value = current.kind;
-  const reasons = new Set(REASONS);
-  if (current && current.reason) reasons.add(current.reason);
-  $("#bulk-reason").replaceChildren(new Option("kept for any reason", ""),
-                                    ...[...reasons].map((r) => new Option(r, r)));
-  $("#bulk").hidden = false;
-  bulkCount();
+// The overview: every group's thumbnail, kind, size and state; a kind
+// chosen here is the one j and k go through.
+let tileAt = 0;
+
+async function loadListing() {
+  const all = [];
+  for (let offset = 0; offset < total; offset += 500)
+    all.push(...(await api("GET", `/api/groups?offset=${offset}&limit=500`)).groups);
+  listing = all;
+  return all;
 }
 
-let bulkFilter = null;
-async function bulkCount() {
-  const q = new URLSearchParams({kind: $("#bulk-kind").value, reason: $("#bulk-reason").value});
-  bulkFilter = {kind: $("#bulk-kind").value, reason: $("#bulk-reason").value};
-  $("#bulk-count").textContent = "counting…";
-  try {
-    const c = await api("GET", `/api/bulk?${q}`);
-    const move = mode === "move";
-    const verb = move ? "Move to the duplicates folder" : "Send to the trash";
-    const files = move ? c.files : c.trash_files, size = move ? c.bytes : c.trash_bytes;
-    $("#bulk-count").textContent = c.photos
-      ? `${verb}: ${c.photos} photos (${files} files, ${bytes(size)}) from ${c.groups} groups, ` +
-        "keeping the suggested keeper of each" +
-        (!move && c.kept_sidecars ? `; ${c.kept_sidecars} sidecars stay, renamed to the ` +
-         "kept photos that have none" : "") + ". u undoes it as one action."
-      : "no group matches: nothing to do";
-  } catch (e) { $("#bulk-count").textContent = e.message; }
+function tilesShown() { return listing.filter((g) => !only || g.kind === only); }
+
+async function overviewOpen() {
+  $("#overview").hidden = false;
+  $("#tiles").textContent = "loading…";
+  try { await loadListing(); } catch (e) { $("#tiles").textContent = e.message; return; }
+  tileAt = Math.max(0, tilesShown().findIndex((g) => g.index >= index));
+  drawOverview();
 }
-$("#bulk-kind").addEventListener("change", bulkCount);
+
+function drawOverview() {
+  const kinds = {};
+  for (const g of listing) {
+    const k = kinds[g.kind] || (kinds[g.kind] = {all: 0, done: 0});
+    k.all += 1;
+    k.done += DECIDED.includes(g.state);
+  }
+  const done = listing.filter((g) => DECIDED.includes(g.state)).length;
+  $("#progress").textContent = `${done} of ${plural(listing.length, "group")} decided`;
+  const chip = (kind, text) => {
+    const b = document.createElement("button");
+    b.textContent = text;
+    b.className = kind === only ? "on" : "";
+    b.addEventListener("click", () => choose(kind));
+    return b;
+  };
+  $("#kinds").replaceChildren(chip("", `all (${listing.length})`),
+    ...Object.entries(kinds).map(([k, c]) => chip(k, `${k}: ${c.done} of ${c.all} decided`)));
+  const shown = tilesShown();
+  tileAt = Math.min(tileAt, Math.max(0, shown.length - 1));
+  $("#tiles").replaceChildren(...shown.map((g, n) => {
+    const tile = document.createElement("div");
+    tile.className = `tile ${g.state}` + (g.index === index ? " here" : "") + (n === tileAt ? " chosen" : "");
+    tile.dataset.index = g.index;
+    const thumb = new Image();
+    thumb.loading = "lazy";
+    thumb.alt = "";
+    if (g.cover !== null) thumb.src = img(g.cover, "thumb");
+    tile.append(thumb, span("state", STATES[g.state] || g.state),
+                span("facts", `${g.index + 1} · ${g.kind} · ${plural(g.count, "photo")}`));
+    tile.addEventListener("click", () => { close(); show(g.index); });
+    return tile;
+  }));
+  const chosen = $("#tiles .chosen");
+  if (chosen) chosen.scrollIntoView({block: "nearest"});
+}
+
+function choose(kind) {
+  only = kind;
+  drawOverview();
+  if (current) render();
+}
+
+function overviewKey(e) {
+  const shown = tilesShown();
+  const columns = getComputedStyle($("#tiles")).gridTemplateColumns.split(" ").length;
+  const kinds = ["", ...new Set(listing ? listing.map((g) => g.kind) : [])];
+  const keys = {
+    "ArrowRight": () => { tileAt += 1; }, "ArrowLeft": () => { tileAt -= 1; },
+    "ArrowDown": () => { tileAt += columns; }, "ArrowUp": () => { tileAt -= columns; },
+    "Enter": () => { const g = shown[tileAt]; if (g) { close(); show(g.index); } },
+    "f": () => { only = kinds[(kinds.indexOf(only) + 1) % kinds.length]; if (current) render(); },
+    "g": close, "Escape": close,
+  };
+  if (!keys[e.key]) return;
+  e.preventDefault();
+  if (!listing) { if (e.key === "Escape" || e.key === "g") close(); return; }
+  keys[e.key]();
+  if ($("#overview").hidden) return;
+  tileAt = Math.min(Math.max(0, tileAt), Math.max(0, tilesShown().length - 1));
+  drawOverview();
+}
+
+// Bulk: the suggested keepers of every open group of one kind; the dialog
+// lists per kind what would go, exact copies chosen first.
+let counted = {}, bulkKind = null;
+
+async function bulkOpen() {
+  const reasons = new Set(REASONS);
+  if (current && current.reason) reasons.add(current.reason);
+  const was = $("#bulk-reason").value;
+  $("#bulk-reason").replaceChildren(new Option("kept for any reason", ""),
+                                    ...[...reasons].map((r) => new Option(r, r)));
+  $("#bulk-reason").value = was;
+  bulkKind = "exact";  // the safest kind, every time the dialog opens
+  $("#bulk").hidden = false;
+  await bulkCount();
+}
+
+async function bulkCount() {
+  $("#bulk-count").textContent = "counting…";
+  $("#bulk-kinds").replaceChildren();
+  counted = {};
+  try {
+    const q = new URLSearchParams({reason: $("#bulk-reason").value});
+    counted = (await api("GET", `/api/bulk?${q}`)).kinds;
+  } catch (e) { $("#bulk-count").textContent = e.message; return; }
+  drawBulk();
+}
+
+function drawBulk() {
+  const move = mode === "move";
+  const kinds = Object.keys(counted);
+  if (!kinds.length) { $("#bulk-count").textContent = "no open group to apply: nothing to do"; return; }
+  const row = (cells, tag = "td") => {
+    const tr = document.createElement("tr");
+    tr.append(...cells.map((c) => { const cell = document.createElement(tag); cell.textContent = c; return cell; }));
+    return tr;
+  };
+  const head = document.createElement("thead");
+  head.append(row(["kind", "groups", "photos", move ? "files moved" : "files to the trash", "size"], "th"));
+  const body = document.createElement("tbody");
+  body.append(...kinds.map((k) => {
+    const c = counted[k];
+    const tr = row([(k === bulkKind ? "▶ " : "  ") + k, c.groups, c.photos,
+                    move ? c.files : c.trash_files, bytes(move ? c.bytes : c.trash_bytes)]);
+    tr.className = k === bulkKind ? "chosen" : "";
+    tr.addEventListener("click", () => { bulkKind = k; drawBulk(); });
+    return tr;
+  }));
+  $("#bulk-kinds").replaceChildren(head, body);
+  const c = counted[bulkKind];
+  if (!c) {
+    $("#bulk-count").textContent = "no open group of exact copies: choose a kind (↑ ↓ or a click)";
+    return;
+  }
+  const files = move ? c.files : c.trash_files, size = move ? c.bytes : c.trash_bytes;
+  $("#bulk-count").textContent =
+    `${move ? "Move to the duplicates folder" : "Send to the trash"}: ${plural(c.photos, "photo")} ` +
+    `(${plural(files, "file")}, ${bytes(size)}) from ${plural(c.groups, bulkKind + " group")}, ` +
+    "keeping the suggested keeper of each" +
+    (!move && c.kept_sidecars ? `; ${plural(c.kept_sidecars, "sidecar")} ${c.kept_sidecars === 1 ? "stays" : "stay"}, ` +
+     "renamed to the kept photos that have none" : "") + ". u undoes it as one action.";
+}
+
+function bulkKey(e) {
+  const kinds = Object.keys(counted);
+  if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    e.preventDefault();
+    const at = kinds.indexOf(bulkKind) + (e.key === "ArrowDown" ? 1 : -1);
+    bulkKind = kinds[Math.min(Math.max(0, at), kinds.length - 1)] || null;
+    drawBulk();
+  }
+  if (e.key === "Enter") { e.preventDefault(); bulkGo(); }
+  if (e.key === "Escape") close();
+}
+
 $("#bulk-reason").addEventListener("change", bulkCount);
 
 function bulkGo() {
-  const filter = bulkFilter;
+  const c = counted[bulkKind], kind = bulkKind, reason = $("#bulk-reason").value;
+  if (!c) return;
   close();
   act(async (i) => {
-    const r = await api("POST", "/api/bulk", {...filter, action: mode});
+    const r = await api("POST", "/api/bulk", {kind, reason, action: mode,
+                                              expect: {groups: c.groups, photos: c.photos}});
     details.clear();
     marks.clear();
-    return [`bulk: ${r.done || 0} photos done in ${r.groups} groups` +
-            (r.refused ? `; ${r.refused} stayed (see their groups)` : "") + "; u undoes", i];
+    return [`bulk: ${plural(r.done, "photo")} ${verb()} from ${plural(r.groups, kind + " group")}` +
+            (r.done ? ", u undoes" : "") + stayed(r.stayed), i];
   });
 }
 
@@ -392,30 +632,34 @@ function close() {
   document.querySelectorAll(".overlay").forEach((o) => { o.hidden = true; });
 }
 
+function toDetails() {  // d: the fields that differ, below the photos, and back
+  const below = window.scrollY > 10;
+  window.scrollTo({top: below ? 0 : $("#details").offsetTop - 40});
+}
+
 $("#bulk-go").addEventListener("click", bulkGo);
 $("#bulk-cancel").addEventListener("click", close);
 $("#bulk-open").addEventListener("click", bulkOpen);
+$("#overview-open").addEventListener("click", overviewOpen);
 $("#help-open").addEventListener("click", () => { $("#help").hidden = false; });
 $("#mode").addEventListener("click", () => { mode = mode === "trash" ? "move" : "trash"; render(); });
+window.addEventListener("resize", () => { if (current && $("#compare").hidden) render(); });
 
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   if (!$("#compare").hidden) { compareKey(e); return; }
-  if (!$("#bulk").hidden) {
-    if (e.key === "Enter") { e.preventDefault(); bulkGo(); }
-    if (e.key === "Escape") close();
-    return;
-  }
+  if (!$("#bulk").hidden) { if (e.target.tagName !== "SELECT" || e.key === "Escape") bulkKey(e); return; }
+  if (!$("#overview").hidden) { overviewKey(e); return; }
   if (!$("#help").hidden) { if (e.key === "Escape" || e.key === "?") close(); return; }
   if (e.target.tagName === "SELECT") return;
   const keys = {
-    "ArrowRight": () => show(index + 1), "j": () => show(index + 1),
-    "ArrowLeft": () => show(index - 1), "k": () => show(index - 1),
+    "ArrowRight": () => go(1), "j": () => go(1),
+    "ArrowLeft": () => go(-1), "k": () => go(-1),
     "ArrowDown": () => moveCursor(1), "ArrowUp": () => moveCursor(-1),
     "Tab": () => moveCursor(e.shiftKey ? -1 : 1),
     " ": toggle, "Enter": apply, "a": keepAll, "s": skip, "u": undo, "z": compare,
     "m": () => { mode = mode === "trash" ? "move" : "trash"; render(); },
-    "b": bulkOpen, "?": () => { $("#help").hidden = false; },
+    "b": bulkOpen, "g": overviewOpen, "d": toDetails, "?": () => { $("#help").hidden = false; },
   };
   if (/^[1-9]$/.test(e.key)) { e.preventDefault(); pick(Number(e.key) - 1); return; }
   if (keys[e.key]) { e.preventDefault(); keys[e.key](); }
