@@ -34,6 +34,10 @@ class TestDecisionsFollowTheFacts(ReviewHelper):
         # and so does the review still open, without a restart
         assert self.get("/api/groups/1").get_json()["state"] == "open"
         assert self.get("/api/state").get_json()["resolved"] == 0
+        # u in the page then finds the files back already, and says so.
+        undone = self.post("/api/undo").get_json()
+        assert undone == {"undone": "trash", "index": 1, "errors": [], "already": True}
+        assert all(map(os.path.exists, self.paths(group).values()))
 
         # A bulk run: every group it resolved is open again after its undo.
         kind = review.groups[0].kind

@@ -323,12 +323,16 @@ class Review:
                 raise ReviewError("nothing to undo in this review")
             last = self.done[-1]
             errors: list[str] = []
+            # `similar-undo` may have put the files back already.
+            back = last.run_id is not None and _run_state(self.lib, last.run_id) == "undone"
             if last.what == "trash":
-                errors = _errors(trash_job.undo_run(self.lib, last.run_id))
+                if last.run_id is not None and not back:
+                    errors = _errors(trash_job.undo_run(self.lib, last.run_id))
                 self.freed_files -= last.files
                 self.freed_bytes -= last.bytes
-            elif last.what == "move" and last.run_id is not None:
-                errors = journal.undo(self.lib, last.run_id).errors
+            elif last.what == "move":
+                if last.run_id is not None and not back:
+                    errors = journal.undo(self.lib, last.run_id).errors
                 self.moved_files -= last.files
             elif last.what == "keep_all":
                 decisions.remove_not_duplicates(self.lib, last.ids)
@@ -340,7 +344,7 @@ class Review:
                 self.groups[index].state = last.before.get(key, "open")
             for index in {last.at, *(i for i, _ in last.keys)}:
                 self.notes.pop(index, None)
-            return {"undone": last.what, "index": last.at, "errors": errors}
+            return {"undone": last.what, "index": last.at, "errors": errors, "already": back}
 
 
 def _count(pairs, chosen: list[Group], comps) -> dict:
@@ -369,6 +373,12 @@ def _stayed(pairs, refused: dict[int, str]) -> list[dict]:
 
 def _n(count: int, word: str) -> str:
     return f"{count} {word}{'s' * (count != 1)}"
+
+
+def _run_state(lib: Library, run_id: int) -> str | None:
+    with lib.transaction() as tx:
+        rows = tx.query("SELECT state FROM similar_runs WHERE id=?", (run_id,))
+    return rows[0][0] if rows else None
 
 
 def _size(path) -> int:

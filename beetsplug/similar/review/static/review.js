@@ -40,13 +40,13 @@ function bytes(n) {
 }
 
 let quiet = null;
-function say(text, error = false) {  // one line; errors stay until the next message
+function say(text, error = false) {  // one line, for a few seconds (errors longer)
   const box = $("#message");
   box.textContent = text;
   box.className = error ? "error" : "";
   box.hidden = !text;
   clearTimeout(quiet);
-  if (text && !error) quiet = setTimeout(() => { box.hidden = true; }, 8000);
+  if (text) quiet = setTimeout(() => { box.hidden = true; }, error ? 15000 : 6000);
 }
 
 function fetchGroup(i) {
@@ -363,6 +363,7 @@ function undo() {
     if (r.index !== null) marks.delete(r.index);
     const what = {trash: "the trash", move: "the move", keep_all: "keep all", skip: "the skip"}[r.undone];
     return [`undid ${what} of group ${r.index + 1}` +
+            (r.already ? " (its files were back already: `beet similar-undo` put them back)" : "") +
             (r.errors.length ? `, with problems: ${r.errors.join("; ")}` : ""), r.index];
   });
 }
