@@ -403,3 +403,36 @@ class TestPhotosInBeetsDirectory(ReviewHelper):
         done = review.bulk("exact", None, "trash", count)
         assert done["done"] == 2 and not done["refused"]
         assert len(list(reference.glob("*.jpg"))) == 2 and not list(shoot.glob("*.jpg"))
+
+
+class TestBulkCount(SimilarHelper):
+    @pytest.mark.parametrize("sidecars", ["extras", "all", "keepers", "extras, two kinds"])
+    def test_the_count_is_what_goes_to_the_trash(self, trash_home, sidecars):
+        """Each photo has two exact copies; sidecars beside some of them.
+        A kept photo without a sidecar takes one over: the dialog's count of
+        files to the trash is the number of files the trash receives."""
+        shoot = self.photos_dir()
+        samples.make_groups(str(shoot), groups=3, per_group=1, size=(160, 120))
+        for photo in sorted(shoot.glob("photo_*.jpg")):
+            for n in (1, 2):
+                (shoot / f"{photo.stem} copy {n}.jpg").write_bytes(photo.read_bytes())
+        for photo in sorted(shoot.glob("*.jpg")):
+            extra = " copy " in photo.name  # the copies' names lose to the original's
+            if sidecars == "all" or (extra and sidecars.startswith("extras")) or \
+                    (not extra and sidecars == "keepers"):
+                photo.with_suffix(".xmp").write_text("<x:xmpmeta/>")
+                if sidecars.endswith("two kinds"):
+                    photo.with_suffix(".pp3").write_text("[Version]")
+        # (the same size: the original's name wins; a sidecar does not change the keeper)
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "depth": 1, "keep": ["largest"]})
+        self.run_command("similar-import", str(shoot))
+        review = open_review(similar_plugin(), self.lib, [], "exact")
+        count = review.bulk_count(None)["kinds"]["exact"]
+        done = review.bulk("exact", None, "trash", count)
+        assert done["done"] == count["photos"] == 6
+        assert len(os.listdir(trash_home)) == count["trash_files"]
+        assert count["files"] - count["trash_files"] == count["kept_sidecars"]
+        # the kept photos had none: each took over one extra's
+        assert count["kept_sidecars"] == (3 * (1 + sidecars.endswith("two kinds"))
+                                          if sidecars.startswith("extras") else 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -78,8 +79,11 @@ class TestSecrets(SimilarHelper):
         # The page and its script carry no token; its requests are answered by the cookie.
         page = client.get("/")
         assert page.status_code == 200 and TOKEN not in page.get_data(as_text=True)
-        script = client.get("/static/review.js").get_data(as_text=True)
-        assert "token" not in script.replace("no token is in any address", "")
+        scripts = re.findall(r'src="(/static/[^"]+\.js)"', page.get_data(as_text=True))
+        assert len(scripts) > 1
+        for script in scripts:
+            code = client.get(script).get_data(as_text=True)
+            assert "token" not in code.replace("no token is in any address", ""), script
         group = client.get("/api/groups/0").get_json()
         assert client.get(f"/img/{group['keep']}/thumb").mimetype == "image/jpeg"
         # Without the cookie, the token in any other address is not taken.
@@ -163,6 +167,22 @@ class TestSecrets(SimilarHelper):
         assert out.startswith(f"opening {seen['uri']} in a browser (only you can read it")
         assert "review stopped: 0 groups resolved" in out
 
+    def test_kill_stops_the_review_as_ctrl_c_does(self, capfd, monkeypatch):
+        self.review()
+        seen: dict = {}
+
+        def browser(uri: str) -> bool:
+            seen["path"] = Path(uri.removeprefix("file://"))
+            os.kill(os.getpid(), signal.SIGTERM)  # `kill` of the review
+            return True
+
+        monkeypatch.setattr(review_command.webbrowser, "open", browser)
+        before = signal.getsignal(signal.SIGTERM)
+        self.run_command("similar-review", "--kind", "exact")
+        assert "review stopped: 0 groups resolved" in capfd.readouterr().out
+        assert not seen["path"].parent.exists()  # the launch file went with it
+        assert signal.getsignal(signal.SIGTERM) == before
+
 
 @pytest.mark.slow
 def test_the_real_command_shows_its_token_to_no_one(tmp_path):
@@ -204,7 +224,7 @@ def test_the_real_command_shows_its_token_to_no_one(tmp_path):
         assert fetch(address + "?token=%C3%A9")[0] == 403
         assert fetch(address + "favicon.ico")[0] == 204
     finally:
-        proc.send_signal(2)
+        proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert token not in first + out + err

@@ -3,8 +3,12 @@ local web page, one group at a time, keyboard first."""
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 import webbrowser
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -67,21 +71,41 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
                   f"(only you can read it; it leads to the review at {server.address})")
         ui.print_(f"{len(review.groups)} groups to review, from group {review.start + 1}; "
                   "Ctrl-C stops the review (every decision is already saved)")
-        try:  # Ctrl-C at any moment from here stops the review the same way
-            server.start()
-            if not opts.no_browser:
-                webbrowser.open(launch.uri)
-            while server.thread.is_alive():
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        with review.lock:  # an action under way finishes first
-            server.stop()
+        # Ctrl-C at any moment from here stops the review the same way, and
+        # so do `kill` and a closed terminal (the launch file is removed).
+        with _stopped_by(signal.SIGTERM, signal.SIGHUP):
+            try:
+                server.start()
+                if not opts.no_browser:
+                    webbrowser.open(launch.uri)
+                while server.thread.is_alive():
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+            with review.lock:  # an action under way finishes first
+                server.stop()
     state = review.state()
     ui.print_(f"review stopped: {state['resolved']} groups resolved, "
               f"{state['freed_files']} files ({size_text(state['freed_bytes'])}) to the "
               f"trash, {state['moved_files']} files moved; `beet similar-undo` reverses "
               "the last run")
+
+
+@contextmanager
+def _stopped_by(*signums: int) -> Iterator[None]:
+    """Within the block, these signals stop the review as Ctrl-C does."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, stop) for s in signums}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def command(plugin: SimilarPlugin) -> ui.Subcommand:

@@ -72,8 +72,8 @@ def create_app(review: Review, token: str, previews: Previews | None = None) -> 
         # A page of another site whose name now resolves to 127.0.0.1 sends its own name.
         name = flask.request.host.rpartition(":")[0] or flask.request.host
         if name.lower() not in HOSTS:
-            return fail(403, f"this review answers at {HOST} only, not at "
-                             f"{flask.request.host[:80]!r}")
+            given = flask.request.headers.get("Host", "")[:80]
+            return fail(403, f"this review answers at {HOST} only, not at {given!r}")
         return None
 
     @app.before_request

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..dupes import copies
+from ..dupes.kinds import KINDS
 from ..library import companions, decisions
 from ..library.models import Photo
 from ..library.paths import from_db
 from ..library.photos import import_roots
-from ..library.selection import facts
 from ..rename import journal
 from ..trash import job as trash_job
-from ..dupes.kinds import KINDS
+from . import bulk as bulk_
 from . import groups as groups_
 from .groups import Group, Settings
 
@@ -73,9 +73,10 @@ class Review:
         return self.groups[index]
 
     def _sync(self, groups: Sequence[Group] | None = None) -> None:
-        """The groups' states as the library has them: another review, or
-        ``similar-undo`` of the run that resolved a group, changes them."""
-        if groups is not None and len(groups) == 1:
+        """The groups' states (all when None) as the library has them:
+        another review, or ``similar-undo`` of the run that resolved a
+        group, changes them."""
+        if groups is not None and len(groups) == 1:  # one group: one row read
             groups[0].state = decisions.state_of(self.lib, groups[0].key) or "open"
             return
         states = decisions.states(self.lib)
@@ -164,44 +165,12 @@ class Review:
             return {"done": done, "refused": {str(k): v for k, v in refused.items()},
                     "stayed": _stayed(pairs, refused), "state": group.state}
 
-    def _plan(self, kind: str | None, reason: str | None) -> dict[str, dict]:
-        """The suggested keepers of every open group of ``kind`` (all when
-        None) whose keeper's reason is ``reason`` (any when None), by kind:
-        {kind: {"pairs": [(extra, keeper)], "groups": [Group], "count": {...}}}.
-        The keeper weighs plain rows (``selection.facts``), as
-        ``similar-dupes`` does."""
-        self._sync()
-        chosen = [g for g in self.groups if g.state not in groups_.CLOSED
-                  and kind in (None, g.kind)]
-        weighed = facts(self.lib, [i for g in chosen for i in g.ids])
-        plans: dict[str, dict] = {}
-        for g in chosen:
-            members = [weighed[i] for i in g.ids if i in weighed]
-            if len(members) < 2:
-                continue
-            decision = copies.choose(self.settings.keeper, members)
-            if reason not in (None, decision.reason):
-                continue
-            extra = [(p.id, decision.keep.id) for p in members
-                     if p.id != decision.keep.id and p.id not in decision.protected]
-            if extra:
-                plan = plans.setdefault(g.kind, {"ids": [], "groups": []})
-                plan["ids"] += extra
-                plan["groups"].append(g)
-        both = list({i for plan in plans.values() for pair in plan["ids"] for i in pair})
-        comps = companions.of(self.lib, both)  # of the extras and their keepers
-        photos = groups_.fetch(self.lib, both)
-        for plan in plans.values():
-            plan["pairs"] = [(photos[e], photos[k]) for e, k in plan.pop("ids")
-                             if e in photos and k in photos]
-            plan["count"] = _count(plan["pairs"], plan["groups"], comps)
-        return {k: plans[k] for k in KINDS if k in plans}
-
     def bulk_count(self, reason: str | None) -> dict:
         """What the bulk dialog lists: per kind, the groups, photos, files
         and bytes that would go (see :meth:`_plan`)."""
         with self.lock:
-            return {"kinds": {kind: plan["count"] for kind, plan in self._plan(None, reason).items()}}
+            plans = bulk_.plan(self.lib, self._open(None), self.settings.keeper, reason)
+        return {"kinds": {kind: plan.count for kind, plan in plans.items()}}
 
     def bulk(self, kind: str, reason: str | None, action: str, expect: dict) -> dict:
         """Apply the suggested keepers of the open groups of ``kind`` as one
@@ -212,17 +181,24 @@ class Review:
         if kind not in KINDS:
             raise ReviewError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
         with self.lock:
-            plan = self._plan(kind, reason).get(kind)
-            count = plan["count"] if plan else {"groups": 0, "photos": 0}
+            plan = bulk_.plan(self.lib, self._open(kind), self.settings.keeper,
+                              reason).get(kind)
+            count = plan.count if plan else {"groups": 0, "photos": 0}
             if (count["groups"], count["photos"]) != (expect.get("groups"), expect.get("photos")):
                 raise ReviewError(
                     f"the {kind} groups changed since the count (now {_n(count['groups'], 'group')}"
                     f", {_n(count['photos'], 'photo')}); nothing was done: count again")
             if not plan:
                 raise ReviewError(f"no open {kind} group to apply")
-            done, refused = self._act(action, plan["pairs"], plan["groups"])
+            done, refused = self._act(action, plan.pairs, plan.groups)
             return {**count, "done": done, "refused": len(refused),
-                    "stayed": _stayed(plan["pairs"], refused)}
+                    "stayed": _stayed(plan.pairs, refused)}
+
+    def _open(self, kind: str | None) -> list[Group]:
+        """The groups of ``kind`` (all when None) not decided for good."""
+        self._sync()
+        return [g for g in self.groups if g.state not in groups_.CLOSED
+                and kind in (None, g.kind)]
 
     def _act(self, action: str, pairs, chosen: list[Group]) -> tuple[int, dict[int, str]]:
         """Trash or move the extras of ``pairs``; resolve each group of
@@ -347,28 +323,10 @@ class Review:
             return {"undone": last.what, "index": last.at, "errors": errors, "already": back}
 
 
-def _count(pairs, chosen: list[Group], comps) -> dict:
-    """What a bulk run of ``pairs`` (extra, keeper) over the groups
-    ``chosen`` sends: photos, files (companions included) and bytes; sent
-    to the trash, a kept photo without a sidecar takes one over (as
-    ``similar-dupes --trash`` does): those stay, and the trash counts
-    leave them out."""
-    files = len(pairs) + sum(len(comps.get(e.id, ())) for e, _ in pairs)
-    size = sum(_size(e.path) + sum(_size(c.path) for c in comps.get(e.id, ()))
-               for e, _ in pairs)
-    taken = trash_job.adoptions(pairs, comps)
-    stay = [c.path for e, parts in taken.items() for c in comps.get(e, ())
-            if c.part in {part for part, _ in parts}]
-    return {"groups": len(chosen), "photos": len(pairs), "files": files, "bytes": size,
-            "kept_sidecars": len(stay), "trash_files": files - len(stay),
-            "trash_bytes": size - sum(_size(p) for p in stay)}
-
-
 def _stayed(pairs, refused: dict[int, str]) -> list[dict]:
     """The photos that stayed, by file name, and why."""
     names = {e.id: os.path.basename(os.fsdecode(e.path)) for e, _ in pairs}
-    return [{"id": pid, "name": names.get(pid, f"photo {pid}"), "why": why}
-            for pid, why in refused.items()]
+    return [{"id": pid, "name": names[pid], "why": why} for pid, why in refused.items()]
 
 
 def _n(count: int, word: str) -> str:
@@ -379,13 +337,6 @@ def _run_state(lib: Library, run_id: int) -> str | None:
     with lib.transaction() as tx:
         rows = tx.query("SELECT state FROM similar_runs WHERE id=?", (run_id,))
     return rows[0][0] if rows else None
-
-
-def _size(path) -> int:
-    try:
-        return os.path.getsize(os.fsdecode(path))
-    except OSError:
-        return 0
 
 
 def _errors(outcome) -> list[str]:
