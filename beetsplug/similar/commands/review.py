@@ -121,6 +121,7 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
                       "(default: similar.threshold)")
     p.add_option("-p", "--port", type="int", help="port on 127.0.0.1 (default: a free one)")
     p.add_option("--no-browser", action="store_true", default=False,
-                 help="print the address only; do not open a browser")
+                 help="only print the private file that opens the review; do not open "
+                      "a browser")
     cmd.func = lambda lib, opts, args: run(plugin, lib, opts, args)
     return cmd

@@ -30,14 +30,22 @@ async function bulkCount() {
 function drawBulk() {
   const move = mode === "move";
   const kinds = Object.keys(counted);
-  if (!kinds.length) { $("#bulk-count").textContent = "no open group to apply: nothing to do"; return; }
+  if (!kinds.length) {
+    $("#bulk-count").textContent = "no open group to apply: nothing to do";
+    return;
+  }
   const row = (cells, tag = "td") => {
     const tr = document.createElement("tr");
-    tr.append(...cells.map((c) => { const cell = document.createElement(tag); cell.textContent = c; return cell; }));
+    tr.append(...cells.map((text) => {
+      const cell = document.createElement(tag);
+      cell.textContent = text;
+      return cell;
+    }));
     return tr;
   };
   const head = document.createElement("thead");
-  head.append(row(["kind", "groups", "photos", move ? "files moved" : "files to the trash", "size"], "th"));
+  head.append(row(["kind", "groups", "photos", move ? "files moved" : "files to the trash",
+                   "size"], "th"));
   const body = document.createElement("tbody");
   body.append(...kinds.map((k) => {
     const c = counted[k];
@@ -50,16 +58,20 @@ function drawBulk() {
   $("#bulk-kinds").replaceChildren(head, body);
   const c = counted[bulkKind];
   if (!c) {
-    $("#bulk-count").textContent = "no open group of exact copies: choose a kind (↑ ↓ or a click)";
+    const none = bulkKind === "exact" ? "group of exact copies" : `${bulkKind} group`;
+    $("#bulk-count").textContent = `no open ${none}: choose a kind (↑ ↓ or a click)`;
     return;
   }
   const files = move ? c.files : c.trash_files, size = move ? c.bytes : c.trash_bytes;
+  const one = c.kept_sidecars === 1;
+  const kept = !move && c.kept_sidecars
+    ? `; ${plural(c.kept_sidecars, "sidecar")} ${one ? "stays" : "stay"}, renamed to the ` +
+      `kept ${one ? "photo that has" : "photos that have"} none` : "";
   $("#bulk-count").textContent =
-    `${move ? "Move to the duplicates folder" : "Send to the trash"}: ${plural(c.photos, "photo")} ` +
-    `(${plural(files, "file")}, ${bytes(size)}) from ${plural(c.groups, bulkKind + " group")}, ` +
-    "keeping the suggested keeper of each" +
-    (!move && c.kept_sidecars ? `; ${plural(c.kept_sidecars, "sidecar")} ${c.kept_sidecars === 1 ? "stays" : "stay"}, ` +
-     "renamed to the kept photos that have none" : "") + ". u undoes it as one action.";
+    `${move ? "Move to the duplicates folder" : "Send to the trash"}: ` +
+    `${plural(c.photos, "photo")} (${plural(files, "file")}, ${bytes(size)}) from ` +
+    `${plural(c.groups, bulkKind + " group")}, keeping the suggested keeper of each${kept}. ` +
+    "u undoes it as one action.";
 }
 
 function bulkKey(e) {
