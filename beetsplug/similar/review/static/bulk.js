@@ -1,7 +1,9 @@
-"use strict";
-
 // Bulk: the suggested keepers of every open group of one kind; the dialog
 // lists per kind what would go, exact copies chosen first.
+"use strict";
+
+const REASONS = ["sharper", "better exposed", "RAW original", "larger", "older", "newer",
+                 "better format", "more metadata", "edited", "imported first"];
 let counted = {}, bulkKind = null;
 
 async function bulkOpen() {

@@ -28,6 +28,19 @@ function arrange(photos) {
   return best || {cols: photos.length, cw: 40, ch: 40 + LINE, sizes: sides.map(() => [40, 30])};
 }
 
+function line(cls, ...parts) {  // a caption line of text parts and elements, " · " between
+  const div = document.createElement("div");
+  if (cls) div.className = cls;
+  parts.filter((p) => p).forEach((p, n) => { if (n) div.append(" · "); div.append(p); });
+  div.title = div.textContent;
+  return div;
+}
+
+function shortFolder(folder) {
+  const parts = folder.split("/").filter((p) => p);
+  return parts.length > 2 ? "…/" + parts.slice(-2).join("/") : folder;
+}
+
 function card(d, p, n, grid, keep, cursor) {
   const element = document.createElement("div");
   const kept = keep.has(p.id);
@@ -51,7 +64,6 @@ function card(d, p, n, grid, keep, cursor) {
     line("", `${p.width}×${p.height}`, bytes(p.size), p.files > 1 ? plural(p.files, "file") : ""),
     line("ref", p.reference ? "in a reference folder: always kept" : ""),
     line("", p.folder));
-  caption.lastChild.classList.add("path");
   // The photo first: the caption has the lines the cell has room for, one at least.
   const room = grid.ch - grid.sizes[n][1];
   caption.style.maxHeight = `${LINE * Math.max(1, Math.floor(room / LINE))}px`;

@@ -12,11 +12,6 @@ let total = 0, index = 0, mode = "trash", busy = false, current = null;
 let listing = null;          // every group's index, kind, count, cover, state (the overview)
 let only = "";               // a kind: j and k go through its groups only
 
-const REASONS = ["sharper", "better exposed", "RAW original", "larger", "older", "newer",
-                 "better format", "more metadata", "edited", "imported first"];
-const STATES = {open: "open", resolved: "resolved", kept_all: "kept all", skipped: "skipped"};
-const DECIDED = ["resolved", "kept_all"];
-
 async function api(method, url, body) {
   const response = await fetch(url, {
     method,
@@ -47,23 +42,10 @@ function say(text, error = false) {  // one line, for a few seconds (errors long
   if (text) quiet = setTimeout(() => { box.hidden = true; }, error ? 15000 : 6000);
 }
 
-function line(cls, ...parts) {  // a caption line of text parts and elements, " · " between
-  const div = document.createElement("div");
-  if (cls) div.className = cls;
-  parts.filter((p) => p).forEach((p, n) => { if (n) div.append(" · "); div.append(p); });
-  div.title = div.textContent;
-  return div;
-}
-
 function span(cls, text, title) {
   const element = document.createElement("span");
   element.className = cls;
   element.textContent = text;
   if (title) element.title = title;
   return element;
-}
-
-function shortFolder(folder) {
-  const parts = folder.split("/").filter((p) => p);
-  return parts.length > 2 ? "…/" + parts.slice(-2).join("/") : folder;
 }

@@ -1,6 +1,6 @@
+// Compare: two photos side by side, zoom and pan synced, up to 100 %.
 "use strict";
 
-// Compare: two photos side by side, zoom and pan synced, up to 100 %.
 const view = {scale: 1, cx: 0.5, cy: 0.5, ids: []};
 
 function compare() {

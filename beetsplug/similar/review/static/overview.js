@@ -1,7 +1,9 @@
-"use strict";
-
 // The overview: every group's thumbnail, kind, size and state; a kind
 // chosen here is the one j and k go through.
+"use strict";
+
+const STATES = {open: "open", resolved: "resolved", kept_all: "kept all", skipped: "skipped"};
+const DECIDED = ["resolved", "kept_all"];
 let tileAt = 0;
 
 async function loadListing() {
