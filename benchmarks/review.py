@@ -43,9 +43,11 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 
 
-def get(url: str) -> tuple[float, bytes]:
+def get(url: str, token: str = "") -> tuple[float, bytes]:
+    """A GET with the review's token in its header (as a script asks)."""
     t0 = time.perf_counter()
-    with urllib.request.urlopen(url) as response:
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"X-Review-Token": token})
+                                ) as response:
         data = response.read()
     return time.perf_counter() - t0, data
 
@@ -70,9 +72,8 @@ def browse(url: str, steps: int) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         t0 = time.perf_counter()
         page.goto(url)
-        start = int(page.evaluate("fetch('/api/state', {headers: {'X-Review-Token': "
-                                  "document.body.dataset.token}}).then(r => r.json())"
-                                  ".then(s => s.start)"))
+        page.wait_for_url(url.partition("?")[0])  # signed in: the cookie does the rest
+        start = int(page.evaluate("fetch('/api/state').then(r => r.json()).then(s => s.start)"))
         page.evaluate(shown, start + 1)
         opened = time.perf_counter() - t0
         times = []
@@ -117,44 +118,49 @@ def main() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "beets", "similar-review", "--no-browser"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     before = []  # lines before the address: a calibration made first, say
-    while (url := proc.stdout.readline().strip()) and not url.startswith("http"):
-        before.append(url)
+    while (line := proc.stdout.readline().strip()) and "file://" not in line:
+        before.append(line)
     started = time.perf_counter() - t0
-    for line in before:
-        print(f"(similar-review said first: {line})")
-    if not url.startswith("http://127.0.0.1:"):
+    for said in before:
+        print(f"(similar-review said first: {said})")
+    if "file://" not in line:
         proc.kill()
-        raise SystemExit(f"no address from similar-review: {url}\n{proc.stderr.read()}")
+        raise SystemExit(f"no address from similar-review: {line}\n{proc.stderr.read()}")
+    # The private launch file holds the address with the token.
+    launch = line.split("file://")[1].split()[0]
+    with open(launch, encoding="utf-8") as f:
+        url = f.read().split('url=')[1].split('"')[0]
     base, token = url.split("/?token=")
-    api = lambda path: f"{base}{path}{'&' if '?' in path else '?'}token={token}"  # noqa: E731
+    api = lambda path: f"{base}{path}"  # noqa: E731
     try:
-        page_s, _ = get(url)
-        state_s, data = get(api("/api/state"))
+        page_s, _ = get(api("/"), token)
+        state_s, data = get(api("/api/state"), token)
         state = json.loads(data)
-        first_s, data = get(api(f"/api/groups/{state['start']}"))
-        shots = [get(api(f"/img/{p['id']}/large"))[0] for p in json.loads(data)["photos"]]
+        first_s, data = get(api(f"/api/groups/{state['start']}"), token)
+        shots = [get(api(f"/img/{p['id']}/large"), token)[0]
+                 for p in json.loads(data)["photos"]]
         print(f"groups: {state['total']}")
         print(f"open: command to address {started:.2f} s (grouping included); page "
               f"{page_s * 1000:.0f} ms, state {state_s * 1000:.0f} ms, first group "
               f"{first_s * 1000:.0f} ms, its previews {sum(shots) * 1000:.0f} ms")
         group_ms, preview_ms = [], []
         for i in range(1, min(args.steps, state["total"] - 1) + 1):
-            seconds, data = get(api(f"/api/groups/{i}"))
+            seconds, data = get(api(f"/api/groups/{i}"), token)
             group_ms.append(seconds * 1000)
-            preview_ms.append(sum(get(api(f"/img/{p['id']}/large"))[0]
+            preview_ms.append(sum(get(api(f"/img/{p['id']}/large"), token)[0]
                                   for p in json.loads(data)["photos"]) * 1000)
         print(f"next group: JSON median {statistics.median(group_ms):.1f} ms, worst "
               f"{max(group_ms):.1f} ms; with its previews made median "
               f"{statistics.median(preview_ms):.0f} ms, worst {max(preview_ms):.0f} ms "
               f"(prefetched by the page while the group before is shown)")
-        again = [get(api(f"/img/{p['id']}/large"))[0] * 1000
-                 for p in json.loads(get(api("/api/groups/1"))[1])["photos"]]
+        again = [get(api(f"/img/{p['id']}/large"), token)[0] * 1000
+                 for p in json.loads(get(api("/api/groups/1"), token)[1])["photos"]]
         print(f"a preview again (cached): {statistics.median(again):.1f} ms")
         browse(url, args.steps)
-        seconds, data = get(api("/api/bulk"))
-        count = json.loads(data)
-        print(f"bulk count: {count['groups']} groups, {count['photos']} photos in "
-              f"{seconds * 1000:.0f} ms")
+        seconds, data = get(api("/api/bulk"), token)
+        kinds = json.loads(data)["kinds"].values()
+        print(f"bulk count: {sum(k['groups'] for k in kinds)} groups, "
+              f"{sum(k['photos'] for k in kinds)} photos in {seconds * 1000:.0f} ms")
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

@@ -93,6 +93,19 @@ class ReviewHelper(SimilarHelper):
     def post(self, url: str, json=None):
         return self.client.post(url, headers={"X-Review-Token": TOKEN}, json=json or {})
 
+    def act(self, index: int, what: str, **body):
+        """POST ``what`` (apply, keep-all, skip) on the group as a page
+        showing it now would: with the group's version."""
+        version = self.get(f"/api/groups/{index}").get_json()["version"]
+        return self.post(f"/api/groups/{index}/{what}", {**body, "version": version})
+
+    def bulk(self, kind: str, action: str = "trash", reason: str = ""):
+        """The dialog's count of ``kind``, then its Enter: (count, answer)."""
+        count = self.get(f"/api/bulk?reason={reason}").get_json()["kinds"][kind]
+        done = self.post("/api/bulk", {"kind": kind, "reason": reason, "action": action,
+                                       "expect": {k: count[k] for k in ("groups", "photos")}})
+        return count, done
+
     def paths(self, group: dict) -> dict[int, str]:
         return {p["id"]: os.path.join(p["folder"], p["name"]) for p in group["photos"]}
 
@@ -105,18 +118,18 @@ class TestReviewApi(ReviewHelper):
         # Without the token, or with another, nothing is answered or done.
         for url in ("/", "/api/state", "/api/groups/0", "/img/1/thumb"):
             assert self.client.get(url).status_code == 403
-            assert self.client.get(url + "?token=wrong").status_code == 403
+            assert self.client.get(url, headers={"X-Review-Token": "wrong"}).status_code == 403
         for url in ("/api/undo", "/api/groups/0/apply", "/api/groups/0/keep-all",
                     "/api/groups/0/skip", "/api/position", "/api/bulk"):
             refused = self.client.post(url, json={"keep": [1], "index": 0})
-            assert refused.status_code == 403 and "token" in refused.get_json()["error"]
+            assert refused.status_code == 403 and "browser" in refused.get_json()["error"]
         assert decisions.states(self.lib) == {}
-        page = self.client.get(f"/?token={TOKEN}")
-        assert page.status_code == 200 and TOKEN in page.get_data(as_text=True)
 
         listing = self.get("/api/groups?offset=1&limit=2").get_json()
         assert listing["total"] == len(review.groups) and len(listing["groups"]) == 2
-        assert listing["groups"][0]["index"] == 1 and listing["groups"][0]["count"] >= 2
+        first = listing["groups"][0]
+        assert first["index"] == 1 and first["count"] == len(review.groups[1].ids)
+        assert first["cover"] == review.groups[1].ids[0] and first["state"] == "open"
 
         group = self.get("/api/groups/0").get_json()
         ids = [p["id"] for p in group["photos"]]
@@ -136,7 +149,7 @@ class TestReviewApi(ReviewHelper):
             missing = self.get(url)
             assert missing.status_code == 404, url
             assert missing.is_json and missing.get_json()["error"]
-        assert self.post("/api/groups/999/skip").status_code == 404
+        assert self.post("/api/groups/999/skip", {"version": ""}).status_code == 404
 
     def test_apply_trash_undo_and_resume(self, scenes_dir, trash_home):
         self.library(scenes_dir)
@@ -144,7 +157,7 @@ class TestReviewApi(ReviewHelper):
         group = self.get("/api/groups/1").get_json()
         paths = self.paths(group)
         keep = group["keep"]
-        applied = self.post("/api/groups/1/apply", {"keep": [keep], "action": "trash"})
+        applied = self.act(1, "apply", keep=[keep], action="trash")
         assert applied.status_code == 200, applied.get_json()
         assert applied.get_json()["done"] == len(paths) - 1
         assert applied.get_json()["state"] == "resolved"
@@ -166,7 +179,7 @@ class TestReviewApi(ReviewHelper):
         assert self.post("/api/undo").status_code == 409  # nothing left to undo
 
         # Resolved groups do not come back; the next review starts where this one was.
-        assert self.post("/api/groups/1/apply", {"keep": [keep]}).status_code == 200
+        assert self.act(1, "apply", keep=[keep]).status_code == 200
         assert self.post("/api/position", {"index": 3}).status_code == 200
         at = review.groups[3].key
         again = self.fresh()
@@ -183,7 +196,7 @@ class TestReviewApi(ReviewHelper):
         changed = next(i for i in paths if i != keep)
         with open(paths[changed], "ab") as f:
             f.write(b"edited since the import")
-        applied = self.post("/api/groups/0/apply", {"keep": [keep]}).get_json()
+        applied = self.act(0, "apply", keep=[keep]).get_json()
         assert str(changed) in applied["refused"] and applied["state"] == "open"
         assert "changed" in applied["refused"][str(changed)]
         assert os.path.exists(paths[changed])
@@ -198,11 +211,11 @@ class TestReviewApi(ReviewHelper):
         root = self.library(scenes_dir)
         review = self.reopen()
         key0, key1 = review.groups[0].key, review.groups[1].key
-        assert self.post("/api/groups/0/keep-all").get_json()["state"] == "kept_all"
-        assert self.post("/api/groups/1/skip").get_json()["state"] == "skipped"
+        assert self.act(0, "keep-all").get_json()["state"] == "kept_all"
+        assert self.act(1, "skip").get_json()["state"] == "skipped"
         group = self.get("/api/groups/2").get_json()
         paths = self.paths(group)
-        moved = self.post("/api/groups/2/apply", {"keep": [group["keep"]], "action": "move"})
+        moved = self.act(2, "apply", keep=[group["keep"]], action="move")
         assert moved.status_code == 200, moved.get_json()
         in_folder = sorted(os.listdir(root / "duplicates"))
         assert in_folder == sorted(os.path.basename(p) for i, p in paths.items()
@@ -226,12 +239,12 @@ class TestReviewApi(ReviewHelper):
         review = self.reopen()
         kind = review.groups[0].kind
         of_kind = [g for g in review.groups if g.kind == kind]
-        count = self.get(f"/api/bulk?kind={kind}").get_json()
+        before = sorted(os.listdir(self.temp_path / "photos"))
+        count, done = self.bulk(kind)
         assert count["groups"] == len(of_kind)
         assert count["photos"] == sum(len(g.ids) - 1 for g in of_kind)
         assert count["files"] == count["photos"] and count["bytes"] > 0
-        before = sorted(os.listdir(self.temp_path / "photos"))
-        done = self.post("/api/bulk", {"kind": kind, "action": "trash"}).get_json()
+        done = done.get_json()
         assert done["done"] == count["photos"] and done["refused"] == 0
         assert len(os.listdir(trash_home)) == count["photos"]
         assert {g.key for g in self.fresh().groups}.isdisjoint(g.key for g in of_kind)
@@ -256,12 +269,12 @@ class TestReviewApi(ReviewHelper):
         self.run_command("similar-import", str(root))
         self.reopen()
         assert {self.get(f"/api/groups/{i}").get_json()["keep"] for i in of_kind} == keepers
-        count = self.get(f"/api/bulk?kind={kind}").get_json()
+        count, done = self.bulk(kind)
         assert count["photos"] == len(extras) and count["files"] == 2 * len(extras)
         # each keeper takes over the sidecar of one extra: it stays
         assert count["kept_sidecars"] == len(keepers)
         assert count["trash_files"] == 2 * len(extras) - len(keepers)
-        done = self.post("/api/bulk", {"kind": kind, "action": "trash"}).get_json()
+        done = done.get_json()
         assert done["done"] == len(extras)
         assert len(os.listdir(trash_home)) == count["trash_files"]
         assert all(paths[k].with_suffix(".xmp").exists() for k in keepers)
@@ -291,55 +304,6 @@ def test_previews_are_upright_and_cached(tmp_path):
     assert Image.open(io.BytesIO(thumb)).size == (240, 320)  # turned upright
     os.remove(path)
     assert previews.get(1, path, "h", "thumb") == thumb  # from the cache
-
-
-@pytest.mark.slow
-def test_command_prints_its_address_first_serves_and_stops_on_ctrl_c(tmp_path, scenes_dir):
-    import signal
-    import subprocess
-    import sys
-    import urllib.error
-    import urllib.request
-
-    from .conftest import ctrl_c_as_in_a_terminal, run_beet, write_config
-
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for name in ("photo_0000.jpg", "photo_0001.jpg"):
-        data = (scenes_dir[0] / name).read_bytes()
-        (photos / name).write_bytes(data)
-        (photos / f"copy of {name}").write_bytes(data)
-    # Exact copies only: no network, no calibration.
-    beetsdir = write_config(tmp_path / "beets", "similar: {weights: none, model: "
-                                                "mobilenet_v3_small, depth: 1}\n")
-    run_beet(beetsdir, "similar-import", str(photos))
-    bad = run_beet(beetsdir, "similar-review", "--no-browser", "--kind", "odd", check=False)
-    assert bad.returncode != 0 and "unknown --kind 'odd'" in bad.stderr
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir))
-    proc = subprocess.Popen([sys.executable, "-m", "beets", "similar-review", "--no-browser",
-                             "--kind", "exact"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=ctrl_c_as_in_a_terminal)
-    try:
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:") and "/?token=" in url
-        base, token = url.split("/?token=")
-        with urllib.request.urlopen(f"{base}/api/state?token={token}") as response:
-            assert json_of(response)["total"] == 2
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(f"{base}/api/state")
-        assert refused.value.code == 403
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert "review stopped: 0 groups resolved" in out
-
-
-def json_of(response) -> dict:
-    import json
-
-    return json.loads(response.read())
 
 
 def test_a_raw_preview_is_upright(tmp_path):
@@ -393,7 +357,8 @@ class TestPhotosInBeetsDirectory(ReviewHelper):
                 assert r.read(3) == b"\xff\xd8\xff"
             request = urllib.request.Request(
                 f"{base}/api/groups/0/apply", method="POST",
-                data=json.dumps({"keep": [group["keep"]], "action": "trash"}).encode(),
+                data=json.dumps({"keep": [group["keep"]], "action": "trash",
+                                 "version": group["version"]}).encode(),
                 headers={"X-Review-Token": TOKEN, "Content-Type": "application/json"})
             with urllib.request.urlopen(request) as r:
                 applied = json.load(r)
@@ -416,7 +381,7 @@ class TestPhotosInBeetsDirectory(ReviewHelper):
         original.unlink()
         review = open_review(similar_plugin(), self.lib, [], "exact")
         assert review.details(0)["keep"] == ids["copy.jpg"]
-        count = review.bulk(None, None, None)
+        count = review.bulk_count(None)["kinds"]["exact"]
         assert count["photos"] == 1 and count["bytes"] == 0  # the gone row is the extra
 
     def test_bulk_respects_a_reference_folder_under_beets_directory(self, trash_home):
@@ -433,8 +398,41 @@ class TestPhotosInBeetsDirectory(ReviewHelper):
                                     "keep": ["oldest", f"path:{reference}"]})
         self.run_command("similar-import", str(top))
         review = open_review(similar_plugin(), self.lib, [], "exact")
-        count = review.bulk(None, None, None)
+        count = review.bulk_count(None)["kinds"]["exact"]
         assert count["photos"] == 2 and count["bytes"] > 0
-        done = review.bulk(None, None, "trash")
+        done = review.bulk("exact", None, "trash", count)
         assert done["done"] == 2 and not done["refused"]
         assert len(list(reference.glob("*.jpg"))) == 2 and not list(shoot.glob("*.jpg"))
+
+
+class TestBulkCount(SimilarHelper):
+    @pytest.mark.parametrize("sidecars", ["extras", "all", "keepers", "extras, two kinds"])
+    def test_the_count_is_what_goes_to_the_trash(self, trash_home, sidecars):
+        """Each photo has two exact copies; sidecars beside some of them.
+        A kept photo without a sidecar takes one over: the dialog's count of
+        files to the trash is the number of files the trash receives."""
+        shoot = self.photos_dir()
+        samples.make_groups(str(shoot), groups=3, per_group=1, size=(160, 120))
+        for photo in sorted(shoot.glob("photo_*.jpg")):
+            for n in (1, 2):
+                (shoot / f"{photo.stem} copy {n}.jpg").write_bytes(photo.read_bytes())
+        for photo in sorted(shoot.glob("*.jpg")):
+            extra = " copy " in photo.name  # the copies' names lose to the original's
+            if sidecars == "all" or (extra and sidecars.startswith("extras")) or \
+                    (not extra and sidecars == "keepers"):
+                photo.with_suffix(".xmp").write_text("<x:xmpmeta/>")
+                if sidecars.endswith("two kinds"):
+                    photo.with_suffix(".pp3").write_text("[Version]")
+        # (the same size: the original's name wins; a sidecar does not change the keeper)
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "depth": 1, "keep": ["largest"]})
+        self.run_command("similar-import", str(shoot))
+        review = open_review(similar_plugin(), self.lib, [], "exact")
+        count = review.bulk_count(None)["kinds"]["exact"]
+        done = review.bulk("exact", None, "trash", count)
+        assert done["done"] == count["photos"] == 6
+        assert len(os.listdir(trash_home)) == count["trash_files"]
+        assert count["files"] - count["trash_files"] == count["kept_sidecars"]
+        # the kept photos had none: each took over one extra's
+        assert count["kept_sidecars"] == (3 * (1 + sidecars.endswith("two kinds"))
+                                          if sidecars.startswith("extras") else 0)

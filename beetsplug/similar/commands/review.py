@@ -3,8 +3,12 @@ local web page, one group at a time, keyboard first."""
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 import webbrowser
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -14,8 +18,9 @@ from beets.exceptions import UserError
 from ..dupes.kinds import KINDS
 from ..review import groups
 from ..review.fields import size_text
+from ..review.launch import LaunchFile
 from ..review.server import HOST, Server, create_app, new_token
-from ..review.session import Review, Settings
+from ..review.session import Review
 from ..verify.config import near_check
 from . import settings
 from .dupes import _kinds
@@ -35,14 +40,15 @@ def open_review(plugin: SimilarPlugin, lib: Library, args, kind: str | None = No
     chosen = settings.feature_settings(plugin, lib)
     near = any(k != "exact" for k in kinds)
     opts = SimpleNamespace(threshold=threshold)
-    found = groups.find(
-        lib, args, plugin.config["sort"].as_str(), kinds, settings.settings_key(chosen),
-        settings.threshold(plugin, lib, opts, chosen) if near else 0.0,
-        settings.copy_distance(plugin, lib, chosen) if near else None,
-        settings.burst_gap(plugin),
-        near_check(plugin, lib, opts, chosen) if near else None)
-    return Review(lib, found, Settings(keeper, settings.formats(plugin),
-                                       plugin.config["dupes_folder"].as_str()))
+    key = settings.settings_key(chosen)
+    limit = settings.threshold(plugin, lib, opts, chosen) if near else 0.0
+    copy_distance = settings.copy_distance(plugin, lib, chosen) if near else None
+    check = near_check(plugin, lib, opts, chosen) if near else None
+    found = groups.find(lib, args, plugin.config["sort"].as_str(), kinds, key, limit,
+                        copy_distance, settings.burst_gap(plugin), check)
+    return Review(lib, found, groups.Settings(keeper, settings.formats(plugin),
+                                              plugin.config["dupes_folder"].as_str(), key,
+                                              limit, copy_distance, check))
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
@@ -59,25 +65,47 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     except OSError as exc:
         raise UserError(f"cannot listen on {HOST}:{opts.port}: {exc.strerror}; "
                         "choose another --port") from None
-    url = f"http://{HOST}:{server.port}/?token={token}"
-    ui.print_(url)
-    ui.print_(f"{len(review.groups)} groups to review, from group {review.start + 1}; "
-              "Ctrl-C stops the review (every decision is already saved)")
-    try:  # Ctrl-C at any moment from here stops the review the same way
-        server.start()
-        if not opts.no_browser:
-            webbrowser.open(url)
-        while server.thread.is_alive():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    with review.lock:  # an action under way finishes first
-        server.stop()
+    # The token goes to a private file, never on a command line or a terminal.
+    with LaunchFile(f"{server.address}?token={token}") as launch:
+        ui.print_(f"{'opening' if not opts.no_browser else 'open'} {launch.uri} in a browser "
+                  f"(only you can read it; it leads to the review at {server.address})")
+        ui.print_(f"{len(review.groups)} groups to review, from group {review.start + 1}; "
+                  "Ctrl-C stops the review (every decision is already saved)")
+        # Ctrl-C at any moment from here stops the review the same way, and
+        # so do `kill` and a closed terminal (the launch file is removed).
+        with _stopped_by(signal.SIGTERM, signal.SIGHUP):
+            try:
+                server.start()
+                if not opts.no_browser:
+                    webbrowser.open(launch.uri)
+                while server.thread.is_alive():
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+            with review.lock:  # an action under way finishes first
+                server.stop()
     state = review.state()
     ui.print_(f"review stopped: {state['resolved']} groups resolved, "
               f"{state['freed_files']} files ({size_text(state['freed_bytes'])}) to the "
               f"trash, {state['moved_files']} files moved; `beet similar-undo` reverses "
               "the last run")
+
+
+@contextmanager
+def _stopped_by(*signums: int) -> Iterator[None]:
+    """Within the block, these signals stop the review as Ctrl-C does."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, stop) for s in signums}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def command(plugin: SimilarPlugin) -> ui.Subcommand:
@@ -93,6 +121,7 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
                       "(default: similar.threshold)")
     p.add_option("-p", "--port", type="int", help="port on 127.0.0.1 (default: a free one)")
     p.add_option("--no-browser", action="store_true", default=False,
-                 help="print the address only; do not open a browser")
+                 help="only print the private file that opens the review; do not open "
+                      "a browser")
     cmd.func = lambda lib, opts, args: run(plugin, lib, opts, args)
     return cmd

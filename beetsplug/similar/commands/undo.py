@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.exceptions import UserError
 
+from ..library import decisions
 from ..rename import journal
 from ..trash import cli as trash_cli
 from .renaming import run_journal
@@ -59,6 +60,16 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if last is None:
         raise UserError("nothing to undo")
     run_id, kind = last
+    try:
+        _undo(plugin, lib, run_id, kind)
+    finally:  # what the run carried out of a review's decisions is open again
+        reopened = decisions.reopen(lib, run_id)
+    if reopened:
+        ui.print_(f"{reopened} group{'s' * (reopened != 1)} resolved by this run in `beet "
+                  f"similar-review` {'are' if reopened != 1 else 'is'} open again")
+
+
+def _undo(plugin: SimilarPlugin, lib: Library, run_id: int, kind: str) -> None:
     if kind == "trash":
         return trash_cli.undo(plugin, lib, run_id)
     outcome = run_journal(plugin, lib, run_id, 0, undo=True)

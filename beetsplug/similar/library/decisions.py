@@ -68,6 +68,25 @@ def unmark(lib: Library, key: str) -> None:
         tx.mutate("DELETE FROM similar_decisions WHERE key=?", (key,))
 
 
+def state_of(lib: Library, key: str) -> str | None:
+    """The decision on one group, None when there is none."""
+    ensure(lib)
+    with lib.transaction() as tx:
+        rows = tx.query("SELECT state FROM similar_decisions WHERE key=?", (key,))
+    return rows[0][0] if rows else None
+
+
+def reopen(lib: Library, run_id: int) -> int:
+    """Forget the decisions the run ``run_id`` carried out (it is being
+    undone: its groups are open again); how many there were."""
+    ensure(lib)
+    with lib.transaction() as tx:
+        (count,), = tx.query("SELECT COUNT(*) FROM similar_decisions WHERE run_id=?",
+                             (run_id,))
+        tx.mutate("DELETE FROM similar_decisions WHERE run_id=?", (run_id,))
+    return count
+
+
 def states(lib: Library) -> dict[str, tuple[str, int | None]]:
     """{group key: (state, run id)} of every group decided."""
     ensure(lib)

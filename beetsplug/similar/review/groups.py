@@ -21,7 +21,7 @@ from ..keep import score
 from ..library import companions, decisions
 from ..library.models import Photo
 from ..library.selection import select
-from . import fields
+from . import evidence, fields
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -29,7 +29,22 @@ if TYPE_CHECKING:
     from ..keep.rules import Keeper
 
 CLOSED = ("resolved", "kept_all")  # decided groups: they never come back
+STATES = {"open": "open", "resolved": "resolved", "kept_all": "kept all (not duplicates)",
+          "skipped": "skipped"}
 _CHUNK = 900
+
+
+@dataclass
+class Settings:
+    keeper: Keeper
+    formats: Sequence[str]
+    dupes_folder: str
+    # What the evidence is measured with: the vectors' settings key, the
+    # network's threshold, the copy distance and the second check.
+    key: str = ""
+    threshold: float = 0.0
+    copy_distance: float | None = None
+    check: dupes_job.NearCheck | None = None
 
 
 @dataclass
@@ -72,6 +87,37 @@ def _all_apart(ids: Sequence[int], apart) -> bool:
     return all((min(a, b), max(a, b)) in apart for n, a in enumerate(ids) for b in ids[n + 1:])
 
 
+def version(state: str, present: Sequence[int]) -> str:
+    """What a page saw of a group: its state and the photos still in the
+    library. An action is refused when it is no longer so."""
+    return f"{state}:{decisions.group_key(present)}"
+
+
+def change(seen: str, now: str) -> str:
+    """What changed between two versions, in words."""
+    state, _, ids = seen.partition(":")
+    state_now, _, ids_now = now.partition(":")
+    if state != state_now:
+        return f"it is {STATES.get(state_now, state_now)} now"
+    before, after = set(filter(None, ids.split(","))), set(filter(None, ids_now.split(",")))
+    left, back = len(before - after), len(after - before)
+    return (f"{left} of its photos left the library" if left
+            else f"{back} of its photos came back to the library")
+
+
+def present(lib: Library, ids: Sequence[int]) -> set[int]:
+    """The ``ids`` still in the library."""
+    out: set[int] = set()
+    ids = list(ids)
+    with lib.transaction() as tx:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            out.update(i for (i,) in tx.query(
+                f"SELECT id FROM {Photo._table} WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk))
+    return out
+
+
 def fetch(lib: Library, ids: Sequence[int]) -> dict[int, Photo]:
     """{id: Photo} of the ``ids`` still in the library."""
     out: dict[int, Photo] = {}
@@ -110,32 +156,45 @@ def _cells(photo: Photo, comps, formats: Sequence[str]) -> dict[str, tuple]:
     }
 
 
-def details(lib: Library, group: Group, keeper: Keeper, formats: Sequence[str],
-            notes: dict[int, str]) -> dict:
+def details(lib: Library, group: Group, settings: Settings, notes: dict[int, str]) -> dict:
     """What the page shows of ``group``: its photos (those gone from the
-    library listed apart), the suggested keeper and why, the fields that
-    differ, and ``notes`` (why a file stayed)."""
+    library listed apart), each with how strongly it matches the suggested
+    keeper, its date, camera and folder; the suggested keeper and why,
+    the fields that differ, ``notes`` (why a file stayed) and the group's
+    version (see :func:`version`)."""
     found = fetch(lib, group.ids)
     members = [found[i] for i in group.ids if i in found]
     comps = companions.of(lib, [p.id for p in members])
-    cells = [_cells(p, comps.get(p.id, ()), formats) for p in members]
-    decision = copies.choose(keeper, members) if members else None
-    photos = [{
-        "id": p.id,
-        "name": os.path.basename(os.fsdecode(p.path)),
-        "folder": c["folder"][1],
-        "size": p.size,
-        "width": p.width,
-        "height": p.height,
-        "files": 1 + len(comps.get(p.id, ())),
-        "reference": p.id in decision.protected,
-        "note": notes.get(p.id, ""),
-    } for p, c in zip(members, cells)]
+    cells = [_cells(p, comps.get(p.id, ()), settings.formats) for p in members]
+    decision = copies.choose(settings.keeper, members) if members else None
+    measured = evidence.measured(lib, settings.key, group.kind, members, decision.keep,
+                                 settings.check) if decision else {}
+    photos = []
+    for p, c in zip(members, cells):
+        match = ("", "") if p.id == decision.keep.id else evidence.words(
+            p, decision.keep, *measured.get(p.id, (None, None)), settings.threshold,
+            settings.copy_distance)
+        photos.append({
+            "id": p.id,
+            "name": os.path.basename(os.fsdecode(p.path)),
+            "folder": c["folder"][1],
+            "taken": _when(p.taken) if p.taken else "date unknown",
+            "camera": p.camera or "camera unknown",
+            "size": p.size,
+            "width": p.width,
+            "height": p.height,
+            "files": 1 + len(comps.get(p.id, ())),
+            "reference": p.id in decision.protected,
+            "match": match[0],
+            "evidence": match[1],
+            "note": notes.get(p.id, ""),
+        })
     return {
         "index": group.index,
         "kind": group.kind,
         "key": group.key,
         "state": group.state,
+        "version": version(group.state, [p.id for p in members]),
         "keep": decision.keep.id if decision else None,
         "reason": decision.reason if decision else "",
         "photos": photos,

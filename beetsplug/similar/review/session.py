@@ -16,20 +16,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..dupes import copies
+from ..dupes.kinds import KINDS
 from ..library import companions, decisions
 from ..library.models import Photo
 from ..library.paths import from_db
 from ..library.photos import import_roots
-from ..library.selection import facts
 from ..rename import journal
 from ..trash import job as trash_job
+from . import bulk as bulk_
 from . import groups as groups_
-from .groups import Group
+from .groups import Group, Settings
 
 if TYPE_CHECKING:
     from beets.library import Library
-
-    from ..keep.rules import Keeper
 
 ACTIONS = ("trash", "move")
 
@@ -56,13 +55,6 @@ class Done:
     bytes: int = 0
 
 
-@dataclass
-class Settings:
-    keeper: Keeper
-    formats: Sequence[str]
-    dupes_folder: str
-
-
 class Review:
     def __init__(self, lib: Library, found: list[Group], settings: Settings) -> None:
         self.lib, self.groups, self.settings = lib, found, settings
@@ -80,7 +72,20 @@ class Review:
             raise NotFound(f"no group {index}; the review has {len(self.groups)}")
         return self.groups[index]
 
+    def _sync(self, groups: Sequence[Group] | None = None) -> None:
+        """The groups' states (all when None) as the library has them:
+        another review, or ``similar-undo`` of the run that resolved a
+        group, changes them."""
+        if groups is not None and len(groups) == 1:  # one group: one row read
+            groups[0].state = decisions.state_of(self.lib, groups[0].key) or "open"
+            return
+        states = decisions.states(self.lib)
+        for g in self.groups if groups is None else groups:
+            g.state = states.get(g.key, ("open",))[0]
+
     def state(self) -> dict:
+        with self.lock:
+            self._sync()
         counts: dict[str, int] = {}
         for g in self.groups:
             if g.state not in groups_.CLOSED:
@@ -92,14 +97,24 @@ class Review:
                 "undo": self.done[-1].what if self.done else None}
 
     def listing(self, offset: int, limit: int) -> list[dict]:
-        return [{"index": g.index, "kind": g.kind, "count": len(g.ids), "state": g.state}
-                for g in self.groups[max(0, offset):max(0, offset) + max(0, min(limit, 500))]]
+        """Groups ``offset`` on (at most 500): kind, photos still in the
+        library, the first of them (a thumbnail for the overview), state."""
+        chunk = self.groups[max(0, offset):max(0, offset) + max(0, min(limit, 500))]
+        with self.lock:
+            self._sync(chunk)
+            here = groups_.present(self.lib, [i for g in chunk for i in g.ids])
+        out = []
+        for g in chunk:
+            ids = [i for i in g.ids if i in here]
+            out.append({"index": g.index, "kind": g.kind, "count": len(ids),
+                        "cover": ids[0] if ids else None, "state": g.state})
+        return out
 
     def details(self, index: int) -> dict:
         group = self.group(index)
         with self.lock:
-            return groups_.details(self.lib, group, self.settings.keeper,
-                                   self.settings.formats, self.notes.get(index, {}))
+            self._sync([group])
+            return groups_.details(self.lib, group, self.settings, self.notes.get(index, {}))
 
     def photo_file(self, photo_id: int) -> tuple[str, str]:
         """(path, hash) of a photo in the library; NotFound otherwise."""
@@ -116,9 +131,17 @@ class Review:
             decisions.set_position(self.lib, group.key)
             self.start = index  # a reloaded page starts here too
 
-    # Acting.
+    # Acting. ``seen`` is the group's version as the page showed it: a
+    # group changed since (in another tab, by another command) is refused.
 
-    def apply(self, index: int, keep_ids: Sequence[int], action: str) -> dict:
+    def _unchanged(self, group: Group, present: Sequence[int], seen: str | None) -> None:
+        now = groups_.version(group.state, present)
+        if seen is not None and seen != now:
+            raise ReviewError(f"group {group.index + 1} changed since this page showed it "
+                              f"({groups_.change(seen, now)}); it is shown as it is now")
+
+    def apply(self, index: int, keep_ids: Sequence[int], action: str,
+              seen: str | None = None) -> dict:
         """Keep the photos ``keep_ids`` (the first is the one the others
         are duplicates of; reference folders are always kept) and trash or
         move the others. The group is resolved when none of them stayed."""
@@ -126,8 +149,10 @@ class Review:
             raise ReviewError(f"unknown action {action!r}; use trash or move")
         group = self.group(index)
         with self.lock:
+            self._sync([group])
             found = groups_.fetch(self.lib, group.ids)
             members = [found[i] for i in group.ids if i in found]
+            self._unchanged(group, [p.id for p in members], seen)
             keep = [int(i) for i in keep_ids if int(i) in found]
             if not keep:
                 raise ReviewError("mark at least one photo to keep")
@@ -138,57 +163,48 @@ class Review:
                 raise ReviewError("every photo is kept; press a to keep all (not duplicates)")
             done, refused = self._act(action, pairs, [group])
             return {"done": done, "refused": {str(k): v for k, v in refused.items()},
-                    "state": group.state}
+                    "stayed": _stayed(pairs, refused), "state": group.state}
 
-    def bulk(self, kind: str | None, reason: str | None, action: str | None) -> dict:
-        """The suggested keepers of every open group of ``kind`` (all when
-        None) whose keeper's reason is ``reason`` (any when None): counted
-        when ``action`` is None, else applied as one run. The keeper weighs
-        plain rows (``selection.facts``), as ``similar-dupes`` does."""
-        if action is not None and action not in ACTIONS:
-            raise ReviewError(f"unknown action {action!r}; use trash or move")
+    def bulk_count(self, reason: str | None) -> dict:
+        """What the bulk dialog lists: per kind, the groups, photos, files
+        and bytes that would go (see :meth:`_plan`)."""
         with self.lock:
-            chosen = [g for g in self.groups if g.state not in groups_.CLOSED
-                      and kind in (None, g.kind)]
-            weighed = facts(self.lib, [i for g in chosen for i in g.ids])
-            plan, picked = [], []  # (extra id, keeper id), the groups they are from
-            for g in chosen:
-                members = [weighed[i] for i in g.ids if i in weighed]
-                if len(members) < 2:
-                    continue
-                decision = copies.choose(self.settings.keeper, members)
-                if reason not in (None, decision.reason):
-                    continue
-                extra = [(p.id, decision.keep.id) for p in members
-                         if p.id != decision.keep.id and p.id not in decision.protected]
-                if extra:
-                    plan += extra
-                    picked.append(g)
-            both = list({i for pair in plan for i in pair})
-            comps = companions.of(self.lib, both)  # of the extras and their keepers
-            files = len(plan) + sum(len(comps.get(e, ())) for e, _ in plan)
-            size = sum(_size(weighed[e].path) + sum(_size(c.path) for c in comps.get(e, ()))
-                       for e, _ in plan)
-            photos = groups_.fetch(self.lib, both)
-            pairs = [(photos[e], photos[k]) for e, k in plan if e in photos and k in photos]
-            # Sent to the trash, a keeper without a sidecar takes one over:
-            # that file stays (renamed), as the confirmation says.
-            taken = trash_job.adoptions(pairs, comps)
-            stay = [c.path for e, parts in taken.items() for c in comps.get(e, ())
-                    if c.part in {part for part, _ in parts}]
-            count = {"groups": len(picked), "photos": len(plan), "files": files,
-                     "bytes": size, "kept_sidecars": len(stay),
-                     "trash_files": files - len(stay),
-                     "trash_bytes": size - sum(_size(p) for p in stay)}
-            if action is None or not plan:
-                return count
-            done, refused = self._act(action, pairs, picked)
-            return {**count, "done": done, "refused": len(refused)}
+            plans = bulk_.plan(self.lib, self._open(None), self.settings.keeper, reason)
+        return {"kinds": {kind: plan.count for kind, plan in plans.items()}}
+
+    def bulk(self, kind: str, reason: str | None, action: str, expect: dict) -> dict:
+        """Apply the suggested keepers of the open groups of ``kind`` as one
+        run, if they are still what the dialog counted (``expect``: its
+        groups and photos)."""
+        if action not in ACTIONS:
+            raise ReviewError(f"unknown action {action!r}; use trash or move")
+        if kind not in KINDS:
+            raise ReviewError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+        with self.lock:
+            plan = bulk_.plan(self.lib, self._open(kind), self.settings.keeper,
+                              reason).get(kind)
+            count = plan.count if plan else {"groups": 0, "photos": 0}
+            if (count["groups"], count["photos"]) != (expect.get("groups"), expect.get("photos")):
+                raise ReviewError(
+                    f"the {kind} groups changed since the count (now {_n(count['groups'], 'group')}"
+                    f", {_n(count['photos'], 'photo')}); nothing was done: count again")
+            if not plan:
+                raise ReviewError(f"no open {kind} group to apply")
+            done, refused = self._act(action, plan.pairs, plan.groups)
+            return {**count, "done": done, "refused": len(refused),
+                    "stayed": _stayed(plan.pairs, refused)}
+
+    def _open(self, kind: str | None) -> list[Group]:
+        """The groups of ``kind`` (all when None) not decided for good."""
+        self._sync()
+        return [g for g in self.groups if g.state not in groups_.CLOSED
+                and kind in (None, g.kind)]
 
     def _act(self, action: str, pairs, chosen: list[Group]) -> tuple[int, dict[int, str]]:
         """Trash or move the extras of ``pairs``; resolve each group of
         ``chosen`` none of whose extras stayed. Returns (photos done,
-        {photo id: why it stayed})."""
+        {photo id: why it stayed}). An action that did nothing (every
+        photo stayed) is not one ``undo`` reverses."""
         # Checked again on the photos themselves, as the command line does.
         guarded = {e.id: "it is under a reference folder (similar.keep: path:...)"
                    for e, _ in pairs if self.settings.keeper.protects(e)}
@@ -207,16 +223,16 @@ class Review:
         done = len(pairs) - len(refused)
         refused.update(guarded)
         before = {}
-        stayed = set(refused)
         for g in chosen:
             self.notes[g.index] = {i: refused[i] for i in g.ids if i in refused}
-            if stayed.isdisjoint(g.ids):
+            if refused.keys().isdisjoint(g.ids):
                 before[g.key] = g.state
                 decisions.mark(self.lib, g.key, "resolved", run_id)
                 g.state = "resolved"
-        self.done.append(Done(action, chosen[0].index, [(g.index, g.key) for g in chosen
-                                                        if g.key in before], before, run_id,
-                              files=files, bytes=size))
+        if done or before:
+            self.done.append(Done(action, chosen[0].index,
+                                  [(g.index, g.key) for g in chosen if g.key in before],
+                                  before, run_id, files=files, bytes=size))
         return done, refused
 
     def _move(self, pairs) -> tuple[int | None, dict[int, str], int]:
@@ -242,17 +258,31 @@ class Review:
         moved = {p.id for p, _ in pairs} - set(refused)
         return run_id, refused, sum(1 + len(comps.get(i, ())) for i in moved)
 
-    def keep_all(self, index: int) -> dict:
+    def keep_all(self, index: int, seen: str | None = None) -> dict:
         """Not duplicates: remembered, the group never comes back."""
         group = self.group(index)
         with self.lock:
-            decisions.add_not_duplicates(self.lib, list(group.ids))
-            return self._decide(group, "kept_all", "keep_all", ids=list(group.ids))
+            ids = self._present(group, seen)
+            if len(ids) < 2:
+                raise ReviewError("only one photo of this group is left in the library: "
+                                  "nothing to keep apart")
+            decisions.add_not_duplicates(self.lib, ids)
+            return self._decide(group, "kept_all", "keep_all", ids=ids)
 
-    def skip(self, index: int) -> dict:
+    def skip(self, index: int, seen: str | None = None) -> dict:
         group = self.group(index)
         with self.lock:
+            self._present(group, seen)
             return self._decide(group, "skipped", "skip")
+
+    def _present(self, group: Group, seen: str | None) -> list[int]:
+        """The group's photos still in the library, once it is known
+        unchanged since the page showed it."""
+        self._sync([group])
+        here = groups_.present(self.lib, group.ids)
+        ids = [i for i in group.ids if i in here]
+        self._unchanged(group, ids, seen)
+        return ids
 
     def _decide(self, group: Group, state: str, what: str, ids=()) -> dict:
         self.done.append(Done(what, group.index, [(group.index, group.key)],
@@ -269,12 +299,16 @@ class Review:
                 raise ReviewError("nothing to undo in this review")
             last = self.done[-1]
             errors: list[str] = []
+            # `similar-undo` may have put the files back already.
+            back = last.run_id is not None and _run_state(self.lib, last.run_id) == "undone"
             if last.what == "trash":
-                errors = _errors(trash_job.undo_run(self.lib, last.run_id))
+                if last.run_id is not None and not back:
+                    errors = _errors(trash_job.undo_run(self.lib, last.run_id))
                 self.freed_files -= last.files
                 self.freed_bytes -= last.bytes
-            elif last.what == "move" and last.run_id is not None:
-                errors = journal.undo(self.lib, last.run_id).errors
+            elif last.what == "move":
+                if last.run_id is not None and not back:
+                    errors = journal.undo(self.lib, last.run_id).errors
                 self.moved_files -= last.files
             elif last.what == "keep_all":
                 decisions.remove_not_duplicates(self.lib, last.ids)
@@ -286,14 +320,23 @@ class Review:
                 self.groups[index].state = last.before.get(key, "open")
             for index in {last.at, *(i for i, _ in last.keys)}:
                 self.notes.pop(index, None)
-            return {"undone": last.what, "index": last.at, "errors": errors}
+            return {"undone": last.what, "index": last.at, "errors": errors, "already": back}
 
 
-def _size(path) -> int:
-    try:
-        return os.path.getsize(os.fsdecode(path))
-    except OSError:
-        return 0
+def _stayed(pairs, refused: dict[int, str]) -> list[dict]:
+    """The photos that stayed, by file name, and why."""
+    names = {e.id: os.path.basename(os.fsdecode(e.path)) for e, _ in pairs}
+    return [{"id": pid, "name": names[pid], "why": why} for pid, why in refused.items()]
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
+def _run_state(lib: Library, run_id: int) -> str | None:
+    with lib.transaction() as tx:
+        rows = tx.query("SELECT state FROM similar_runs WHERE id=?", (run_id,))
+    return rows[0][0] if rows else None
 
 
 def _errors(outcome) -> list[str]:

@@ -1,43 +1,9 @@
-// beets-similar review: one group at a time, keyboard first.
-// Groups are fetched one by one (the next one prefetched, with its
-// images); every action is a POST that the server commits before it answers.
+// beets-similar review: one group at a time, its photos filling the window,
+// keyboard first. Groups are fetched one by one (the next one prefetched,
+// with its images); every action is a POST that the server commits before it
+// answers. Loaded last: common.js, cards.js, compare.js, overview.js and
+// bulk.js come first.
 "use strict";
-
-const token = document.body.dataset.token;
-const $ = (sel) => document.querySelector(sel);
-const details = new Map();   // group index -> its JSON, or a pending promise
-const marks = new Map();     // group index -> Set of photo ids to keep
-const picked = new Map();    // group index -> the photo the others are duplicates of
-const cursors = new Map();   // group index -> cursor position among its photos
-let total = 0, index = 0, mode = "trash", busy = false, current = null;
-
-const REASONS = ["sharper", "better exposed", "RAW original", "larger", "older", "newer",
-                 "better format", "more metadata", "edited", "imported first"];
-
-async function api(method, url, body) {
-  const response = await fetch(url, {
-    method,
-    headers: {"X-Review-Token": token, "Content-Type": "application/json"},
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await response.json().catch(() => ({error: response.statusText}));
-  if (!response.ok) throw new Error(data.error || response.statusText);
-  return data;
-}
-
-const img = (id, size) => `/img/${id}/${size}?token=${encodeURIComponent(token)}`;
-
-function bytes(n) {
-  for (const [unit, step] of [["GB", 1e9], ["MB", 1e6], ["KB", 1e3]])
-    if (n >= step) { const v = n / step; return (v < 100 ? v.toFixed(1) : v.toFixed(0)) + " " + unit; }
-  return n + " bytes";
-}
-
-function say(text, error = false) {
-  const footer = $("#message");
-  footer.textContent = text;
-  footer.className = error ? "error" : "";
-}
 
 function fetchGroup(i) {
   if (!details.has(i)) {
@@ -103,8 +69,22 @@ async function show(i) {
   render();
   remember(index);
   forgetShots();
-  prefetch(index + 1);
-  prefetch(index - 1);
+  prefetch(next(index, 1));
+  prefetch(next(index, -1));
+}
+
+function next(i, step) {  // the next group (of the kind chosen in the overview)
+  if (!only || !listing) return i + step;
+  const found = step > 0 ? listing.find((g) => g.index > i && g.kind === only)
+                         : [...listing].reverse().find((g) => g.index < i && g.kind === only);
+  return found ? found.index : i;
+}
+
+function go(step) {
+  const to = next(index, step);
+  if (to === index || to < 0 || to >= total)
+    say(`no ${step > 0 ? "next" : "previous"} ${only ? only + " " : ""}group`);
+  else show(to);
 }
 
 function render() {
@@ -112,40 +92,33 @@ function render() {
   document.body.className = d.state;
   $("#counter").textContent = `group ${d.index + 1} of ${total}`;
   $("#kind").textContent = d.kind;
+  $("#only").hidden = !only;
+  $("#only").textContent = `only ${only}`;
   const state = {resolved: " (resolved)", kept_all: " (kept all: not duplicates)",
                  skipped: " (skipped before)", open: ""}[d.state] || "";
   const suggested = d.photos.findIndex((p) => p.id === d.keep);
-  $("#reason").innerHTML = "";
+  $("#reason").replaceChildren();
   if (suggested >= 0) {
-    $("#reason").append("suggested keeper: ");
     const b = document.createElement("b");
     b.textContent = `${suggested + 1}. ${d.photos[suggested].name}`;
-    $("#reason").append(b, `: ${d.reason}${state}`);
+    $("#reason").append("keep ", b, `: ${d.reason}${state}`);
   } else {
     $("#reason").textContent = "no photo of this group is left in the library" + state;
   }
-  const out = mode === "move" ? "→ duplicates folder" : "→ trash";
-  const cards = d.photos.map((p, n) => {
-    const card = document.createElement("div");
-    const kept = keep.has(p.id);
-    card.className = `card ${kept ? "keep" : "out"} ${mode}` + (n === cursor ? " cursor" : "");
-    card.dataset.id = p.id;
-    card.innerHTML = `<span class="num"></span><span class="fate"></span>
-      <div class="name"></div><div class="facts"></div><div class="ref"></div><div class="note"></div>`;
-    card.prepend(shot(p.id, d.index));
-    card.querySelector(".num").textContent = n < 9 ? String(n + 1) : "";
-    card.querySelector(".fate").textContent = kept ? "keep" : out;
-    card.querySelector(".name").textContent = p.name;
-    card.querySelector(".facts").textContent =
-      `${p.width}×${p.height} · ${bytes(p.size)}` + (p.files > 1 ? ` · ${p.files} files` : "");
-    card.querySelector(".ref").textContent = p.reference ? "in a reference folder: always kept" : "";
-    card.querySelector(".note").textContent = p.note ? `stayed: ${p.note}` : "";
-    card.addEventListener("click", () => { cursors.set(d.index, n); toggle(); });
-    return card;
-  });
-  $("#photos").replaceChildren(...cards);
+  const grid = arrange(d.photos);
+  const photos = $("#photos");
+  photos.style.gridTemplateColumns = `repeat(${grid.cols}, ${grid.cw}px)`;
+  photos.style.gridAutoRows = `${grid.ch}px`;
+  photos.replaceChildren(...d.photos.map((p, n) => card(d, p, n, grid, keep, cursor)));
   $("#gone").textContent = d.gone.length
-    ? `${d.gone.length} photo(s) of this group are no longer in the library (trashed or removed)` : "";
+    ? `${plural(d.gone.length, "photo")} of this group ${d.gone.length === 1 ? "is" : "are"} ` +
+      "no longer in the library (trashed or removed)" : "";
+  const head = document.createElement("tr");
+  head.append(...["", ...d.photos.map((p, n) => `${n + 1}. ${p.name}`)].map((text) => {
+    const th = document.createElement("th");
+    th.textContent = text;
+    return th;
+  }));
   const rows = d.differences.map((f) => {
     const tr = document.createElement("tr");
     const th = document.createElement("th");
@@ -153,23 +126,23 @@ function render() {
     tr.append(th);
     f.shown.forEach((text, n) => {
       const td = document.createElement("td");
-      td.textContent = `${n + 1}. ${text}`;
+      td.textContent = text;
       if (f.best.includes(n)) td.className = "best";
       tr.append(td);
     });
     return tr;
   });
-  $("#diffs").replaceChildren(...rows);
-  $("#mode").textContent = mode === "move" ? "Enter: move the unmarked to the duplicates folder"
-                                           : "Enter: trash the unmarked";
+  $("#diffs").replaceChildren(...(rows.length ? [head, ...rows] : []));
+  $("#mode").textContent = mode === "move" ? "Enter: move to the duplicates folder"
+                                           : "Enter: trash";
   $("#mode").className = "pill " + mode;
 }
 
 async function refreshState() {
   const s = await api("GET", "/api/state");
   total = s.total;
-  $("#totals").textContent = `${s.resolved} resolved · ${s.freed_files} files ` +
-    `(${bytes(s.freed_bytes)}) to the trash` + (s.moved_files ? ` · ${s.moved_files} moved` : "");
+  $("#totals").textContent = `${s.resolved} of ${total} decided · ${plural(s.freed_files, "file")} ` +
+    `(${bytes(s.freed_bytes)}) in the trash` + (s.moved_files ? ` · ${s.moved_files} moved` : "");
   return s;
 }
 
@@ -202,44 +175,60 @@ function moveCursor(step) {
 async function act(run) {  // one action at a time; the group is read again after it
   if (busy || !current) return;
   busy = true;
-  const i = current.index;
+  const i = current.index, seen = current.version;
   try {
-    const [message, next] = await run(i);
+    const [message, to] = await run(i, seen);
     details.delete(i);
     await refreshState();
-    await show(next);
+    await show(to);
     say(message);
   } catch (e) {
+    // Refused (the group changed elsewhere, say): show it as it is now.
+    details.delete(i);
+    try {
+      const d = await fetchGroup(i);
+      if (d.version !== seen) marks.delete(i);
+      if (index === i) await show(i);
+    } catch (ignored) { /* the message below says what went wrong */ }
     say(e.message, true);
   } finally { busy = false; }
 }
 
+function stayed(list) {  // "; IMG_3.jpg stayed (why)": photos named by their file
+  if (!list.length) return "";
+  if (list.length === 1) return `; ${list[0].name} stayed (${list[0].why})`;
+  return `; ${list.length} photos stayed: ` +
+    list.slice(0, 3).map((s) => `${s.name} (${s.why})`).join(", ") +
+    (list.length > 3 ? ` and ${list.length - 3} more (see their groups)` : "");
+}
+
+function verb() {
+  return mode === "move" ? "moved to the duplicates folder" : "sent to the trash";
+}
+
 function apply() {
-  act(async (i) => {
+  act(async (i, version) => {
     const d = current, keep = marks.get(i), first = picked.get(i);
     const ids = d.photos.map((p) => p.id).filter((id) => keep.has(id));
     ids.sort((a, b) => (b === first) - (a === first));
-    const r = await api("POST", `/api/groups/${i}/apply`, {keep: ids, action: mode});
-    const stayed = Object.keys(r.refused).length;
-    const verb = mode === "move" ? "moved to the duplicates folder" : "sent to the trash";
+    const r = await api("POST", `/api/groups/${i}/apply`, {keep: ids, action: mode, version});
     marks.delete(i);
-    return [`${r.done} photo(s) ${verb}` + (stayed ? `; ${stayed} stayed (reason on the page)` : "") +
-            "; u undoes", r.state === "resolved" && i + 1 < total ? i + 1 : i];
+    const head = r.done ? `${plural(r.done, "photo")} ${verb()}, u undoes` : `nothing was ${verb()}`;
+    return [head + stayed(r.stayed), r.state === "resolved" ? next(i, 1) : i];
   });
 }
 
 function keepAll() {
-  act(async (i) => {
-    await api("POST", `/api/groups/${i}/keep-all`);
-    return ["kept all: not duplicates, this group will not come back; u undoes",
-            Math.min(i + 1, total - 1)];
+  act(async (i, version) => {
+    await api("POST", `/api/groups/${i}/keep-all`, {version});
+    return ["kept all: not duplicates, this group will not come back; u undoes", next(i, 1)];
   });
 }
 
 function skip() {
-  act(async (i) => {
-    await api("POST", `/api/groups/${i}/skip`);
-    return ["skipped", Math.min(i + 1, total - 1)];
+  act(async (i, version) => {
+    await api("POST", `/api/groups/${i}/skip`, {version});
+    return ["skipped; it comes back in the next review", next(i, 1)];
   });
 }
 
@@ -249,142 +238,9 @@ function undo() {
     details.clear();  // a bulk run undone touches many groups
     if (r.index !== null) marks.delete(r.index);
     const what = {trash: "the trash", move: "the move", keep_all: "keep all", skip: "the skip"}[r.undone];
-    return [`undid ${what}` + (r.errors.length ? `: ${r.errors.join("; ")}` : ""),
-            r.index === null ? i : r.index];
-  });
-}
-
-// Compare: two photos side by side, zoom and pan synced, up to 100 %.
-const view = {scale: 1, cx: 0.5, cy: 0.5, ids: []};
-
-function compare() {
-  const d = current;
-  if (!d || d.photos.length < 2) return;
-  const n = cursors.get(d.index);
-  const keeper = d.photos.findIndex((p) => p.id === picked.get(d.index));
-  const other = n !== keeper ? n : (keeper + 1) % d.photos.length;
-  view.ids = [d.photos[Math.max(0, keeper)], d.photos[other]];
-  Object.assign(view, {scale: 1, cx: 0.5, cy: 0.5});
-  fillCompare();
-  $("#compare").hidden = false;
-}
-
-function fillCompare() {
-  document.querySelectorAll("#compare .pane").forEach((pane, k) => {
-    const p = view.ids[k], image = pane.querySelector("img");
-    image.onload = layout;
-    image.src = img(p.id, "full");
-    pane.querySelector(".label").textContent =
-      `${current.photos.indexOf(p) + 1}. ${p.name} (${p.width}×${p.height})`;
-  });
-}
-
-function fit(pane, image) {
-  return Math.min(pane.clientWidth / image.naturalWidth, pane.clientHeight / image.naturalHeight);
-}
-
-function fullScale() {  // the zoom at which the most detailed image shows its own pixels
-  const panes = [...document.querySelectorAll("#compare .pane")];
-  const fits = panes.map((pane) => pane.querySelector("img"))
-    .map((image, k) => image.naturalWidth ? 1 / fit(panes[k], image) : 0);
-  return Math.max(...fits) || 1;
-}
-
-function layout() {  // zoom from fit up to 100 %, never past (small photos: 100 %)
-  const full = fullScale();
-  view.scale = Math.min(Math.max(Math.min(1, full), view.scale), full);
-  let shown = Infinity;
-  document.querySelectorAll("#compare .pane").forEach((pane) => {
-    const image = pane.querySelector("img");
-    if (!image.naturalWidth) return;
-    const s = fit(pane, image) * view.scale;
-    const x = pane.clientWidth / 2 - view.cx * image.naturalWidth * s;
-    const y = pane.clientHeight / 2 - view.cy * image.naturalHeight * s;
-    image.style.transform = `translate(${x}px, ${y}px) scale(${s})`;
-    shown = Math.min(shown, s);
-  });
-  if (shown < Infinity) $("#zoom").textContent = `${Math.round(shown * 100)} %`;
-}
-
-function zoom(factor) { view.scale *= factor; layout(); }
-function pan(dx, dy) {  // by screen pixels
-  const pane = document.querySelector("#compare .pane"), image = pane.querySelector("img");
-  if (!image.naturalWidth) return;
-  const s = fit(pane, image) * view.scale;
-  view.cx = Math.min(1, Math.max(0, view.cx - dx / (image.naturalWidth * s)));
-  view.cy = Math.min(1, Math.max(0, view.cy - dy / (image.naturalHeight * s)));
-  layout();
-}
-
-let drag = null;
-$("#compare").addEventListener("mousedown", (e) => { drag = [e.clientX, e.clientY]; e.preventDefault(); });
-window.addEventListener("mouseup", () => { drag = null; });
-window.addEventListener("mousemove", (e) => {
-  if (!drag) return;
-  pan(e.clientX - drag[0], e.clientY - drag[1]);
-  drag = [e.clientX, e.clientY];
-});
-$("#compare").addEventListener("wheel", (e) => { e.preventDefault(); zoom(e.deltaY < 0 ? 1.25 : 0.8); },
-                               {passive: false});
-window.addEventListener("resize", () => { if (!$("#compare").hidden) layout(); });
-
-function compareKey(e) {
-  const keys = {
-    "+": () => zoom(1.25), "=": () => zoom(1.25), "-": () => zoom(0.8),
-    "0": () => { view.scale = 1; layout(); }, "1": () => { view.scale = fullScale(); layout(); },
-    "x": () => { view.ids.reverse(); fillCompare(); },
-    "ArrowLeft": () => pan(80, 0), "ArrowRight": () => pan(-80, 0),
-    "ArrowUp": () => pan(0, 80), "ArrowDown": () => pan(0, -80),
-    "z": close, "Escape": close,
-  };
-  if (keys[e.key]) { e.preventDefault(); keys[e.key](); }
-}
-
-// Bulk: the suggested keepers of every open group of a kind.
-async function bulkOpen() {
-  const s = await refreshState();
-  const kinds = Object.keys(s.open);
-  if (!kinds.length) { say("no open groups left"); return; }
-  $("#bulk-kind").replaceChildren(...kinds.map((k) => new Option(`${k} (${s.open[k]} open)`, k)));
-  if (current && kinds.includes(current.kind)) $("#bulk-kind").value = current.kind;
-  const reasons = new Set(REASONS);
-  if (current && current.reason) reasons.add(current.reason);
-  $("#bulk-reason").replaceChildren(new Option("kept for any reason", ""),
-                                    ...[...reasons].map((r) => new Option(r, r)));
-  $("#bulk").hidden = false;
-  bulkCount();
-}
-
-let bulkFilter = null;
-async function bulkCount() {
-  const q = new URLSearchParams({kind: $("#bulk-kind").value, reason: $("#bulk-reason").value});
-  bulkFilter = {kind: $("#bulk-kind").value, reason: $("#bulk-reason").value};
-  $("#bulk-count").textContent = "counting…";
-  try {
-    const c = await api("GET", `/api/bulk?${q}`);
-    const move = mode === "move";
-    const verb = move ? "Move to the duplicates folder" : "Send to the trash";
-    const files = move ? c.files : c.trash_files, size = move ? c.bytes : c.trash_bytes;
-    $("#bulk-count").textContent = c.photos
-      ? `${verb}: ${c.photos} photos (${files} files, ${bytes(size)}) from ${c.groups} groups, ` +
-        "keeping the suggested keeper of each" +
-        (!move && c.kept_sidecars ? `; ${c.kept_sidecars} sidecars stay, renamed to the ` +
-         "kept photos that have none" : "") + ". u undoes it as one action."
-      : "no group matches: nothing to do";
-  } catch (e) { $("#bulk-count").textContent = e.message; }
-}
-$("#bulk-kind").addEventListener("change", bulkCount);
-$("#bulk-reason").addEventListener("change", bulkCount);
-
-function bulkGo() {
-  const filter = bulkFilter;
-  close();
-  act(async (i) => {
-    const r = await api("POST", "/api/bulk", {...filter, action: mode});
-    details.clear();
-    marks.clear();
-    return [`bulk: ${r.done || 0} photos done in ${r.groups} groups` +
-            (r.refused ? `; ${r.refused} stayed (see their groups)` : "") + "; u undoes", i];
+    return [`undid ${what} of group ${r.index + 1}` +
+            (r.already ? " (its files were back already: `beet similar-undo` put them back)" : "") +
+            (r.errors.length ? `, with problems: ${r.errors.join("; ")}` : ""), r.index];
   });
 }
 
@@ -392,30 +248,34 @@ function close() {
   document.querySelectorAll(".overlay").forEach((o) => { o.hidden = true; });
 }
 
+function toDetails() {  // d: the fields that differ, below the photos, and back
+  const below = window.scrollY > 10;
+  window.scrollTo({top: below ? 0 : $("#details").offsetTop - 40});
+}
+
 $("#bulk-go").addEventListener("click", bulkGo);
 $("#bulk-cancel").addEventListener("click", close);
 $("#bulk-open").addEventListener("click", bulkOpen);
+$("#overview-open").addEventListener("click", overviewOpen);
 $("#help-open").addEventListener("click", () => { $("#help").hidden = false; });
 $("#mode").addEventListener("click", () => { mode = mode === "trash" ? "move" : "trash"; render(); });
+window.addEventListener("resize", () => { if (current && $("#compare").hidden) render(); });
 
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   if (!$("#compare").hidden) { compareKey(e); return; }
-  if (!$("#bulk").hidden) {
-    if (e.key === "Enter") { e.preventDefault(); bulkGo(); }
-    if (e.key === "Escape") close();
-    return;
-  }
+  if (!$("#bulk").hidden) { if (e.target.tagName !== "SELECT" || e.key === "Escape") bulkKey(e); return; }
+  if (!$("#overview").hidden) { overviewKey(e); return; }
   if (!$("#help").hidden) { if (e.key === "Escape" || e.key === "?") close(); return; }
   if (e.target.tagName === "SELECT") return;
   const keys = {
-    "ArrowRight": () => show(index + 1), "j": () => show(index + 1),
-    "ArrowLeft": () => show(index - 1), "k": () => show(index - 1),
+    "ArrowRight": () => go(1), "j": () => go(1),
+    "ArrowLeft": () => go(-1), "k": () => go(-1),
     "ArrowDown": () => moveCursor(1), "ArrowUp": () => moveCursor(-1),
     "Tab": () => moveCursor(e.shiftKey ? -1 : 1),
     " ": toggle, "Enter": apply, "a": keepAll, "s": skip, "u": undo, "z": compare,
     "m": () => { mode = mode === "trash" ? "move" : "trash"; render(); },
-    "b": bulkOpen, "?": () => { $("#help").hidden = false; },
+    "b": bulkOpen, "g": overviewOpen, "d": toDetails, "?": () => { $("#help").hidden = false; },
   };
   if (/^[1-9]$/.test(e.key)) { e.preventDefault(); pick(Number(e.key) - 1); return; }
   if (keys[e.key]) { e.preventDefault(); keys[e.key](); }

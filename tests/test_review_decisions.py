@@ -1,0 +1,177 @@
+"""The review's decisions follow the facts: `similar-undo` of a run opens
+again the groups it resolved, a page that shows a group as it was cannot
+decide it, an action that did nothing is not the one `u` undoes, and each
+photo says how it matches the keeper."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from beetsplug.similar.library import decisions
+from beetsplug.similar.library.photos import photos
+from beetsplug.similar.numbers import plain
+
+from .test_review_api import ReviewHelper, trash_home  # noqa: F401 - a fixture
+
+
+class TestDecisionsFollowTheFacts(ReviewHelper):
+    def test_similar_undo_opens_again_the_groups_its_run_resolved(self, scenes_dir,
+                                                                  trash_home, capsys):
+        self.library(scenes_dir)
+        review = self.reopen()
+        group = self.get("/api/groups/1").get_json()
+        assert self.act(1, "apply", keep=[group["keep"]]).get_json()["state"] == "resolved"
+        key = review.groups[1].key
+        assert decisions.states(self.lib)[key][0] == "resolved"
+
+        out = self.run_output(capsys, "similar-undo")
+        assert "1 group resolved by this run in `beet similar-review` is open again" in out
+        assert all(map(os.path.exists, self.paths(group).values()))
+        assert key not in decisions.states(self.lib)
+        assert key in {g.key for g in self.fresh().groups}  # the next review shows it
+        # and so does the review still open, without a restart
+        assert self.get("/api/groups/1").get_json()["state"] == "open"
+        assert self.get("/api/state").get_json()["resolved"] == 0
+        # u in the page then finds the files back already, and says so.
+        undone = self.post("/api/undo").get_json()
+        assert undone == {"undone": "trash", "index": 1, "errors": [], "already": True}
+        assert all(map(os.path.exists, self.paths(group).values()))
+
+        # A bulk run: every group it resolved is open again after its undo.
+        kind = review.groups[0].kind
+        of_kind = {g.key for g in review.groups if g.kind == kind}
+        count, done = self.bulk(kind)
+        assert done.status_code == 200 and done.get_json()["done"] == count["photos"]
+        assert of_kind.isdisjoint(g.key for g in self.fresh().groups)
+        out = self.run_output(capsys, "similar-undo")
+        assert f"{len(of_kind)} groups resolved by this run in `beet similar-review` are " \
+               "open again" in out
+        assert of_kind <= {g.key for g in self.fresh().groups}
+
+    def test_a_page_not_reloaded_cannot_decide_a_group_changed_since(self, scenes_dir,
+                                                                     trash_home):
+        self.library(scenes_dir)
+        review = self.reopen()
+        other_tab = self.get("/api/groups/1").get_json()  # a tab shows group 2
+        assert self.act(1, "apply", keep=[other_tab["keep"]]).status_code == 200  # this one
+        trashed = [i for i in review.groups[1].ids if i != other_tab["keep"]]
+        for what, body in (("keep-all", {}), ("skip", {}),
+                           ("apply", {"keep": [other_tab["keep"]]})):
+            stale = self.post(f"/api/groups/1/{what}", {**body, "version": other_tab["version"]})
+            assert stale.status_code == 409, what
+            assert stale.get_json()["error"] == (
+                "group 2 changed since this page showed it (it is resolved now); it is shown "
+                "as it is now")
+        assert decisions.not_duplicates(self.lib) == set()
+        assert decisions.states(self.lib)[review.groups[1].key][0] == "resolved"
+        # The trashed photos come back: the group is as it was, and shown again.
+        assert self.post("/api/undo").get_json()["undone"] == "trash"
+        assert review.groups[1].key in {g.key for g in self.fresh().groups}
+        assert self.get("/api/groups/1").get_json()["version"] == other_tab["version"]
+        assert all(len(set(pair) & set(trashed)) == 0
+                   for pair in decisions.not_duplicates(self.lib))
+
+    def test_keep_all_keeps_apart_only_the_photos_still_there(self, scenes_dir, trash_home):
+        self.library(scenes_dir)
+        self.reopen()
+        group = self.get("/api/groups/0").get_json()
+        paths = self.paths(group)
+        keep = group["keep"]
+        changed, gone = [i for i in paths if i != keep][:2]
+        with open(paths[changed], "ab") as f:
+            f.write(b"edited since the import")  # stays; the other goes
+        applied = self.act(0, "apply", keep=[keep]).get_json()
+        assert applied["done"] == 1 and applied["state"] == "open"
+        assert self.act(0, "keep-all").status_code == 200
+        assert decisions.not_duplicates(self.lib) == {tuple(sorted((keep, changed)))}
+
+    def test_an_action_where_every_photo_stayed_is_not_the_one_u_undoes(self, scenes_dir,
+                                                                        trash_home):
+        self.library(scenes_dir)
+        self.reopen()
+        first = self.get("/api/groups/0").get_json()
+        assert self.act(0, "apply", keep=[first["keep"]]).get_json()["done"] == 2
+        second = self.get("/api/groups/2").get_json()
+        paths = self.paths(second)
+        extras = [i for i in paths if i != second["keep"]]
+        for i in extras:
+            with open(paths[i], "ab") as f:
+                f.write(b"edited since the import")
+        refused = self.act(2, "apply", keep=[second["keep"]]).get_json()
+        assert refused["done"] == 0 and refused["state"] == "open"
+        assert sorted(s["name"] for s in refused["stayed"]) == sorted(
+            os.path.basename(paths[i]) for i in extras)  # named by their files
+        assert all("changed since it was imported" in s["why"] for s in refused["stayed"])
+        assert self.get("/api/state").get_json()["undo"] == "trash"
+        undone = self.post("/api/undo").get_json()
+        assert undone["undone"] == "trash" and undone["index"] == 0  # the real action
+        assert all(map(os.path.exists, self.paths(first).values()))
+        assert self.post("/api/undo").get_json()["error"] == "nothing to undo in this review"
+
+    def test_bulk_names_what_stayed_and_refuses_a_stale_count(self, scenes_dir, trash_home):
+        self.library(scenes_dir)
+        review = self.reopen()
+        kind = review.groups[0].kind
+        count = self.get("/api/bulk").get_json()["kinds"][kind]
+        index = next(g.index for g in review.groups if g.kind == kind)
+        assert self.act(index, "skip").status_code == 200  # skipped: still open
+        group = self.get(f"/api/groups/{index}").get_json()
+        assert self.act(index, "apply", keep=[group["keep"]]).status_code == 200
+        before = sorted(os.listdir(self.temp_path / "photos"))
+        stale = self.post("/api/bulk", {"kind": kind, "action": "trash",
+                                        "expect": {k: count[k] for k in ("groups", "photos")}})
+        assert stale.status_code == 409
+        assert stale.get_json()["error"] == (
+            f"the {kind} groups changed since the count (now {count['groups'] - 1} groups, "
+            f"{count['photos'] - len(group['photos']) + 1} photos); nothing was done: "
+            "count again")
+        assert sorted(os.listdir(self.temp_path / "photos")) == before
+        # One extra changed on disk: it stays, named by its file.
+        nxt = next(g for g in review.groups if g.kind == kind and g.index != index)
+        shown = self.get(f"/api/groups/{nxt.index}").get_json()
+        name, path = next((os.path.basename(p), p) for i, p in self.paths(shown).items()
+                          if i != shown["keep"])
+        with open(path, "ab") as f:
+            f.write(b"edited since the import")
+        count, done = self.bulk(kind)
+        done = done.get_json()
+        assert done["refused"] == 1 and done["done"] == count["photos"] - 1
+        assert [s["name"] for s in done["stayed"]] == [name]
+
+
+class TestEvidence(ReviewHelper):
+    def test_each_photo_says_how_it_matches_the_keeper_and_when_where_it_was_taken(
+            self, scenes_dir, capsys):
+        self.library(scenes_dir)
+        review = self.reopen()
+        # What similar-dupes prints of the same groups: id, distance, inliers.
+        out = self.run_output(capsys, "similar-dupes", "-f", "$id $distance $inliers")
+        printed = {int(m[1]): (m[2], m[3]) for m in
+                   re.finditer(r"^  [* =] (\d+) ([\d.]*) ?(\d*)$", out, re.M)}
+        near = [i for i, g in enumerate(review.groups) if g.kind != "exact"]
+        assert near
+        library = {p.id: p for p in photos(self.lib)}
+        words, checked = set(), 0
+        for i in near:
+            group = self.get(f"/api/groups/{i}").get_json()
+            for photo in group["photos"]:
+                known = library[photo["id"]]
+                assert photo["folder"] == str(self.temp_path / "photos")
+                assert photo["camera"] == known.camera and known.camera  # from the EXIF
+                assert photo["taken"] == time.strftime("%Y-%m-%d %H:%M:%S",
+                                                       time.localtime(known.taken))
+                if photo["id"] == group["keep"]:
+                    assert photo["match"] == "" and photo["evidence"] == ""
+                    continue
+                distance, inliers = printed[photo["id"]]
+                words.add(photo["match"])
+                checked += bool(inliers)
+                assert photo["evidence"].startswith(
+                    f"distance {plain(float(distance))} to the suggested keeper")
+                assert (f"; {inliers} matching points (inliers)" in photo["evidence"]) \
+                    == bool(inliers)
+        assert checked and len(words) > 1  # the second check's figures among them
+        assert words <= {"identical file", "same picture, re-saved or resized", "close match",
+                         "looser match, confirmed by its details", "looser match"}
