@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -192,6 +193,40 @@ class TestMovedFolder(SimilarHelper):
         assert "forgot 1 photos whose files are gone" in out
         assert sorted(p.filepath.name for p in photos(self.lib)) == ["img_0.jpg", "img_1.jpg"]
         assert tree(root) == ["img_0.jpg", "img_1.jpg"]
+
+
+def dated(folder, name: str, seed: int, when: str) -> str:
+    """A photo whose EXIF says it was taken ``when`` (EXIF's own text)."""
+    exif = samples.exif_for(seed)
+    exif[0x0132] = exif.get_ifd(0x8769)[0x9003] = when
+    path = str(folder / name)
+    samples.scene(seed, SIZE).save(path, exif=exif)
+    return path
+
+
+@pytest.fixture
+def east_of_utc(monkeypatch):
+    """Local time nine hours ahead of UTC, as in Tokyo."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+class TestDates(SimilarHelper):
+    def test_dates_past_either_end_of_the_calendar_are_unknown(self, capsys, east_of_utc):
+        root = self.photos_dir()
+        dated(root, "unset.jpg", 1, "0001:01:01 00:00:00")  # a camera's unset clock
+        dated(root, "last.jpg", 2, "9999:12:31 23:59:59")  # year 10000 in UTC
+        dated(root, "good.jpg", 3, "2021:06:05 10:11:12")
+        out = self.run_output(capsys, "similar-import", str(root))
+        assert "imported 3 new" in out
+        taken = {p.filepath.name: (p.taken, p.year) for p in photos(self.lib)}
+        assert taken["unset.jpg"] == taken["last.jpg"] == (0.0, 0)
+        assert taken["good.jpg"][1] == 2021
+        assert self.run_output(capsys, "similar-ls", "-f", "$filename [$taken]",
+                               "unset.jpg").strip() == "unset.jpg []"
 
 
 class TestOddFiles(SimilarHelper):

@@ -24,7 +24,7 @@ from ..features.extractor import (
 from ..library.photos import photos
 from ..numbers import plain
 from ..progress import Progress
-from . import settings
+from . import guard, settings
 from .existing import existing_vectors
 
 if TYPE_CHECKING:
@@ -156,6 +156,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
             raise UserError(f"{model} with weights {opts.weights or weights} is not "
                             "calibrated yet; run `beet similar-calibrate`")
     else:
+        guard.check_writable(lib, "similar-calibrate")
         size = opts.sample or settings.calibration_sample(plugin)
         found = list(photos(lib, args, plugin.config["sort"].as_str()))
         try:

@@ -19,7 +19,7 @@ from ..dupes.kinds import KINDS
 from ..library.selection import select
 from ..numbers import plain
 from ..verify.config import near_check
-from . import extras, settings
+from . import extras, guard, settings
 from .renaming import check_no_unfinished
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
 
 def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if opts.action:
+        if not opts.dry_run:
+            flag = "tag" if opts.action == "mark" else opts.action
+            guard.check_writable(lib, f"similar-dupes --{flag}")
         check_no_unfinished(lib)  # an interrupted run must be finished first
     sel = select(lib, args, plugin.config["sort"].as_str())
     named = _kinds(opts)

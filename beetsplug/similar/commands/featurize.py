@@ -14,7 +14,7 @@ from ..library.photos import photos
 from ..library.selection import select
 from ..order import reduced
 from ..search import kept
-from . import settings
+from . import guard, settings
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -61,6 +61,7 @@ def keep_graph(plugin: SimilarPlugin, lib: Library, key: str) -> None:
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    guard.check_writable(lib, "similar-featurize")
     found = photos(lib, args, plugin.config["sort"].as_str())
     try:
         featurize_photos(plugin, lib, found, opts.force, opts)

@@ -9,7 +9,7 @@ from beets import plugins, ui, util
 from beets.exceptions import UserError
 
 from ..library.photos import import_paths
-from . import settings
+from . import guard, settings
 from .renaming import check_no_unfinished
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if not args:
         raise UserError("give one or more files or folders to import")
+    guard.check_writable(lib, "similar-import")
     check_no_unfinished(lib)  # its photos may sit under temporary names
 
     result = import_paths(

@@ -14,7 +14,7 @@ from ..order import job as order_job
 from ..rename import journal
 from ..verify.config import near_check
 from ..trash import cli as trash_cli
-from . import extras, settings
+from . import extras, guard, settings
 from .renaming import check_no_unfinished, rename, run_journal
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ def rank_storer(lib: Library, ranked):
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    if not opts.dry_run:
+        guard.check_writable(lib, "similar-order")
     if opts.resume:
         found = journal.interrupted(lib)
         if found is None:

@@ -44,6 +44,10 @@ class Backbone:
             raise FeatureConfigError(
                 f"{self.name} has no candidate layer {choice!r}; use a depth from 1 to "
                 f"{len(names)} or one of {', '.join(names)}")
+        if isinstance(choice, bool) or not isinstance(choice, int | str):
+            raise FeatureConfigError(
+                f"depth is one number from 1 to {len(names)}, auto or a layer's name, "
+                f"not {choice!r}")
         depth = int(choice)
         if not 1 <= depth <= len(names):
             raise FeatureConfigError(
