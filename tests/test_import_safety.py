@@ -124,7 +124,7 @@ class TestReimport(SimilarHelper):
                       (jpeg.id, np.ones(2, np.float32).tobytes(), jpeg.hash))
         photo(root, "IMG_1.DNG", 1)  # the RAW, copied from the card later
         out = self.run_output(capsys, "similar-import", str(root))
-        assert "1 new" in out and "1 photos are now companions of another" in out
+        assert "1 new" in out and "1 photo is now a companion of another" in out
         assert shot_files(self.lib) == {"IMG_1.DNG": ["IMG_1.JPG"], "IMG_2.JPG": []}
         raw = photos(self.lib, ["origname:IMG_1.DNG"]).get()
         assert raw.rank == 7 and raw["label"] == "keep"  # the shot keeps its place
@@ -185,12 +185,12 @@ class TestMovedFolder(SimilarHelper):
         os.remove(root / "img_2.jpg")
         out = self.run_output(capsys, "similar-import", str(root))
         line = [x for x in out.splitlines() if "missing" in x]
-        assert line == [f"1 photos in the library are missing from disk (first: "
-                        f"{root / 'img_2.jpg'}): import the folder they were moved to, or "
-                        f"forget them with `beet similar-import --forget-missing {root}`"]
+        assert line == [f"1 photo in the library is missing from disk (first: "
+                        f"{root / 'img_2.jpg'}): import the folder it was moved to, or "
+                        f"forget it with `beet similar-import --forget-missing {root}`"]
         assert len(list(photos(self.lib))) == 3  # not forgotten unless asked
         out = self.run_output(capsys, "similar-import", "--forget-missing", str(root))
-        assert "forgot 1 photos whose files are gone" in out
+        assert "forgot 1 photo whose file is gone" in out
         assert sorted(p.filepath.name for p in photos(self.lib)) == ["img_0.jpg", "img_1.jpg"]
         assert tree(root) == ["img_0.jpg", "img_1.jpg"]
 
@@ -227,6 +227,29 @@ class TestDates(SimilarHelper):
         assert taken["good.jpg"][1] == 2021
         assert self.run_output(capsys, "similar-ls", "-f", "$filename [$taken]",
                                "unset.jpg").strip() == "unset.jpg []"
+
+
+class TestHidden(SimilarHelper):
+    def test_hidden_photos_are_counted_and_imported_when_asked(self, capsys):
+        root = self.photos_dir()
+        photo(root, "A.JPG", 1)
+        photo(root, ".B.JPG", 2)
+        photo(root / ".private", "C.JPG", 3)
+        (root / "._A.JPG").write_bytes(b"\0\5\26\7 AppleDouble")  # macOS metadata
+        (root / ".DS_Store").write_bytes(b"\0")
+        out = self.run_output(capsys, "similar-import", str(root))
+        assert out.splitlines()[-1] == (
+            "imported 1 new, 0 updated, 0 unchanged, 0 skipped (bad files), 0 not images, "
+            "2 hidden photos passed over (a name or folder starting with a dot; --hidden "
+            "imports them)")
+        out = self.run_output(capsys, "similar-import", "--hidden", str(root))
+        assert out.splitlines()[-1] == ("imported 2 new, 0 updated, 1 unchanged, 0 skipped "
+                                        "(bad files), 1 not an image")  # .DS_Store
+        assert sorted(p.filepath.name for p in photos(self.lib)) == [".B.JPG", "A.JPG", "C.JPG"]
+        # Once in the library, they are not counted again, nor missing.
+        out = self.run_output(capsys, "similar-import", str(root))
+        assert "hidden" not in out and "missing" not in out and "1 unchanged" in out
+        assert len(photos(self.lib)) == 3
 
 
 class TestOddFiles(SimilarHelper):

@@ -248,7 +248,7 @@ class TestShoot(SimilarHelper):
         jpeg = Photo(self.lib, **samples_record(root / "IMG_0002.JPG"))
         jpeg.add(self.lib)
         out = self.run_output(capsys, "similar-import", str(root))
-        assert "1 photos are now companions of another" in out
+        assert "1 photo is now a companion of another" in out
         assert "IMG_0002.JPG" in shot_files(self.lib)["IMG_0002.DNG"]
         assert "IMG_0002.JPG" not in shot_files(self.lib)
 

@@ -172,7 +172,7 @@ class TestOneFileOneRow(SimilarHelper):
         make(root, "b.jpg", 2)
         os.link(root / "b.jpg", root / "hard.jpg")
         out = self.run_output(capsys, "similar-import", str(root))
-        assert "imported 1 new" in out and "1 other names of photos already in" in out
+        assert "imported 1 new" in out and "1 other name of a photo already in" in out
         assert len(photos(self.lib)) == 1
 
     def test_broken_link_is_one_line(self, caplog):
