@@ -181,9 +181,9 @@ class TestKeptIsChecked(SimilarHelper):
 
 
 class TestPhotosInBeetsDirectory(SimilarHelper):
-    """beets stores the paths of photos under its ``directory:`` relative to
-    it: the keeper, which weighs plain rows (``selection.facts``), must see
-    where the files really are."""
+    """Photos under beets' ``directory:``, stored absolute all the same: the
+    keeper, which weighs plain rows (``selection.facts``), must see where
+    the files really are."""
 
     def test_a_reference_folder_under_beets_directory_protects_its_photos(self, capsys):
         top = Path(os.fsdecode(self.lib.directory))
@@ -195,7 +195,7 @@ class TestPhotosInBeetsDirectory(SimilarHelper):
         self.config["similar"].set({**MODEL, "keep": ["oldest", f"path:{reference}"]})
         self.run_command("similar-import", str(top))
         with self.lib.transaction() as tx:
-            assert not any(os.path.isabs(os.fsdecode(p))
+            assert all(os.path.isabs(os.fsdecode(p))
                            for (p,) in tx.query("SELECT path FROM similar_photos"))
         [(_, _, members)] = groups(self.run_output(capsys, "similar-dupes", "-e", "-f",
                                                    "$path"))

@@ -278,12 +278,12 @@ class TestCache(SimilarHelper):
         assert third.checked == 1
 
     def test_photos_stored_under_beets_directory_are_read(self):
-        # beets keeps their paths relative to its directory: SQL must expand them
+        # stored absolute, as everywhere (library/paths.py)
         folder = Path(os.fsdecode(self.lib.directory)) / "shoot"
         folder.mkdir(parents=True)
         ids = self.imported_pair(folder)
         with self.lib.transaction() as tx:
-            assert not any(os.path.isabs(os.fsdecode(p))
+            assert all(os.path.isabs(os.fsdecode(p))
                            for (p,) in tx.query("SELECT path FROM similar_photos"))
         verifier = Verifier(self.lib)
         assert verifier([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [True]
