@@ -278,7 +278,7 @@ class TestOneGroupEach(SimilarHelper):
         assert "    frame_2 (1).jpg  (same bytes as frame_2.jpg)" in out
         exact = self.run_output(capsys, "similar-dupes", "-e")
         phrase = "exact copies: 1 (same bytes as another photo, in 1 set)"
-        assert phrase in out and phrase in exact and "1 groups (1 exact)" in exact
+        assert phrase in out and phrase in exact and "1 group (1 exact)" in exact
 
     def test_the_name_that_is_not_a_copy_is_kept(self, capsys, monkeypatch):
         root = self.photos_dir()

@@ -147,7 +147,7 @@ class TestShoot(SimilarHelper):
         dupes = self.run_output(capsys, "similar-dupes", "-f", "$filename")
         assert "IMG_0002.JPG" not in dupes and "IMG_0003.JPG" not in dupes
         page = self.temp_path / "report.html"
-        self.run_command("similar-report", "-o", str(page))
+        self.run_command("similar-report", "--all", "-o", str(page))
         html = page.read_text()
         assert html.count('class="card"') == 12  # one card per shot
         assert "IMG_0002.DNG (DNG JPG PP3 XMP)" in html and "IMG_0004.HEIC (HEIC AAE MOV)" in html

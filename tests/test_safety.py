@@ -286,7 +286,7 @@ class TestAnyByteName(SimilarHelper):
         assert any(n.startswith(b"000") and n.endswith(b"caf\xe9.jpg")
                    for n in os.listdir(os.fsencode(root)))
         assert b"caf\xe9.jpg" in csv.read_bytes()
-        self.run_command("similar-report", "-t", "0.01", "-o", str(tmp_path / "r.html"))
+        self.run_command("similar-report", "--all", "-t", "0.01", "-o", str(tmp_path / "r.html"))
         assert "caf\ufffd.jpg" in (tmp_path / "r.html").read_text(encoding="utf-8")
         self.run_command("similar-order", "--clear")
         assert sorted(os.listdir(os.fsencode(root))) == [b"b.jpg", b"caf\xe9.jpg"]

@@ -357,8 +357,8 @@ class TestCommands(SimilarHelper):
         self.run_command("similar-report", "-o", str(page))
         html = page.read_text()
         assert html.count('class="group"') == 3
-        evidence = re.findall(r'<div class="evidence">d = ([0-9.]+) to the kept photo; '
-                              r'(\d+) inliers in the second check</div>', html)
+        evidence = re.findall(r'<div class="evidence">([0-9.]+) from the photo kept; '
+                              r'(\d+) points matched by the second check</div>', html)
         assert len(evidence) == 6 and all(int(n) >= check.MIN_INLIERS for _, n in evidence)
 
     def test_verify_no_is_the_network_alone(self, capsys):

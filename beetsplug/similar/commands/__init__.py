@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import calibrate, dupes, featurize, fields, guard, importing, listing, order, report, review, undo
+from . import (calibrate, dupes, featurize, fields, guard, importing, listing, order, report,
+               review, undo)
 
 if TYPE_CHECKING:
     from beets import ui
