@@ -455,10 +455,10 @@ def test_the_sheet_prints_plain_decimals_and_the_evidence():
     from beetsplug.similar.report import sheet
 
     card = sheet.Card("x.jpg", "1 x.jpg", 0, 1.579e-06, "quality 0.50",
-                      "d = 0.0123 to the kept photo; 57 inliers in the second check")
+                      "0.0123 from the photo kept; 57 points matched by the second check")
     html = sheet._card_html(card, None, "no thumbnail")
-    assert "d = 0.000001579 from previous" in html and "e-06" not in html
-    assert '<div class="evidence">d = 0.0123 to the kept photo; 57 inliers' in html
+    assert "0.000001579 from the photo before" in html and "e-06" not in html
+    assert '<div class="evidence">0.0123 from the photo kept; 57 points matched' in html
 
 
 class TestUnreadable(SimilarHelper):

@@ -81,9 +81,9 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
                               near_check(plugin, lib, opts, chosen) if threshold else None)
     shown = described(key, chosen.weights)
     if not len(ordered.rows):
-        raise UserError(f"none of the {count(len(sel), 'photo')} matched "
-                        f"{'has' if len(sel) == 1 else 'have'} vectors of {shown}; run "
-                        "`beet similar-featurize` first")
+        which = ("the photo matched has no" if len(sel) == 1 else
+                 f"none of the {len(sel)} photos matched have")
+        raise UserError(f"{which} vectors of {shown}; run `beet similar-featurize` first")
     if len(ordered.missing):
         n = len(ordered.missing)
         plugin._log.warning("{} matched {} no vectors of {} and {} left out; run "
@@ -106,7 +106,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
             tx.mutate_many("UPDATE similar_photos SET rank=? WHERE id=?",
                            zip(range(1, len(ordered.rows) + 1),
                                sel.ids[ordered.rows].tolist()))
-        ui.print_(f"stored the ranks of {count(len(ordered.rows), 'photo')}; files not renamed")
+        ui.print_(f"stored ranks of {count(len(ordered.rows), 'photo')}; files not renamed")
         return
     ranked = list(zip(ordered.photos(), range(1, len(ordered.rows) + 1)))
     if opts.rename:
