@@ -163,3 +163,25 @@ def test_the_sheet_frames_each_group_under_its_title(tmp_path):
     assert ('<div class="group" data-group="1"><div class="title">group 1: copy, 2 photos; '
             'keep 0.jpg: larger</div><div class="card"') in page
     assert page.count('class="card"') == 3 and "from the photo before" not in page
+
+
+class TestReportGroups(SimilarHelper):
+    def test_by_default_only_the_groups_are_shown_titled(self, capsys, tmp_path):
+        from beetsplug.similar import samples
+
+        root = self.photos_dir()
+        for i in range(3):
+            samples.save_photo(samples.scene(i, (96, 64)), str(root / f"p{i}.jpg"), i)
+        (root / "p1 (1).jpg").write_bytes((root / "p1.jpg").read_bytes())
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "depth": 1})
+        self.run_command("similar-import", str(root))
+        page = tmp_path / "r.html"
+        out = self.run_output(capsys, "similar-report", "-t", "0.01", "-o", str(page))
+        assert out == f"wrote {page}: 1 group of duplicates, 2 photos\n"
+        text = page.read_text()
+        assert text.count("data:image/jpeg;base64,") == 2
+        assert '<div class="title">group 1: exact, 2 photos; keep p1.jpg: older</div>' in text
+        assert '<div class="evidence">same bytes as the photo kept</div>' in text
+        out = self.run_output(capsys, "similar-report", "-t", "0.01", "-o", str(page), "p0")
+        assert out == f"wrote {page}: no duplicates among 1 photo (--all shows every photo)\n"

@@ -12,8 +12,7 @@ from beets.exceptions import UserError
 
 from ..dupes import copies
 from ..dupes import job as dupes_job
-from ..library.photos import photos
-from ..library.selection import Selection
+from ..library.selection import Selection, select
 from ..numbers import count, plain
 from ..order import job as order_job
 from ..report import sheet
@@ -58,19 +57,20 @@ class _Groups:
         self.titles: dict[int, str] = {}
         self.notes: dict[int, str] = {}  # photo id: kept, and why
         self.evidence: dict[int, str] = {}
-        self.kept: dict[int, int] = {}  # group number: the row kept
+        self.members: dict[int, list] = {}  # group number: its photos, the one kept first
         for n, group in enumerate(groups, start=1):
             members = sel.photos(group.rows)
             decision = copies.choose(keeper, members)
             at = [p.id for p in members].index(decision.keep.id)
-            self.kept[n] = group.rows[at]
+            self.members[n] = [members[at], *members[:at], *members[at + 1:]]
+            kept = group.rows[at]
             self.titles[n] = (f"group {n}: {group.kind}, {count(len(members), 'photo')}; keep "
                               f"{_name(decision.keep)}: {decision.reason}")
             self.notes[decision.keep.id] = f"{group.kind}: kept, {decision.reason}"
-            for row, (dist, inliers) in group.evidence(sel, self.kept[n]).items():
-                if row == self.kept[n]:
+            for row, (dist, inliers) in group.evidence(sel, kept).items():
+                if row == kept:
                     continue
-                same = sel.hashes[row] == sel.hashes[self.kept[n]]
+                same = sel.hashes[row] == sel.hashes[kept]
                 self.evidence[int(sel.ids[row])] = ("same bytes as the photo kept" if same
                                                     else _evidence(dist, inliers))
 
@@ -91,10 +91,7 @@ def _group_cards(lib: Library, sel: Selection, key: str, threshold: float, keepe
                                            check=check)
     groups = with_exact(sel, [g for g in groups if g.kind != "exact"], True)
     told = _Groups(keeper, sel, groups)
-    cards = []
-    for n, group in enumerate(groups, start=1):
-        rows = [told.kept[n], *(r for r in group.rows if r != told.kept[n])]
-        cards += [told.card(p, _name(p), n) for p in sel.photos(rows)]
+    cards = [told.card(p, _name(p), n) for n, members in told.members.items() for p in members]
     return cards, told.titles
 
 
@@ -109,7 +106,7 @@ def _ordered_cards(lib: Library, sel: Selection, key: str, threshold: float, kee
         groups, _ = dupes_job.duplicate_groups(lib, sel, key, threshold,
                                                copy_distance=copy_distance, burst_gap=burst_gap,
                                                check=check)
-    else:  # the chain of similar-order --fast above EXACT_CANDIDATES pictures
+    else:  # not ordered yet: order now, without renaming; its groups are the page's
         big = len(found) > dupes_job.EXACT_CANDIDATES
         ordered = order_job.order(lib, sel, key, "cosine", big, True, threshold=threshold,
                                   burst_gap=burst_gap, check=check)
@@ -135,10 +132,11 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if not opts.output:
         raise UserError("name the page to write: -o report.html")
     output = settings.output_file(opts.output, "-o")
-    found = list(photos(lib, args, plugin.config["sort"].as_str()))
-    if not found:
+    sel = select(lib, args, plugin.config["sort"].as_str())
+    if not len(sel):
         raise settings.no_match(args)
-    sel = Selection.of(lib, found)
+    if opts.all:  # every photo is shown: fetched once
+        sel = Selection.of(lib, sel.photos())
     chosen = settings.feature_settings(plugin, lib)
     key = settings.settings_key(chosen)
     threshold = settings.threshold(plugin, lib, opts, chosen)
@@ -153,13 +151,13 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
                  "one before. " + _distances(threshold, check))
         said = f"{count(len(cards), 'photo')} in order, {groups} framed"
     elif titles:
-        intro = (f"{groups} of duplicates among {count(len(found), 'photo')}, as beet "
+        intro = (f"{groups} of duplicates among {count(len(sel), 'photo')}, as beet "
                  "similar-dupes lists them, the photo kept first. "
                  + _distances(threshold, check))
         said = f"{groups} of duplicates, {count(len(cards), 'photo')}"
     else:
-        intro = f"No duplicates among {count(len(found), 'photo')}."
-        said = f"no duplicates among {count(len(found), 'photo')} (--all shows every photo)"
+        intro = f"No duplicates among {count(len(sel), 'photo')}."
+        said = f"no duplicates among {count(len(sel), 'photo')} (--all shows every photo)"
     page, errors = sheet.render(cards, opts.title or "Similar photos", intro, titles,
                                 settings.threads(plugin), settings.max_pixels(plugin))
     for error in errors:
