@@ -184,9 +184,9 @@ def check_available(name: str, weights: str, timeout: float = 10.0) -> None:
     bb = backbone(name)
     if os.path.isfile(os.path.join(keras_models(), bb.imagenet.rsplit("/", 1)[1])):
         return
-    try:
-        with urllib.request.urlopen(urllib.request.Request(bb.imagenet, method="HEAD"),
-                                    timeout=timeout):
+    try:  # an opener of its own: urlopen's shared one keeps the proxies of its first use
+        with urllib.request.build_opener().open(
+                urllib.request.Request(bb.imagenet, method="HEAD"), timeout=timeout):
             return
     except (OSError, ValueError) as exc:  # no network, refused, timed out, an HTTP error
         raise FeatureConfigError(
