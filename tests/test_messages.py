@@ -9,14 +9,14 @@ from beets.exceptions import UserError
 
 from beetsplug.similar import samples
 
-from .conftest import SimilarHelper
+from .conftest import SimilarHelper, run_beet, write_config
 
 MODEL = {"weights": "none", "model": "mobilenet_v3_small"}
 SIZE = (96, 64)
 
 
-def photos_in(folder, count: int, start: int = 0) -> None:
-    for i in range(start, start + count):
+def photos_in(folder, count: int) -> None:
+    for i in range(count):
         samples.save_photo(samples.scene(i, SIZE), str(folder / f"p{i:02d}.jpg"), seed=i)
 
 
@@ -52,7 +52,8 @@ class TestSettings(SimilarHelper):
 
 class TestReadOnlyLibrary(SimilarHelper):
     """A library database that cannot be written (its file or folder
-    read-only), as SQLite reports it to every connection of this process."""
+    read-only): SQLite reports it as it does for the library's connection
+    made read-only here."""
 
     def read_only(self) -> None:
         self.lib._connection().execute("PRAGMA query_only = 1")
@@ -148,6 +149,24 @@ class TestOffline(SimilarHelper):
         bb = BACKBONES["xception"]
         (offline / bb.imagenet.rsplit("/", 1)[1]).write_bytes(b"weights")
         check_available("xception", "imagenet")
+
+
+@pytest.mark.slow
+def test_a_new_user_offline_reads_one_line(tmp_path, offline, monkeypatch):
+    """The real command line, a fresh library, the default network."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    photos_in(root, 12)
+    beetsdir = write_config(tmp_path / "beets")
+    monkeypatch.delenv("KERAS_HOME")  # ~/.keras of the new user's home
+    run_beet(beetsdir, "similar-import", str(root))
+    proc = run_beet(beetsdir, "similar-dupes", check=False)
+    name = "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(
+        "error: similar: the ImageNet weights of xception are not on this machine")
+    assert f"copy {name} (from https://" in proc.stderr
+    assert f"into {beetsdir / '.keras' / 'models'}, or set similar.weights" in proc.stderr
 
 
 @pytest.mark.slow
