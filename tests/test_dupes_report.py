@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -60,7 +61,7 @@ class TestDupes(SimilarHelper):
                                     noted[0].split("  (same bytes as ")[1][:-1]} == pair
         assert "exact copies: 1 (same bytes as another photo, in 1 set)" in out
         exact = self.run_output(capsys, "similar-dupes", "--exact", "-f", "$origname")
-        assert "group 1: exact, 2 photos" in exact and "1 groups" in exact
+        assert "group 1: exact, 2 photos" in exact and "1 group (1 exact)" in exact
         assert "exact copies: 1 (same bytes as another photo, in 1 set)" in exact
 
     def test_tag_and_move(self, scenes_dir, capsys):
@@ -74,9 +75,35 @@ class TestDupes(SimilarHelper):
         self.run_command("similar-undo")
         assert not os.listdir(root / "duplicates")
 
+    @pytest.mark.slow
+    def test_the_report_shows_the_groups_as_similar_dupes_lists_them(self, scenes_dir, capsys,
+                                                                      tmp_path):
+        self.prepare(scenes_dir)
+        listed = self.run_output(capsys, "similar-dupes", "-t", THRESHOLD, "-f", "$filename")
+        titles = re.findall(r"^group \d+: .*$", listed, re.M)
+        members = sum(int(n) for n in re.findall(r"^group \d+: \w+, (\d+) photos", listed,
+                                                  re.M))
+        page, every = tmp_path / "groups.html", tmp_path / "all.html"
+        out = self.run_output(capsys, "similar-report", "-t", THRESHOLD, "-o", str(page))
+        assert out == f"wrote {page}: {len(titles)} groups of duplicates, {members} photos\n"
+        text = page.read_text()
+        assert re.findall(r'<div class="title">(.*?)</div>', text) == [
+            html.escape(t) for t in titles]
+        assert text.count("data:image/jpeg;base64,") == members < 37
+        assert "same bytes as the photo kept" in text and " from the photo kept" in text
+        assert "from the photo before" not in text and not re.search(r"d = \d", text)
+        out = self.run_output(capsys, "similar-report", "--all", "-t", THRESHOLD, "-o",
+                              str(every))
+        assert out == f"wrote {every}: 37 photos in order, {len(titles)} groups framed\n"
+        assert every.stat().st_size > page.stat().st_size
+
     def test_bad_threshold(self):
         from beets.exceptions import UserError
 
+        from beetsplug.similar import samples
+
+        samples.save_photo(samples.scene(1, (64, 48)), str(self.photos_dir() / "a.jpg"), 1)
+        self.run_command("similar-import", str(self.photos_dir()))
         self.config["similar"]["threshold"] = "lots"
         with pytest.raises(UserError, match="threshold"):
             self.run_command("similar-dupes")
@@ -99,11 +126,12 @@ class TestReport(SimilarHelper):
         self.run_command("similar-featurize")
         self.run_command("similar-order")
         page = tmp_path / "report.html"
-        out = self.run_output(capsys, "similar-report", "-t", THRESHOLD, "-o", str(page))
-        assert f"wrote {page}: 36 photos" in out
+        out = self.run_output(capsys, "similar-report", "--all", "-t", THRESHOLD, "-o",
+                              str(page))
+        assert f"wrote {page}: 36 photos in order" in out
         text = page.read_text()
         assert text.count("data:image/jpeg;base64,") == 36 and 'class="group"' in text
-        assert "0001-photo_" in text and "d = " in text
+        assert "0001-photo_" in text and " from the photo before</div>" in text
         assert "src=\"http" not in text and "href=" not in text  # nothing outside the file
 
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -119,3 +147,42 @@ class TestReport(SimilarHelper):
         img = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
         assert img.std() > 20  # not blank
         assert len(np.unique(img.reshape(-1, 3)[::7], axis=0)) > 500  # photos, not flat colour
+
+
+def test_the_sheet_frames_each_group_under_its_title(tmp_path):
+    from beetsplug.similar import samples
+    from beetsplug.similar.report.sheet import Card, render
+
+    paths = [samples.save_photo(samples.scene(i, (64, 48)), str(tmp_path / f"{i}.jpg"), i)
+             for i in range(3)]
+    cards = [Card(paths[0], "0.jpg", 1, None, "kept"),
+             Card(paths[1], "1.jpg", 1, None, evidence="0.01 from the photo kept"),
+             Card(paths[2], "2.jpg", None, None)]
+    page, errors = render(cards, "Mine", "1 group of duplicates <here>",
+                          {1: "group 1: copy, 2 photos; keep 0.jpg: larger"}, threads=1)
+    assert not errors and "<p>1 group of duplicates &lt;here&gt;</p>" in page
+    assert ('<div class="group" data-group="1"><div class="title">group 1: copy, 2 photos; '
+            'keep 0.jpg: larger</div><div class="card"') in page
+    assert page.count('class="card"') == 3 and "from the photo before" not in page
+
+
+class TestReportGroups(SimilarHelper):
+    def test_by_default_only_the_groups_are_shown_titled(self, capsys, tmp_path):
+        from beetsplug.similar import samples
+
+        root = self.photos_dir()
+        for i in range(3):
+            samples.save_photo(samples.scene(i, (96, 64)), str(root / f"p{i}.jpg"), i)
+        (root / "p1 (1).jpg").write_bytes((root / "p1.jpg").read_bytes())
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "depth": 1})
+        self.run_command("similar-import", str(root))
+        page = tmp_path / "r.html"
+        out = self.run_output(capsys, "similar-report", "-t", "0.01", "-o", str(page))
+        assert out == f"wrote {page}: 1 group of duplicates, 2 photos\n"
+        text = page.read_text()
+        assert text.count("data:image/jpeg;base64,") == 2
+        assert '<div class="title">group 1: exact, 2 photos; keep p1.jpg: older</div>' in text
+        assert '<div class="evidence">same bytes as the photo kept</div>' in text
+        out = self.run_output(capsys, "similar-report", "-t", "0.01", "-o", str(page), "p0")
+        assert out == f"wrote {page}: no duplicates among 1 photo (--all shows every photo)\n"

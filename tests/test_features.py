@@ -106,6 +106,9 @@ def test_bad_settings_say_what_to_do(tmp_path):
         model_key("xception", 0, "none")
     with pytest.raises(FeatureConfigError, match="has no candidate layer 'block99'; use a depth"):
         model_key("xception", "block99", "none")
+    for bad in ([1, 2], 1.5, True, {"a": 1}):  # a YAML list, float, boolean or mapping
+        with pytest.raises(FeatureConfigError, match="depth is one number from 1 to 7"):
+            model_key("xception", bad, "none")
     assert model_key("xception", "block9_sepconv1_act", "none") == \
         model_key("xception", 5, "none") == "xception/block9_sepconv1_act/none-seed0"
     with pytest.raises(FeatureConfigError, match="no file at"):

@@ -101,6 +101,8 @@ class TestFeaturize(SimilarHelper):
         assert vectors.models(self.lib) == {MODEL: 35}
 
     def test_bad_config_is_a_user_error(self):
+        samples.save_photo(samples.scene(1, (64, 48)), str(self.photos_dir() / "a.jpg"), 1)
+        self.run_command("similar-import", str(self.photos_dir()))
         self.config["similar"]["model"] = "alexnet"
         with pytest.raises(UserError, match="unknown model 'alexnet'"):
             self.run_command("similar-featurize")

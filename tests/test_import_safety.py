@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -123,7 +124,7 @@ class TestReimport(SimilarHelper):
                       (jpeg.id, np.ones(2, np.float32).tobytes(), jpeg.hash))
         photo(root, "IMG_1.DNG", 1)  # the RAW, copied from the card later
         out = self.run_output(capsys, "similar-import", str(root))
-        assert "1 new" in out and "1 photos are now companions of another" in out
+        assert "1 new" in out and "1 photo is now a companion of another" in out
         assert shot_files(self.lib) == {"IMG_1.DNG": ["IMG_1.JPG"], "IMG_2.JPG": []}
         raw = photos(self.lib, ["origname:IMG_1.DNG"]).get()
         assert raw.rank == 7 and raw["label"] == "keep"  # the shot keeps its place
@@ -184,14 +185,71 @@ class TestMovedFolder(SimilarHelper):
         os.remove(root / "img_2.jpg")
         out = self.run_output(capsys, "similar-import", str(root))
         line = [x for x in out.splitlines() if "missing" in x]
-        assert line == [f"1 photos in the library are missing from disk (first: "
-                        f"{root / 'img_2.jpg'}): import the folder they were moved to, or "
-                        f"forget them with `beet similar-import --forget-missing {root}`"]
+        assert line == [f"1 photo in the library is missing from disk (first: "
+                        f"{root / 'img_2.jpg'}): import the folder it was moved to, or "
+                        f"forget it with `beet similar-import --forget-missing {root}`"]
         assert len(list(photos(self.lib))) == 3  # not forgotten unless asked
         out = self.run_output(capsys, "similar-import", "--forget-missing", str(root))
-        assert "forgot 1 photos whose files are gone" in out
+        assert "forgot 1 photo whose file is gone" in out
         assert sorted(p.filepath.name for p in photos(self.lib)) == ["img_0.jpg", "img_1.jpg"]
         assert tree(root) == ["img_0.jpg", "img_1.jpg"]
+
+
+def dated(folder, name: str, seed: int, when: str) -> str:
+    """A photo whose EXIF says it was taken ``when`` (EXIF's own text)."""
+    exif = samples.exif_for(seed)
+    exif[0x0132] = exif.get_ifd(0x8769)[0x9003] = when
+    path = str(folder / name)
+    samples.scene(seed, SIZE).save(path, exif=exif)
+    return path
+
+
+@pytest.fixture
+def east_of_utc(monkeypatch):
+    """Local time nine hours ahead of UTC, as in Tokyo."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+class TestDates(SimilarHelper):
+    def test_dates_past_either_end_of_the_calendar_are_unknown(self, capsys, east_of_utc):
+        root = self.photos_dir()
+        dated(root, "unset.jpg", 1, "0001:01:01 00:00:00")  # a camera's unset clock
+        dated(root, "last.jpg", 2, "9999:12:31 23:59:59")  # year 10000 in UTC
+        dated(root, "good.jpg", 3, "2021:06:05 10:11:12")
+        out = self.run_output(capsys, "similar-import", str(root))
+        assert "imported 3 new" in out
+        taken = {p.filepath.name: (p.taken, p.year) for p in photos(self.lib)}
+        assert taken["unset.jpg"] == taken["last.jpg"] == (0.0, 0)
+        assert taken["good.jpg"][1] == 2021
+        assert self.run_output(capsys, "similar-ls", "-f", "$filename [$taken]",
+                               "unset.jpg").strip() == "unset.jpg []"
+
+
+class TestHidden(SimilarHelper):
+    def test_hidden_photos_are_counted_and_imported_when_asked(self, capsys):
+        root = self.photos_dir()
+        photo(root, "A.JPG", 1)
+        photo(root, ".B.JPG", 2)
+        photo(root / ".private", "C.JPG", 3)
+        (root / "._A.JPG").write_bytes(b"\0\5\26\7 AppleDouble")  # macOS metadata
+        (root / ".DS_Store").write_bytes(b"\0")
+        out = self.run_output(capsys, "similar-import", str(root))
+        assert out.splitlines()[-1] == (
+            "imported 1 new, 0 updated, 0 unchanged, 0 skipped (bad files), 0 not images, "
+            "2 hidden photos passed over (a name or folder starting with a dot; --hidden "
+            "imports them)")
+        out = self.run_output(capsys, "similar-import", "--hidden", str(root))
+        assert out.splitlines()[-1] == ("imported 2 new, 0 updated, 1 unchanged, 0 skipped "
+                                        "(bad files), 1 not an image")  # .DS_Store
+        assert sorted(p.filepath.name for p in photos(self.lib)) == [".B.JPG", "A.JPG", "C.JPG"]
+        # Once in the library, they are not counted again, nor missing.
+        out = self.run_output(capsys, "similar-import", str(root))
+        assert "hidden" not in out and "missing" not in out and "1 unchanged" in out
+        assert len(photos(self.lib)) == 3
 
 
 class TestOddFiles(SimilarHelper):

@@ -3,6 +3,7 @@ the keeper rules and the kinds of groups, on generated photos."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from beetsplug.similar.keep.rules import Keeper, KeepRuleError
 from beetsplug.similar.library.photos import photos
 
 from .conftest import SimilarHelper
+from .test_trash import trash_home  # noqa: F401 (a fixture)
 
 MODEL = {"weights": "none", "model": "mobilenet_v3_small", "depth": 1}
 WHEN = datetime(2022, 7, 14, 18, 30, 0)
@@ -212,3 +214,30 @@ def test_quality_alone_is_the_parts_quality():
                       format=rng.choice(["JPEG", "NEF", "png", "", None]))
         for order in (score.FORMATS, ("PNG", "JPEG")):
             assert score.quality(photo, order) == score.parts(photo, order).quality
+
+
+def test_names_with_a_newline_are_weighed_like_any_other():
+    from beetsplug.similar.library.selection import Facts
+
+    def fact(pid, name):
+        return Facts(id=pid, path=f"/p/{name}".encode(), origname=name, width=64, height=48)
+
+    keeper = Keeper(["largest"])
+    decision = keeper.choose([fact(1, "new\nline (1).jpg"), fact(2, "new\nline.jpg")])
+    assert (decision.keep.id, decision.reason) == (2, "not a copy's name")
+    assert keeper.choose([fact(1, "new\nline.jpg"), fact(2, "copy.jpg")]).keep.id == 1
+
+
+class TestNewlineNames(SimilarHelper):
+    def test_an_exact_copy_of_a_photo_named_with_a_newline(self, capsys, trash_home):
+        root = self.photos_dir()
+        odd = samples.save_photo(samples.scene(5, (96, 64)), str(root / "new\nline.jpg"), seed=5)
+        (root / "copy.jpg").write_bytes(open(odd, "rb").read())
+        os.utime(odd, (1e9, 1e9))
+        os.utime(root / "copy.jpg", (1e9, 1e9))  # no rule decides: the names do
+        self.config["similar"].set(MODEL)
+        self.run_command("similar-import", str(root))
+        out = self.run_output(capsys, "similar-dupes", "-e", "-f", "$id")
+        assert "group 1: exact, 2 photos; keep copy.jpg: imported first" in out
+        out = self.run_output(capsys, "similar-dupes", "-e", "--trash")
+        assert "sent 1 photo (1 file" in out and os.listdir(root) == ["copy.jpg"]

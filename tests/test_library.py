@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import sqlite3
@@ -174,3 +176,92 @@ def test_real_command_line(tmp_path):
     music = sqlite3.connect(beetsdir / "library.db").execute(
         "SELECT name FROM sqlite_master WHERE type='table'").fetchall()
     assert {("items",), ("similar_photos",), ("similar_features",)} <= set(music)
+
+
+class TestPhotosUnderBeetsDirectory(SimilarHelper):
+    """Photos stay where they are: a row keeps its absolute path when beets'
+    ``directory:`` (where the music goes) changes."""
+
+    def test_rows_keep_pointing_at_their_files_when_the_directory_changes(self, monkeypatch):
+        top = self.lib.directory.decode()
+        shoot = os.path.join(top, "shoot")
+        for i in range(2):
+            samples.save_photo(samples.scene(i, (64, 48)), os.path.join(shoot, f"{i}.jpg"), i)
+        self.run_command("similar-import", shoot)
+        with self.lib.transaction() as tx:
+            stored = sorted(bytes(p) for (p,) in tx.query("SELECT path FROM similar_photos"))
+        assert stored == [os.fsencode(os.path.join(shoot, f"{i}.jpg")) for i in range(2)]
+
+        moved = Library(self.lib.path, str(self.temp_path / "elsewhere"))
+        ensure_schema(moved)
+        assert sorted(p.path for p in photos(moved)) == stored
+        assert all(os.path.exists(p.path) for p in photos(moved))
+        # Folder queries: absolute, and relative to the current folder.
+        assert len(photos(moved, [shoot])) == len(photos(moved, [f"path:{shoot}"])) == 2
+        monkeypatch.chdir(top)
+        assert len(photos(moved, ["path:shoot/1.jpg"])) == 1
+        assert len(photos(moved, ["path:elsewhere"])) == 0
+
+
+def relative_rows(lib, names) -> None:
+    """Rows as a version before absolute paths stored them under beets'
+    directory: relative to it, and no mark that they were made absolute."""
+    with lib.transaction() as tx:
+        tx.mutate("DELETE FROM similar_counters WHERE name = 'paths_absolute'")
+        tx.mutate_many("INSERT INTO similar_photos (path, hash) VALUES (?, ?)",
+                       [(os.fsencode(f"shoot/{n}"), n) for n in names])
+
+
+def test_relative_rows_are_made_absolute_once(tmp_path):
+    music = tmp_path / "music"
+    lib = Library(str(tmp_path / "lib.db"), str(music))
+    ensure_schema(lib)
+    relative_rows(lib, ["a.jpg", "b.jpg"])
+    with lib.transaction() as tx:  # a trash run kept one, as trash/store.py writes it
+        tx.script("CREATE TABLE similar_trash_rows (run_id INTEGER, photo_id INTEGER, "
+                  "role TEXT, keeper_id INTEGER, data TEXT)")
+        snap = {"similar_photos": [{"id": 9, "path": {"$b": "c2hvb3QvYy5qcGc="}}],  # shoot/c.jpg
+                "similar_companions": []}
+        tx.mutate("INSERT INTO similar_trash_rows VALUES (1, 9, 'extra', NULL, ?)",
+                  (json.dumps(snap),))
+    ensure_schema(Library(str(tmp_path / "lib.db"), str(music)))
+
+    conn = sqlite3.connect(tmp_path / "lib.db")
+    assert sorted(bytes(p) for (p,) in conn.execute("SELECT path FROM similar_photos")) == \
+        [os.fsencode(music / "shoot" / n) for n in ("a.jpg", "b.jpg")]
+    (data,) = conn.execute("SELECT data FROM similar_trash_rows").fetchone()
+    kept = json.loads(data)["similar_photos"][0]["path"]["$b"]
+    assert base64.b64decode(kept) == os.fsencode(music / "shoot" / "c.jpg")
+    # Done once: a later change of directory moves nothing.
+    other = Library(str(tmp_path / "lib.db"), str(tmp_path / "other"))
+    ensure_schema(other)
+    assert sorted(p.path for p in photos(other)) == \
+        [os.fsencode(music / "shoot" / n) for n in ("a.jpg", "b.jpg")]
+
+
+def test_an_interrupted_migration_goes_on_where_it_stopped(tmp_path, monkeypatch):
+    from beetsplug.similar.library import paths
+
+    music = tmp_path / "music"
+    lib = Library(str(tmp_path / "lib.db"), str(music))
+    ensure_schema(lib)
+    relative_rows(lib, [f"{i}.jpg" for i in range(7)])
+    original = paths._absolute
+    calls = []
+
+    def killed_after_two(directory, path):
+        calls.append(path)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return original(directory, path)
+
+    monkeypatch.setattr(paths, "_absolute", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        paths.make_absolute(lib, chunk=2)
+    monkeypatch.setattr(paths, "_absolute", original)
+    with lib.transaction() as tx:
+        stored = [bytes(p) for (p,) in tx.query("SELECT path FROM similar_photos ORDER BY id")]
+    assert [os.path.isabs(p) for p in stored] == [True, True] + [False] * 5  # chunk by chunk
+    paths.make_absolute(lib, chunk=2)
+    assert sorted(p.path for p in photos(lib)) == \
+        sorted(os.fsencode(music / "shoot" / f"{i}.jpg") for i in range(7))

@@ -134,8 +134,10 @@ class TestOrder(SimilarHelper):
         self.run_command("similar-import", str(root))
         out = self.run_output(capsys, "similar-order", "--fast", "--no-rename")
         assert "ordered 36 photos (fast" in out
-        assert any("1 matched photos have no" in r.getMessage() for r in caplog.records)
-        with pytest.raises(UserError, match="no featurized photos"):
+        assert any("1 photo matched has no vectors of" in r.getMessage()
+                   for r in caplog.records)
+        with pytest.raises(UserError, match="^the photo matched has no vectors of "
+                                            "mobilenet_v3_small/"):
             self.run_command("similar-order", "origname:late.jpg")
 
     def test_outside_file_with_target_name_is_kept(self, scenes_dir):

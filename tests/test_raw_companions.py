@@ -147,7 +147,7 @@ class TestShoot(SimilarHelper):
         dupes = self.run_output(capsys, "similar-dupes", "-f", "$filename")
         assert "IMG_0002.JPG" not in dupes and "IMG_0003.JPG" not in dupes
         page = self.temp_path / "report.html"
-        self.run_command("similar-report", "-o", str(page))
+        self.run_command("similar-report", "--all", "-o", str(page))
         html = page.read_text()
         assert html.count('class="card"') == 12  # one card per shot
         assert "IMG_0002.DNG (DNG JPG PP3 XMP)" in html and "IMG_0004.HEIC (HEIC AAE MOV)" in html
@@ -248,7 +248,7 @@ class TestShoot(SimilarHelper):
         jpeg = Photo(self.lib, **samples_record(root / "IMG_0002.JPG"))
         jpeg.add(self.lib)
         out = self.run_output(capsys, "similar-import", str(root))
-        assert "1 photos are now companions of another" in out
+        assert "1 photo is now a companion of another" in out
         assert "IMG_0002.JPG" in shot_files(self.lib)["IMG_0002.DNG"]
         assert "IMG_0002.JPG" not in shot_files(self.lib)
 

@@ -315,9 +315,9 @@ def test_a_raw_preview_is_upright(tmp_path):
 
 
 class TestPhotosInBeetsDirectory(ReviewHelper):
-    """Photos under beets' ``directory:`` are stored relative to it, and
-    resolved through a setting beets keeps per thread: the review's request
-    threads and the decoding threads must see it too."""
+    """Photos under beets' ``directory:``: the review's request threads and
+    the decoding threads find them (beets keeps the directory per thread;
+    the rows of an older version are relative to it)."""
 
     def test_review_server_and_calibration_threads_find_them(self, trash_home):
         root = Path(os.fsdecode(self.lib.directory)) / "shoot"
@@ -329,7 +329,7 @@ class TestPhotosInBeetsDirectory(ReviewHelper):
         self.run_command("similar-import", str(root))
         with self.lib.transaction() as tx:
             stored = [os.fsdecode(p) for (p,) in tx.query("SELECT path FROM similar_photos")]
-        assert stored and not any(os.path.isabs(p) for p in stored)  # relative, as beets keeps them
+        assert stored and all(os.path.isabs(p) for p in stored)  # absolute (library/paths.py)
 
         # Calibration decodes in worker threads: every photo is read.
         self.run_command("similar-calibrate")

@@ -249,9 +249,9 @@ class TestFastOnRealPhotos(SimilarHelper):
         groups = self.groups(capsys)
         monkeypatch.setattr(dupes_job, "EXACT_CANDIDATES", 20)
         page = tmp_path / "report.html"
-        out = self.run_output(capsys, "similar-report", "-o", str(page))
-        assert f"72 photos, {len(groups)} groups framed" in out and groups
+        out = self.run_output(capsys, "similar-report", "--all", "-o", str(page))
+        assert f"72 photos in order, {len(groups)} groups framed" in out and groups
         html = page.read_text()
         assert html.count('class="name"') == 72 and html.count("data-group=") == len(groups)
-        assert html.count(" from previous</div>") == 71  # distances read a block at a time
+        assert html.count(" from the photo before</div>") == 71  # read a block at a time
         assert all(p.rank == 0 for p in photos(self.lib))  # nothing stored

@@ -217,7 +217,7 @@ class TestTrash(SimilarHelper):
         root = self.copies(keeper_sidecar=True, extra_sidecar=None)
         copy = sha(root / "copy.jpg")
         capsys.readouterr()
-        with pytest.raises(UserError, match="no featurized photos"):  # it orders next
+        with pytest.raises(UserError, match="no vectors of .*; run `beet similar-featurize`"):
             self.run_command("similar-order", "--copies", "trash")
         assert "sent 1 photo (1 file," in capsys.readouterr().out
         assert [v[0] for v in trashed(self.data).values()] == [copy]

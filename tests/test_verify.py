@@ -278,12 +278,12 @@ class TestCache(SimilarHelper):
         assert third.checked == 1
 
     def test_photos_stored_under_beets_directory_are_read(self):
-        # beets keeps their paths relative to its directory: SQL must expand them
+        # stored absolute, as everywhere (library/paths.py)
         folder = Path(os.fsdecode(self.lib.directory)) / "shoot"
         folder.mkdir(parents=True)
         ids = self.imported_pair(folder)
         with self.lib.transaction() as tx:
-            assert not any(os.path.isabs(os.fsdecode(p))
+            assert all(os.path.isabs(os.fsdecode(p))
                            for (p,) in tx.query("SELECT path FROM similar_photos"))
         verifier = Verifier(self.lib)
         assert verifier([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [True]
@@ -357,8 +357,8 @@ class TestCommands(SimilarHelper):
         self.run_command("similar-report", "-o", str(page))
         html = page.read_text()
         assert html.count('class="group"') == 3
-        evidence = re.findall(r'<div class="evidence">d = ([0-9.]+) to the kept photo; '
-                              r'(\d+) inliers in the second check</div>', html)
+        evidence = re.findall(r'<div class="evidence">([0-9.]+) from the photo kept; '
+                              r'(\d+) points matched by the second check</div>', html)
         assert len(evidence) == 6 and all(int(n) >= check.MIN_INLIERS for _, n in evidence)
 
     def test_verify_no_is_the_network_alone(self, capsys):
@@ -456,10 +456,10 @@ def test_the_sheet_prints_plain_decimals_and_the_evidence():
     from beetsplug.similar.report import sheet
 
     card = sheet.Card("x.jpg", "1 x.jpg", 0, 1.579e-06, "quality 0.50",
-                      "d = 0.0123 to the kept photo; 57 inliers in the second check")
+                      "0.0123 from the photo kept; 57 points matched by the second check")
     html = sheet._card_html(card, None, "no thumbnail")
-    assert "d = 0.000001579 from previous" in html and "e-06" not in html
-    assert '<div class="evidence">d = 0.0123 to the kept photo; 57 inliers' in html
+    assert "0.000001579 from the photo before" in html and "e-06" not in html
+    assert '<div class="evidence">0.0123 from the photo kept; 57 points matched' in html
 
 
 class TestUnreadable(SimilarHelper):

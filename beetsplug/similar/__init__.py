@@ -30,42 +30,42 @@ class SimilarPlugin(BeetsPlugin):
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name)
-        self.config.add(
-            {
-                # similar-import / similar-ls
-                "format": "$path",
-                "sort": "path+",
-                "threads": 4,
-                "max_pixels": DEFAULT_MAX_PIXELS,
-                # files that follow their photo (by name stem or full name)
-                "sidecars": list(SIDECARS),
-                # similar-dupes / similar-order: which photo of a group to keep
-                "keep": ["quality", "largest", "oldest"],
-                "formats": list(FORMATS),  # best first, for quality and keep: format
-                "burst_gap": 2.0,  # seconds between frames of one burst
-                # similar-featurize
-                "auto": False,
-                "model": "xception",
-                "depth": "auto",  # the calibrated layer, or 1.., or a layer's name
-                "weights": "imagenet",
-                "batch_size": 16,
-                "dtype": "float16",
-                # similar-order
-                "metric": "euclidean",
-                "improve": True,
-                "rename_format": "$rankpad-$origname",
-                "dupes_folder": "duplicates",
-                # similar-dupes / similar-report / similar-order: cosine distance
-                # under which photos are near-duplicates; auto: calibrated
-                "threshold": "auto",
-                # similar-calibrate: how many photos to measure
-                "calibration_sample": 300,
-                # threshold auto: expected wrong near-duplicate partners per photo
-                "false_matches": 0.01,
-                "verify": True,  # check the network's candidate pairs geometrically
-                "verify_candidates": 4.0,  # unrelated candidates per photo, checked
-            }
-        )
+        defaults = {
+            # similar-import / similar-ls
+            "format": "$path",
+            "sort": "path+",
+            "threads": 4,
+            "max_pixels": DEFAULT_MAX_PIXELS,
+            # files that follow their photo (by name stem or full name)
+            "sidecars": list(SIDECARS),
+            # similar-dupes / similar-order: which photo of a group to keep
+            "keep": ["quality", "largest", "oldest"],
+            "formats": list(FORMATS),  # best first, for quality and keep: format
+            "burst_gap": 2.0,  # seconds between frames of one burst
+            # similar-featurize
+            "auto": False,
+            "model": "xception",
+            "depth": "auto",  # the calibrated layer, or 1.., or a layer's name
+            "weights": "imagenet",
+            "batch_size": 16,
+            "dtype": "float16",
+            # similar-order
+            "metric": "euclidean",
+            "improve": True,
+            "rename_format": "$rankpad-$origname",
+            "dupes_folder": "duplicates",
+            # similar-dupes / similar-report / similar-order: cosine distance
+            # under which photos are near-duplicates; auto: calibrated
+            "threshold": "auto",
+            # similar-calibrate: how many photos to measure
+            "calibration_sample": 300,
+            # threshold auto: expected wrong near-duplicate partners per photo
+            "false_matches": 0.01,
+            "verify": True,  # check the network's candidate pairs geometrically
+            "verify_candidates": 4.0,  # unrelated candidates per photo, checked
+        }
+        self.config.add(defaults)
+        self.known_keys = frozenset(defaults)  # any other key is a typo (commands/guard.py)
         self.register_listener("library_opened", self.library_opened)
         self.register_listener("similar_import_done", self.import_done)
 

@@ -17,3 +17,8 @@ def plain(value: float, verbose: bool = False) -> str:
     if not math.isfinite(value) or value == 0:
         return f"{value:g}"
     return np.format_float_positional(value, precision=4, fractional=False, trim="-")
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 photo``, ``2 photos``: ``plural`` when adding an s will not do."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

@@ -19,18 +19,28 @@ from ..features.extractor import (
     BACKBONES,
     FeatureConfigError,
     FeatureExtractor,
+    check_available,
+    described,
     family_key,
 )
 from ..library.photos import photos
 from ..numbers import plain
 from ..progress import Progress
-from . import settings
+from . import guard, settings
 from .existing import existing_vectors
 
 if TYPE_CHECKING:
     from beets.library import Library
 
     from .. import SimilarPlugin
+
+
+def weights_at_hand(model: str, weights: str) -> None:
+    """Stop before any work when the network's weights cannot be had."""
+    try:
+        check_available(model, weights)
+    except FeatureConfigError as exc:
+        raise UserError(f"similar: {exc}") from None
 
 
 def _extractor(plugin: SimilarPlugin, model: str, weights: str) -> FeatureExtractor:
@@ -65,7 +75,8 @@ def calibrate(plugin: SimilarPlugin, lib: Library, model: str, weights: str, fou
             on_progress=progress.update)
     except KeyboardInterrupt:
         kept = "the previous one is kept" if store.load(lib, family) else "none was stored"
-        raise UserError(f"calibration of {family} interrupted; {kept}") from None
+        raise UserError(f"calibration of {described(family, weights)} interrupted; {kept}"
+                        ) from None
     finally:
         if progress is not None:
             progress.close()
@@ -85,7 +96,9 @@ def stored_or_new(plugin: SimilarPlugin, lib: Library, model: str, weights: str,
     size = settings.calibration_sample(plugin)
     everything = list(photos(lib, sort=""))
     job.check_enough(len(everything), "in the library")  # the only line when too few
-    ui.print_(f"calibrating {family} first on {min(size, len(everything))} photos, for "
+    weights_at_hand(model, weights)
+    ui.print_(f"calibrating {described(family, weights)} first on "
+              f"{min(size, len(everything))} photos, for "
               f"{needed_for} (see `beet similar-calibrate`)")
     return calibrate(plugin, lib, model, weights, everything, size)
 
@@ -121,8 +134,8 @@ def table(calibration: store.Calibration, partners: float, n: int, weights: str 
     ``n`` photos."""
     made = datetime.datetime.fromtimestamp(calibration.made).strftime("%Y-%m-%d %H:%M")
     pairs = calibration.layers[0].tail.pairs
-    lines = [f"{calibration.family}: {calibration.sample} photos and as many augmented "
-             f"copies, {made}; {pairs} pairs of different photos measured",
+    lines = [f"{described(calibration.family, weights)}: {calibration.sample} photos and as "
+             f"many augmented copies, {made}; {pairs} pairs of different photos measured",
              f"thresholds for {n} photos and {plain(partners)} expected wrong partners "
              "per photo (similar.false_matches)",
              f"  depth  {'layer':24} {'dim':>5} {'AUC':>6} {'threshold':>10} {'recall':>7} "
@@ -156,8 +169,12 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
             raise UserError(f"{model} with weights {opts.weights or weights} is not "
                             "calibrated yet; run `beet similar-calibrate`")
     else:
+        guard.check_writable(lib, "similar-calibrate")
+        weights_at_hand(model, weights)
         size = opts.sample or settings.calibration_sample(plugin)
         found = list(photos(lib, args, plugin.config["sort"].as_str()))
+        if not found:
+            raise settings.no_match(args)
         try:
             calibration = calibrate(plugin, lib, model, weights, found, size)
         except (job.CalibrationError, FeatureConfigError) as exc:
@@ -175,7 +192,8 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
                              "on your own photos")
     cmd.parser.usage += " [QUERY]"
     p = cmd.parser
-    p.add_option("-m", "--model", dest="model", help="backbone (default: similar.model)")
+    p.add_option("-m", "--model", dest="model",
+                 help="backbone: " + ", ".join(BACKBONES) + " (default: similar.model)")
     p.add_option("-w", "--weights", dest="weights", help="imagenet, none, or a weights file")
     p.add_option("-s", "--sample", type="int",
                  help="photos to measure (default: similar.calibration_sample, 300)")

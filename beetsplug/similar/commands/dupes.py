@@ -16,10 +16,11 @@ from beets.exceptions import UserError
 from ..dupes import copies
 from ..dupes import job as dupes_job
 from ..dupes.kinds import KINDS
+from ..features.extractor import described
 from ..library.selection import select
-from ..numbers import plain
+from ..numbers import count, plain
 from ..verify.config import near_check
-from . import extras, settings
+from . import extras, guard, settings
 from .renaming import check_no_unfinished
 
 if TYPE_CHECKING:
@@ -56,8 +57,13 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
 
 def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if opts.action:
+        if not opts.dry_run:
+            flag = "tag" if opts.action == "mark" else opts.action
+            guard.check_writable(lib, f"similar-dupes --{flag}")
         check_no_unfinished(lib)  # an interrupted run must be finished first
     sel = select(lib, args, plugin.config["sort"].as_str())
+    if not len(sel):
+        raise settings.no_match(args)
     named = _kinds(opts)
     kinds = named or KINDS
     keeper = settings.keeper(plugin)
@@ -73,9 +79,10 @@ def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     groups = with_exact(sel, [g for g in groups if g.kind in kinds and g.kind != "exact"],
                         "exact" in kinds)
     if len(missing):
-        plugin._log.warning("{} matched photos have no {} vectors: only exact copies "
-                            "are found for them; run `beet similar-featurize`",
-                            len(missing), key)
+        plugin._log.warning("{} matched {} no vectors of {}: only exact copies are found "
+                            "for {}; run `beet similar-featurize`", count(len(missing), "photo"),
+                            "has" if len(missing) == 1 else "have",
+                            described(key, chosen.weights), "it" if len(missing) == 1 else "them")
     fmt = opts.format or plugin.config["format"].as_str()
     # The evidence reads the group's vectors: only when the template shows it.
     shows_evidence = any(name in fmt for name in dupes_job.EVIDENCE)
@@ -91,7 +98,7 @@ def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         same = _same_bytes(keeper, at, members, weighed, gone)
         copied += len(same)
         sets += len({id(p) for p in same.values()})
-        lines = [f"group {n}: {group.kind}, {len(members)} photos; keep "
+        lines = [f"group {n}: {group.kind}, {count(len(members), 'photo')}; keep "
                  f"{_file_name(keep)}: {decision.reason}"]
         evidence = group.evidence(sel, group.rows[at]) if shows_evidence else {}
         for i in (at, *(i for i in range(len(ids)) if i != at)):  # the kept photo first
@@ -112,9 +119,10 @@ def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
                             if pid in same and pid not in decision.protected]
     counts = ", ".join(f"{sum(g.kind == k for g in groups)} {k}" for k in kinds)
     # Exact copies are counted alike whatever groups hold them (and with -e).
-    ui.print_(f"{len(groups)} groups ({counts}), {besides} photos besides those kept (*)"
-              + (f"; exact copies: {copied} (same bytes as another photo, in {sets} "
-                 f"set{'s' * (sets != 1)})" if copied else "")
+    ui.print_(f"{count(len(groups), 'group')} ({counts}), {count(besides, 'photo')} besides "
+              f"{'the one' if len(groups) == 1 else 'those'} kept (*)"
+              + (f"; exact copies: {copied} (same bytes as another photo, in "
+                 f"{count(sets, 'set')})" if copied else "")
               + (f"; near-duplicates: cosine distance under {plain(threshold)}"
                  if near else "")
               + (f", or under {plain(check.candidate)} and confirmed by the "
@@ -124,9 +132,9 @@ def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         others = len(pairs) - len(exact_pairs)
         pairs = exact_pairs
         if others:
-            ui.print_(f"--delete leaves the {others} near-duplicates alone: they are "
-                      "different files; name their kinds to delete them too, such as "
-                      "--kind exact,copy")
+            ui.print_(f"--delete leaves the {count(others, 'near-duplicate')} alone "
+                      "(different files that only look alike); name their kinds to delete "
+                      "them too, such as --kind exact,copy")
     if opts.action and pairs:
         extras.handle(plugin, lib, (), opts.action, opts.dry_run, pairs)
 
@@ -247,6 +255,6 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
                   help="delete the exact copies (and the kinds named with --kind), "
                        "after you confirm")
     dp.add_option("-n", "--dry-run", "--pretend", dest="dry_run", action="store_true",
-                  default=False, help="say what --tag/--move/--delete would do")
+                  default=False, help="say what --tag, --move, --trash or --delete would do")
     dupes.func = lambda lib, opts, args: run(plugin, lib, opts, args)
     return dupes

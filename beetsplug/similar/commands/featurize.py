@@ -9,12 +9,12 @@ from beets.exceptions import UserError
 
 from ..dupes.job import featurized_rows
 from ..features import job
-from ..features.extractor import BACKBONES, FeatureConfigError, FeatureExtractor
+from ..features.extractor import BACKBONES, FeatureConfigError, FeatureExtractor, described
 from ..library.photos import photos
 from ..library.selection import select
 from ..order import reduced
 from ..search import kept
-from . import settings
+from . import guard, settings
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -31,7 +31,7 @@ def featurize_photos(plugin: SimilarPlugin, lib: Library, found, force: bool,
 
     def get_extractor() -> FeatureExtractor:
         if key not in plugin.extractors:
-            plugin._log.info("loading {}", key)
+            plugin._log.info("loading {}", described(key, chosen.weights))
             try:
                 plugin.extractors[key] = FeatureExtractor(
                     chosen.model, chosen.depth, chosen.weights)
@@ -43,8 +43,8 @@ def featurize_photos(plugin: SimilarPlugin, lib: Library, found, force: bool,
         lib, list(found), chosen, get_extractor, key, force=force,
         on_error=lambda e: plugin._log.warning("skipped {}", e))
     rate = f" at {result.stored / result.seconds:.1f}/s" if result.stored else ""
-    ui.print_(f"featurized {result.stored} with {key}{rate}, {result.skipped} "
-              f"already done, {len(result.errors)} skipped (bad files)")
+    ui.print_(f"featurized {result.stored} with {described(key, chosen.weights)}{rate}, "
+              f"{result.skipped} already done, {len(result.errors)} skipped (bad files)")
     keep_graph(plugin, lib, key)
     return result
 
@@ -61,7 +61,10 @@ def keep_graph(plugin: SimilarPlugin, lib: Library, key: str) -> None:
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    guard.check_writable(lib, "similar-featurize")
     found = photos(lib, args, plugin.config["sort"].as_str())
+    if not len(found):
+        raise settings.no_match(args)
     try:
         featurize_photos(plugin, lib, found, opts.force, opts)
     except KeyboardInterrupt:
@@ -79,7 +82,8 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
                  help="auto (the calibrated layer), a depth from 1 (last block) down "
                       "to the middle of the network, or a candidate layer's name")
     p.add_option("-w", "--weights", dest="weights", help="imagenet, none, or a weights file")
-    p.add_option("-b", "--batch-size", dest="batch_size", type="int")
+    p.add_option("-b", "--batch-size", dest="batch_size", type="int", metavar="N",
+                 help="photos through the network at once (default: similar.batch_size, 16)")
     p.add_option("--force", action="store_true", default=False,
                  help="redo photos that already have vectors")
     cmd.func = lambda lib, opts, args: run(plugin, lib, opts, args)

@@ -8,6 +8,7 @@ from beets import ui
 
 from ..dupes import copies
 from ..library.photos import photos
+from . import settings
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     fmt = opts.format or plugin.config["format"].as_str()
     found = photos(lib, args, plugin.config["sort"].as_str())
+    if not len(found):
+        raise settings.no_match(args)
     if opts.copies:
         found = [p for group in sorted(copies.exact_groups(found), key=lambda g: g[0].path)
                  for p in group]

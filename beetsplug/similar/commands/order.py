@@ -8,13 +8,14 @@ from beets import ui, util
 from beets.exceptions import UserError
 
 from .. import interrupts
+from ..features.extractor import described
 from ..library.selection import Selection, select
-from ..numbers import plain
+from ..numbers import count, plain
 from ..order import job as order_job
 from ..rename import journal
 from ..verify.config import near_check
 from ..trash import cli as trash_cli
-from . import extras, settings
+from . import extras, guard, settings
 from .renaming import check_no_unfinished, rename, run_journal
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ def rank_storer(lib: Library, ranked):
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    if not opts.dry_run:
+        guard.check_writable(lib, "similar-order")
     if opts.resume:
         found = journal.interrupted(lib)
         if found is None:
@@ -57,6 +60,8 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     export = settings.output_file(opts.export, "--export") if opts.export else None
     fmt = plugin.config["rename_format"].as_str()
     sel = select(lib, args, plugin.config["sort"].as_str())
+    if not len(sel):
+        raise settings.no_match(args)
     if opts.clear:
         ranked = [(p, 0) for p in sel.photos()]
         rename(plugin, lib, "clear", ranked, None, opts.dry_run, rank_storer(lib, ranked))
@@ -74,15 +79,19 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     ordered = order_job.order(lib, sel, key, metric, opts.fast, improve, opts.start,
                               threshold, settings.burst_gap(plugin),
                               near_check(plugin, lib, opts, chosen) if threshold else None)
-    if len(ordered.missing):
-        plugin._log.warning("{} matched photos have no {} vectors and are left out; "
-                    "run `beet similar-featurize` first", len(ordered.missing), key)
+    shown = described(key, chosen.weights)
     if not len(ordered.rows):
-        raise UserError(f"no featurized photos to order (model {key}); "
-                        "run `beet similar-featurize` first")
+        which = ("the photo matched has no" if len(sel) == 1 else
+                 f"none of the {len(sel)} photos matched have")
+        raise UserError(f"{which} vectors of {shown}; run `beet similar-featurize` first")
+    if len(ordered.missing):
+        n = len(ordered.missing)
+        plugin._log.warning("{} matched {} no vectors of {} and {} left out; run "
+                            "`beet similar-featurize` first", count(n, "photo"),
+                            "has" if n == 1 else "have", shown, "is" if n == 1 else "are")
     r = ordered.result
     space = " in the reduced space" if ordered.reduced else ""
-    ui.print_(f"ordered {len(ordered.rows)} photos ({'fast' if opts.fast else 'exact'}, "
+    ui.print_(f"ordered {count(len(ordered.rows), 'photo')} ({'fast' if opts.fast else 'exact'}, "
               f"{metric}) in {r.seconds:.1f}s; chain length{space} "
               f"{plain(ordered.greedy_length)}"
               + (f" -> {plain(r.length)} after improving" if improve else ""))
@@ -97,7 +106,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
             tx.mutate_many("UPDATE similar_photos SET rank=? WHERE id=?",
                            zip(range(1, len(ordered.rows) + 1),
                                sel.ids[ordered.rows].tolist()))
-        ui.print_(f"stored ranks of {len(ordered.rows)} photos; files not renamed")
+        ui.print_(f"stored ranks of {count(len(ordered.rows), 'photo')}; files not renamed")
         return
     ranked = list(zip(ordered.photos(), range(1, len(ordered.rows) + 1)))
     if opts.rename:
@@ -116,16 +125,18 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
     op.add_option("--fast", action="store_true", default=False,
                   help="approximate search, for big libraries")
     op.add_option("--metric", choices=["euclidean", "cosine"],
-                  help="distance between vectors (default: similar.metric)")
+                  help="distance between vectors: euclidean or cosine "
+                       "(default: similar.metric)")
     op.add_option("--improve", dest="improve", action="store_true", default=None,
                   help="shorten the chain with 2-opt moves (default: similar.improve)")
-    op.add_option("--no-improve", dest="improve", action="store_false")
+    op.add_option("--no-improve", dest="improve", action="store_false",
+                  help="keep the chain as the nearest-neighbour pass makes it (faster)")
     op.add_option("-t", "--threshold",
                   help="near-duplicates (cosine distance under it) stay together in the "
                        "chain (default: similar.threshold, auto: the calibrated one)")
     op.add_option("--start", choices=["outlier", "earliest"], default="outlier",
-                  help="start at the photo farthest from the rest (default) or the "
-                       "earliest taken")
+                  help="where the chain starts: outlier (the photo farthest from the "
+                       "rest; default) or earliest (the photo taken first)")
     op.add_option("-n", "--dry-run", "--pretend", dest="dry_run", action="store_true",
                   default=False, help="print the plan and change nothing")
     op.add_option("--no-rename", dest="rename", action="store_false", default=True,
@@ -135,9 +146,9 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
     op.add_option("--resume", action="store_true", default=False,
                   help="finish an interrupted rename run")
     op.add_option("--copies", choices=["mark", "move", "trash", "delete"],
-                  help="extra exact copies (same hash): mark them (duplicate_of), "
-                       "move them to similar.dupes_folder, send them to the system trash "
-                       "(undoable), or delete them (asks first)")
+                  help="first, the extra exact copies (same bytes): mark (set "
+                       "duplicate_of), move (to similar.dupes_folder), trash (to the "
+                       "system trash; undoable) or delete (asks first)")
     op.add_option("--export", metavar="FILE",
                   help="write features.csv: images, feature columns, rank R")
 

@@ -281,6 +281,14 @@ def candidate_threshold(plugin: SimilarPlugin, lib: Library, opts,
     return max(layer.threshold(verify_candidates(plugin), n), strict)
 
 
+def no_match(args: list[str]) -> UserError:
+    """The error of a command whose query matched no photo."""
+    if args:
+        return UserError(f"no photos match the query {' '.join(args)}")
+    return UserError("the library has no photos yet; add some with "
+                     "`beet similar-import PATH`")
+
+
 def output_file(path: str, option: str) -> str:
     """Check, before any work, that ``path`` can be written: its folder
     exists and it is not a folder itself."""

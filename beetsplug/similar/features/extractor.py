@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ class Backbone:
     layers: tuple[str | None, ...]  # candidate layers, depth 1 (last block)
     # and down to the middle of the network; None: the model's output
     dims: tuple[int, ...]  # vector length per depth
+    imagenet: str  # the address of its ImageNet weights file without the top (Keras')
 
     def layer(self, depth: int) -> str:
         """The name vectors of ``depth`` are stored under (``top``: output)."""
@@ -44,12 +46,18 @@ class Backbone:
             raise FeatureConfigError(
                 f"{self.name} has no candidate layer {choice!r}; use a depth from 1 to "
                 f"{len(names)} or one of {', '.join(names)}")
+        if isinstance(choice, bool) or not isinstance(choice, int | str):
+            raise FeatureConfigError(
+                f"depth is one number from 1 to {len(names)}, auto or a layer's name, "
+                f"not {choice!r}")
         depth = int(choice)
         if not 1 <= depth <= len(names):
             raise FeatureConfigError(
                 f"{self.name}: depth must be 1 to {len(names)} (or auto), not {depth}")
         return depth
 
+
+_KERAS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 BACKBONES: dict[str, Backbone] = {
     b.name: b
@@ -60,35 +68,44 @@ BACKBONES: dict[str, Backbone] = {
                  ("block14_sepconv2_act", "block14_sepconv1_act", "block13_sepconv1_act",
                   "block11_sepconv1_act", "block9_sepconv1_act", "block7_sepconv1_act",
                   "block5_sepconv1_act"),
-                 (2048, 1536, 728, 728, 728, 728, 728)),
+                 (2048, 1536, 728, 728, 728, 728, 728),
+                 _KERAS + "xception/xception_weights_tf_dim_ordering_tf_kernels_notop.h5"),
         Backbone("mobilenet_v3_small", "MobileNetV3Small", 224, None,
                  (None, "expanded_conv_10_add", "expanded_conv_9_add", "expanded_conv_7_add",
                   "expanded_conv_5_add", "expanded_conv_4_add", "expanded_conv_2_add"),
-                 (576, 96, 96, 48, 40, 40, 24)),
+                 (576, 96, 96, 48, 40, 40, 24),
+                 _KERAS + "mobilenet_v3/weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"),
         Backbone("mobilenet_v2", "MobileNetV2", 224, "mobilenet_v2",
                  ("out_relu", "block_15_add", "block_14_add", "block_12_add", "block_11_add",
                   "block_9_add", "block_7_add"),
-                 (1280, 160, 160, 96, 96, 64, 64)),
+                 (1280, 160, 160, 96, 96, 64, 64),
+                 _KERAS + "mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_"
+                 "1.0_224_no_top.h5"),
         Backbone("efficientnet_b0", "EfficientNetB0", 224, None,
                  ("top_activation", "block7a_project_bn", "block6d_add", "block6b_add",
                   "block5c_add", "block5b_add", "block4c_add"),
-                 (1280, 320, 192, 192, 112, 112, 80)),
+                 (1280, 320, 192, 192, 112, 112, 80),
+                 "https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5"),
         Backbone("resnet50", "ResNet50", 224, "resnet50",
                  ("conv5_block3_out", "conv5_block2_out", "conv5_block1_out",
                   "conv4_block6_out", "conv4_block4_out", "conv4_block2_out",
                   "conv3_block4_out"),
-                 (2048, 2048, 2048, 1024, 1024, 1024, 512)),
+                 (2048, 2048, 2048, 1024, 1024, 1024, 512),
+                 _KERAS + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
         Backbone("inception_v3", "InceptionV3", 299, "inception_v3",
                  ("mixed10", "mixed9", "mixed8", "mixed7", "mixed6", "mixed5", "mixed4"),
-                 (2048, 2048, 1280, 768, 768, 768, 768)),
+                 (2048, 2048, 1280, 768, 768, 768, 768),
+                 _KERAS + "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
         Backbone("vgg16", "VGG16", 224, "vgg16",
                  ("block5_conv3", "block5_conv2", "block5_conv1", "block4_conv3",
                   "block4_conv2", "block4_conv1", "block3_conv3"),
-                 (512, 512, 512, 512, 512, 512, 256)),
+                 (512, 512, 512, 512, 512, 512, 256),
+                 _KERAS + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
         Backbone("vgg19", "VGG19", 224, "vgg19",
                  ("block5_conv4", "block5_conv3", "block5_conv2", "block5_conv1",
                   "block4_conv4", "block4_conv3", "block4_conv2"),
-                 (512, 512, 512, 512, 512, 512, 512)),
+                 (512, 512, 512, 512, 512, 512, 512),
+                 _KERAS + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"),
     )
 }
 
@@ -139,6 +156,43 @@ def check_weights(weights: str) -> None:
             f"weights must be 'imagenet', 'none' or a weights file; no file at {weights!r}")
 
 
+def keras_models() -> str:
+    """The folder Keras caches downloaded weights in: ``$KERAS_HOME/models``,
+    else ``~/.keras/models`` (``/tmp/.keras/models`` when home is read-only)."""
+    home = os.environ.get("KERAS_HOME")
+    if not home:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    return os.path.join(home, "models")
+
+
+def _imagenet_missing(bb: Backbone, reason: str) -> str:
+    name = bb.imagenet.rsplit("/", 1)[1]
+    return (f"the ImageNet weights of {bb.name} are not on this machine and cannot be "
+            f"downloaded ({reason}): copy {name} (from {bb.imagenet}) into "
+            f"{keras_models()}, or set similar.weights to a weights file")
+
+
+def check_available(name: str, weights: str, timeout: float = 10.0) -> None:
+    """Check, before any work, that the network's weights can be had: a
+    weights file exists; the ImageNet weights are in Keras' cache, or
+    their address answers (Keras downloads them when the network is
+    built). Raises FeatureConfigError naming the file and where it goes."""
+    check_weights(weights)
+    if weights != "imagenet":
+        return
+    bb = backbone(name)
+    if os.path.isfile(os.path.join(keras_models(), bb.imagenet.rsplit("/", 1)[1])):
+        return
+    try:  # an opener of its own: urlopen's shared one keeps the proxies of its first use
+        with urllib.request.build_opener().open(
+                urllib.request.Request(bb.imagenet, method="HEAD"), timeout=timeout):
+            return
+    except (OSError, ValueError) as exc:  # no network, refused, timed out, an HTTP error
+        raise FeatureConfigError(
+            _imagenet_missing(bb, _first_line(getattr(exc, "reason", exc)))) from None
+
+
 def check_settings(name: str, depth: int | str, weights: str) -> Backbone:
     """Validate the settings without loading anything heavy."""
     bb = backbone(name)
@@ -153,6 +207,15 @@ def family_key(name: str, weights: str) -> str:
     backbone(name)
     check_weights(weights)
     return f"{name}/{weights_id(weights)}"
+
+
+def described(key: str, weights: str) -> str:
+    """A model or family key for people: a weights file by its name
+    (``inception_v3/mixed10/nsfw.h5``), not by the digest stored."""
+    head, _, wid = key.rpartition("/")
+    if wid.startswith("file-") and weights not in ("imagenet", "none"):
+        return f"{head}/{os.path.basename(weights)}"
+    return key
 
 
 def model_key(name: str, depth: int | str, weights: str) -> str:
@@ -172,6 +235,7 @@ class FeatureExtractor:
     def __init__(self, backbone: str = "xception", depth: int | str = 1,
                  weights: str = "imagenet", depths: tuple[int, ...] | None = None) -> None:
         self.key = model_key(backbone, depth, weights)  # validates the settings
+        check_available(backbone, weights)
         self.backbone = BACKBONES[backbone]
         self.depth = self.backbone.depth(depth)
         self.depths = tuple(depths) if depths else (self.depth,)
@@ -206,13 +270,10 @@ class FeatureExtractor:
                 raise ValueError(f"{len(caught)} parts do not fit, such as: "
                                  f"{caught[0].message}")
         except Exception as exc:  # download failures, bad files
+            if weights == "imagenet":  # Keras: "URL fetch failure on URL: None -- why"
+                why = str(exc).split("\n")[0].rsplit(" -- ", 1)[-1]
+                raise FeatureConfigError(_imagenet_missing(bb, _first_line(why))) from None
             reason = _first_line(exc)
-            if weights == "imagenet":
-                raise FeatureConfigError(
-                    f"cannot get the ImageNet weights for {bb.name} ({reason}); "
-                    "connect to the internet once (Keras caches them in "
-                    "~/.keras/models) or set similar.weights to a local file"
-                ) from None
             raise FeatureConfigError(
                 f"cannot load weights {weights} into {bb.name} ({reason}); it must be "
                 f"a Keras weights file of {bb.constructor} without its top") from None
@@ -282,6 +343,6 @@ def _as_list(outputs) -> list:
     return list(outputs) if isinstance(outputs, list | tuple) else [outputs]
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: Exception | str) -> str:
     text = " ".join(str(exc).split("\n")[0].split()) or type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."

@@ -124,6 +124,10 @@ def check_size(path: str, img: Image.Image, max_pixels: int) -> None:
 
 
 def _parse_exif_date(value: object) -> datetime | None:
+    """The date of an EXIF date string; None when there is none, or when
+    it cannot be a time stamp in every time zone (``0001:01:01``, a
+    camera's unset clock, is year 0 east of UTC; ``9999:12:31`` is past
+    the last one): such a photo's date is unknown."""
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
     if not isinstance(value, str):
@@ -131,9 +135,10 @@ def _parse_exif_date(value: object) -> datetime | None:
     value = value.strip().strip("\x00")
     for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d"):
         try:
-            return datetime.strptime(value[: len("0000:00:00 00:00:00")], fmt)
+            parsed = datetime.strptime(value[: len("0000:00:00 00:00:00")], fmt)
         except ValueError:
             continue
+        return parsed if datetime.min.year < parsed.year < datetime.max.year else None
     return None
 
 

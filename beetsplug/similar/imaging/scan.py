@@ -19,17 +19,38 @@ from .decode import (
 from .files import check_regular, odd_kind
 
 
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _apple_double(name: str) -> bool:
+    """macOS's ``._IMG_1234.JPG`` beside a photo copied to a foreign disk:
+    metadata, never a photo."""
+    return name.startswith("._")
+
+
+def _hidden_files(folder: str, passed_over: Callable[[str], None]) -> None:
+    """Every file under a hidden folder, to ``passed_over``."""
+    for below, _, files in os.walk(folder):
+        for name in files:
+            if not _apple_double(name):
+                passed_over(os.path.join(below, name))
+
+
 def walk_files(paths: Iterable[str],
-               skipped: Callable[[str, str], None] = lambda path, why: None) -> Iterator[str]:
+               skipped: Callable[[str, str], None] = lambda path, why: None,
+               hidden: bool = False,
+               passed_over: Callable[[str], None] = lambda path: None) -> Iterator[str]:
     """Yield every regular file under ``paths`` (files or folders), sorted, once.
 
     Symbolic links are followed, to files and to folders, to the real path,
     which is yielded once however many links lead to it; a link back to a
     folder being walked (a loop) is not entered again. A broken link is
     yielded as it is (reading it then says so). Hidden files and folders
-    (a leading dot) are passed over, as are folders we cannot enter. A FIFO,
-    socket or device is never opened: it goes to ``skipped(path, what it
-    is)``.
+    (a leading dot) go to ``passed_over`` (each file of such a folder)
+    unless ``hidden``; macOS's ``._`` files never come out. Folders we
+    cannot enter are passed over. A FIFO, socket or device is never
+    opened: it goes to ``skipped(path, what it is)``.
     """
     seen: set[str] = set()
 
@@ -56,27 +77,35 @@ def walk_files(paths: Iterable[str],
             keep = []
             for d in sorted(dirs):
                 real = os.path.realpath(os.path.join(folder, d))
-                if d.startswith(".") or real in entered:
-                    continue  # hidden, or a loop back to a folder already walked
+                if real in entered:
+                    continue  # a loop back to a folder already walked
                 entered.add(real)
-                keep.append(d)
+                if _hidden(d) and not hidden:
+                    _hidden_files(os.path.join(folder, d), passed_over)
+                else:
+                    keep.append(d)
             dirs[:] = keep
             for name in sorted(files):
-                if not name.startswith(".") and (real := resolved(os.path.join(folder, name))):
+                if _apple_double(name):
+                    continue
+                if _hidden(name) and not hidden:
+                    passed_over(os.path.join(folder, name))
+                elif real := resolved(os.path.join(folder, name)):
                     yield real
 
 
 def beside(files: Iterable[str],
-           skipped: Callable[[str, str], None] = lambda path, why: None) -> Iterator[str]:
-    """Yield the regular, visible files in the folders of ``files`` (not
-    below them), resolved as :func:`walk_files` does: where a file's
-    companions are found."""
+           skipped: Callable[[str, str], None] = lambda path, why: None,
+           hidden: bool = False) -> Iterator[str]:
+    """Yield the regular files in the folders of ``files`` (not below
+    them), the hidden ones only when ``hidden``, resolved as
+    :func:`walk_files` does: where a file's companions are found."""
     folders = sorted({os.path.dirname(os.path.realpath(f)) for f in files})
     names = []
     for folder in folders:
         try:
             names += [os.path.join(folder, n) for n in os.listdir(folder)
-                      if not n.startswith(".")]
+                      if not _apple_double(n) and (hidden or not _hidden(n))]
         except OSError:
             continue
     yield from walk_files(sorted(p for p in names if not os.path.isdir(p)), skipped)

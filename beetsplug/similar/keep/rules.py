@@ -34,14 +34,15 @@ _REASONS = {"sharpness": "sharper", "exposure": "better exposed", "format": "bet
 # What file managers and browsers add to a copy's name: " (1)", " copy",
 # " copy 2", " - Copy", "_copy", "-copy", "Copy of "; and "-1", "_2" when
 # the name without it is another photo's of the group.
-_COPY_MARKS = re.compile(r"(?i)^(?:copy of )?(.+?)(?: \(\d{1,3}\)| ?[-_ ] ?copy(?: ?\(?\d+\)?)?)*$")
-_NUMBERED = re.compile(r"^(.+?)[-_]\d{1,2}$")
+# Any character counts, a newline too (a file name may hold one).
+_COPY_MARKS = re.compile(r"(?is)(?:copy of )?(.+?)(?: \(\d{1,3}\)| ?[-_ ] ?copy(?: ?\(?\d+\)?)?)*")
+_NUMBERED = re.compile(r"(?s)(.+?)[-_]\d{1,2}")
 
 
 def _original_name(name) -> str:
     """A file name's stem without the marks a copy's name has."""
     stem = os.path.splitext(os.path.basename(os.fsdecode(name)))[0]
-    return _COPY_MARKS.match(stem).group(1).lower() if stem else ""
+    return _COPY_MARKS.fullmatch(stem).group(1).lower() if stem else ""
 
 
 def copy_names(photos: Sequence) -> set:
@@ -53,7 +54,7 @@ def copy_names(photos: Sequence) -> set:
     for p in photos:
         if _original_name(_name(p)) != stems[p.id]:
             out.add(p.id)
-        elif (m := _NUMBERED.match(stems[p.id])) and m.group(1) in stems.values():
+        elif (m := _NUMBERED.fullmatch(stems[p.id])) and m.group(1) in stems.values():
             out.add(p.id)
     return out
 

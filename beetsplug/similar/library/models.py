@@ -19,6 +19,7 @@ from beets.exceptions import UserError
 from beets.library.models import LibModel
 
 from ..features.extractor import OLD_DEPTH_LAYERS
+from .paths import PhotoPath, make_absolute
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -77,7 +78,7 @@ class Photo(LibModel):
     _flex_table = "similar_photo_attributes"
     _fields: ClassVar[dict[str, types.Type]] = {  # type: ignore[misc]
         "id": types.PRIMARY_ID,
-        "path": types.PathType(),
+        "path": PhotoPath(),  # absolute, whatever beets' directory (paths.py)
         "origname": FileName(),  # file name at import, before any rank prefix
         "size": types.INTEGER,  # bytes
         "mtime": types.DATE,
@@ -272,4 +273,5 @@ def ensure_schema(lib: Library) -> None:
         _log_vector_changes(tx)
     lib._make_attribute_table(Photo._flex_table)
     lib._create_indices(Photo._table, Photo._indices)
+    make_absolute(lib)
     lib._similar_schema_ready = True

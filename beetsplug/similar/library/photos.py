@@ -14,7 +14,7 @@ from beets import dbcore
 from beets.exceptions import UserError
 
 from .. import interrupts
-from ..imaging.decode import ImageError
+from ..imaging.decode import ImageError, is_image_name
 from ..imaging.scan import beside, read_records, walk_files
 from ..imaging.shots import SIDECARS, Shot, shots
 from ..keep import score
@@ -96,17 +96,22 @@ class ImportReport:
     forgotten: int = 0
     # (path, what it is): FIFOs, sockets, devices; never opened
     odd: list[tuple[str, str]] = field(default_factory=list)
+    # photos not in the library under hidden names or folders, passed over
+    hidden: list[str] = field(default_factory=list)
 
 
 def find_shots(paths: Sequence[str], sidecars: Sequence[str],
-               skipped: Callable[[str, str], None]) -> tuple[list[Shot], list[str]]:
+               skipped: Callable[[str, str], None], hidden: bool = False,
+               passed_over: Callable[[str], None] = lambda path: None,
+               ) -> tuple[list[Shot], list[str]]:
     """The shots under ``paths`` and the files that are none. A file given
     by itself brings its shot as its folder would: its companions beside
     it, or, for a companion (a sidecar, the JPEG of a RAW+JPEG pair), the
-    photo it belongs to."""
+    photo it belongs to. Hidden files and folders count only with
+    ``hidden``; else they go to ``passed_over``."""
     folders = [p for p in paths if os.path.isdir(p)]
     files = [p for p in paths if not os.path.isdir(p)]
-    found, others = shots(walk_files(folders, skipped), sidecars)
+    found, others = shots(walk_files(folders, skipped, hidden, passed_over), sidecars)
     if files:
         wanted = set(walk_files(files, skipped))
         stems = {os.path.splitext(os.path.basename(w))[0] for w in wanted}
@@ -115,7 +120,7 @@ def find_shots(paths: Sequence[str], sidecars: Sequence[str],
             if any(os.path.basename(path).startswith(stem) for stem in stems):
                 skipped(path, why)
 
-        near, near_others = shots(beside(wanted, near_skipped), sidecars)
+        near, near_others = shots(beside(wanted, near_skipped, hidden), sidecars)
         have = {s.photo for s in found}
         found += [s for s in near if s.photo not in have and wanted & set(s.files())]
         others = sorted(set(others) | (set(near_others) & wanted))
@@ -133,6 +138,7 @@ def import_paths(
     on_error: Callable[[ImageError], None] = lambda e: None,
     on_photo: Callable[[Photo, bool], None] = lambda p, new: None,
     forget_missing: bool = False,
+    hidden: bool = False,
 ) -> ImportReport:
     """Add or refresh every image under ``paths``.
 
@@ -148,7 +154,9 @@ def import_paths(
     into the photo's (see :mod:`.reconcile`). A file whose row's path is
     gone (moved, renamed folder) moves that row. Rows under the imported
     folders whose file is gone are reported in ``missing``, and removed
-    with ``forget_missing``.
+    with ``forget_missing``. Hidden files and folders (a leading dot) are
+    imported only with ``hidden``; else the photos among them that are not
+    in the library are reported in ``hidden``.
     """
     ensure_schema(lib)
     for p in paths:
@@ -156,8 +164,10 @@ def import_paths(
             raise UserError(f"no such file or folder: {p}")
     _remember_roots(lib, paths)
     report = ImportReport()
+    passed_over: list[str] = []
     found, report.not_images = find_shots(paths, sidecars,
-                                          lambda path, why: report.odd.append((path, why)))
+                                          lambda path, why: report.odd.append((path, why)),
+                                          hidden, passed_over.append)
     images = [shot.photo for shot in found]
     shot_of = {shot.photo: shot for shot in found}
 
@@ -169,6 +179,7 @@ def import_paths(
         by_hash.setdefault(photo.hash, []).append(photo)
         by_id[photo.id] = photo
     owner_of = companions.owners(lib)
+    report.hidden = [p for p in passed_over if is_image_name(p) and p not in known]
 
     def a_companion(path: str) -> bool:
         """Known as another photo's companion, and that photo is there."""

@@ -1,4 +1,5 @@
-"""A self-contained HTML contact sheet: photos in order, groups framed.
+"""A self-contained HTML contact sheet: photos in order, groups framed
+and titled.
 
 Pure: Pillow and the standard library. Thumbnails are embedded as JPEG
 data URIs, so the page opens in any browser with no server and no files
@@ -28,9 +29,9 @@ class Card:
     path: str
     label: str  # e.g. "12 IMG_0001.jpg"
     group: int | None  # near-duplicate group, None when alone
-    distance: float | None  # to the previous card in the order
+    distance: float | None  # to the card before, in the order of every photo
     note: str = ""  # quality, and why the photo kept won
-    evidence: str = ""  # why it is in its group: distance to the kept photo, inliers
+    evidence: str = ""  # why it is in its group: distance to the photo kept, points matched
 
 
 def thumbnail(path: str, side: int = THUMB_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
@@ -52,6 +53,7 @@ h1 { font-size: 18px; }
 .sheet { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 6px; }
 .group { display: flex; flex-wrap: wrap; gap: 6px; padding: 5px;
          border: 3px solid #d9480f; border-radius: 6px; background: #fff4e6; }
+.group .title { flex-basis: 100%; font-weight: 600; }
 .card { width: 210px; text-align: center; background: #fff; border-radius: 4px;
         padding: 4px; box-shadow: 0 1px 2px rgba(0,0,0,.15); }
 .card img { max-width: 200px; max-height: 200px; display: block; margin: 0 auto; }
@@ -77,8 +79,8 @@ def _shown(text: str) -> str:
 
 
 def _card_html(card: Card, thumb: bytes | None, error: str | None) -> str:
-    dist = f'<div class="dist">d = {plain(card.distance)} from previous</div>' \
-        if card.distance is not None else '<div class="dist">&nbsp;</div>'
+    dist = f'<div class="dist">{plain(card.distance)} from the photo before</div>' \
+        if card.distance is not None else ""
     if thumb is not None:
         data = base64.b64encode(thumb).decode("ascii")
         img = f'<img src="data:image/jpeg;base64,{data}" alt="{_shown(card.label)}">'
@@ -93,9 +95,13 @@ def _card_html(card: Card, thumb: bytes | None, error: str | None) -> str:
             f'<div class="name">{_shown(card.label)}</div>{note}{dist}</div>')
 
 
-def render(cards: Sequence[Card], title: str, threads: int = 4,
-           max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, list[ImageError]]:
-    """The page, and the photos whose thumbnails could not be made."""
+def render(cards: Sequence[Card], title: str, intro: str, titles: dict[int, str] | None = None,
+           threads: int = 4, max_pixels: int = DEFAULT_MAX_PIXELS,
+           ) -> tuple[str, list[ImageError]]:
+    """The page: ``intro`` first, then the cards, consecutive cards of one
+    group framed under its title (``titles``); and the photos whose
+    thumbnails could not be made."""
+    titles = titles or {}
     errors: list[ImageError] = []
     thumbs = ordered_try_map(lambda c: thumbnail(c.path, max_pixels=max_pixels), cards,
                              threads, 4 * threads, catch=ImageError)
@@ -108,17 +114,17 @@ def render(cards: Sequence[Card], title: str, threads: int = 4,
             if open_group is not None:
                 parts.append("</div>")
             if card.group is not None:
-                parts.append(f'<div class="group" data-group="{card.group}">')
+                parts.append(f'<div class="group" data-group="{card.group}">'
+                             f'<div class="title">{_shown(titles.get(card.group, ""))}</div>')
             open_group = card.group
         parts.append(_card_html(card, data, str(error) if error else None))
     if open_group is not None:
         parts.append("</div>")
-    groups = len({c.group for c in cards if c.group is not None})
     page = (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
-        f"<p>{len(cards)} photos in order; {groups} near-duplicate groups are framed.</p>"
+        f"<p>{_shown(intro)}</p>"
         f'<div class="sheet">{"".join(parts)}</div><script>{_SCRIPT}</script>'
         "</body></html>\n"
     )
