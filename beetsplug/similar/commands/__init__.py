@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import calibrate, dupes, featurize, fields, importing, listing, order, report, review, undo
+from .guard import guarded
 
 if TYPE_CHECKING:
     from beets import ui
@@ -14,6 +15,6 @@ if TYPE_CHECKING:
 
 
 def build(plugin: SimilarPlugin) -> list[ui.Subcommand]:
-    return [module.command(plugin)
+    return [guarded(plugin, module.command(plugin))
             for module in (importing, listing, fields, featurize, calibrate, order, dupes,
                            report, review, undo)]
