@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -89,7 +90,6 @@ class TestALiveRunIsKnown(Library):
         root = self.prepare(2)
         self.run_command("similar-order")
         self.lib.timeout = 0.2
-        self.config["timeout"] = 0.2
         other = sqlite3.connect(os.fsdecode(self.lib.path))
         other.execute("BEGIN EXCLUSIVE")  # another program writing, for long
         try:
@@ -107,6 +107,23 @@ class TestALiveRunIsKnown(Library):
         assert sorted(os.listdir(root)) == ["p_00.jpg", "p_01.jpg"]
 
 
+# beet whose first rename waits until the test says GO (after the second
+# command has had its say).
+WAITING_BEET = textwrap.dedent("""\
+    import os, sys, time
+    real_link = os.link
+    def link(src, dst, *args, **kwargs):
+        open(os.environ["STARTED"], "w").close()
+        deadline = time.monotonic() + 300
+        while not os.path.exists(os.environ["GO"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return real_link(src, dst, *args, **kwargs)
+    os.link = link
+    from beets.ui import main
+    main(sys.argv[1:])
+    """)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("second", ["similar-order --resume", "similar-undo",
                                     "similar-order"])
@@ -120,15 +137,17 @@ def test_a_second_walker_is_refused_while_the_first_runs(tmp_path, second):
         make(root, f"p_{i:02d}.jpg", 60 + i)
     beetsdir = featurized_library(tmp_path, root, "{weights: none, model: mobilenet_v3_small}")
     original = tree_state(root)
-    (tmp_path / "slow.py").write_text(SLOW_BEET)
-    started = tmp_path / "started"
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), STARTED=str(started))
-    first = subprocess.Popen([sys.executable, str(tmp_path / "slow.py"), "similar-order"],
+    (tmp_path / "waiting.py").write_text(WAITING_BEET)
+    started, go = tmp_path / "started", tmp_path / "go"
+    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), STARTED=str(started),
+               GO=str(go))
+    first = subprocess.Popen([sys.executable, str(tmp_path / "waiting.py"), "similar-order"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not started.exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     other = run_beet(beetsdir, *second.split(), check=False)
+    go.touch()
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     assert other.returncode == 1

@@ -1,10 +1,11 @@
-"""Ctrl-C that waits for a safe point.
+"""Ctrl-C that waits for a safe point, and Ctrl-C while ``beet`` starts.
 
 A KeyboardInterrupt raised inside beets' ``Transaction.__enter__`` (after
 the database lock is taken, before it is recorded) leaves the lock held,
 and the next transaction of the process waits for ever. Work that writes
 to the library in a loop runs under :func:`deferred`: Ctrl-C only sets a
-flag, which the loop checks between steps.
+flag, which the loop checks between steps. :func:`starting` and
+:func:`started` cover the seconds before a command runs.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-from beets import config
 from beets.exceptions import UserError
 
 from .. import interrupts
@@ -33,10 +32,10 @@ READERS = ("similar-ls", "similar-featurize", "similar-calibrate", "similar-dupe
            "similar-report", "similar-review")
 
 
-def locked_line() -> str:
+def locked_line(lib) -> str:
     return ("the library database is locked by another program (beets waited "
-            f"{config['timeout'].get(float):g} seconds); nothing is lost: try again when "
-            "it is done, or raise `timeout` in your beets config")
+            f"{lib.timeout:g} seconds); nothing is lost: try again when it is done, or "
+            "raise `timeout` in your beets config")
 
 
 def guarded(plugin: SimilarPlugin, cmd: ui.Subcommand) -> ui.Subcommand:
@@ -59,7 +58,7 @@ def guarded(plugin: SimilarPlugin, cmd: ui.Subcommand) -> ui.Subcommand:
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
-            raise UserError(locked_line()) from None
+            raise UserError(locked_line(lib)) from None
 
     cmd.func = run
     return cmd

@@ -63,7 +63,7 @@ def start_run(plugin: SimilarPlugin, lib: Library, kind: str, steps,
 
 def check_no_unfinished(lib: Library) -> None:
     """Refuse to change files or rows while a run is in progress or
-    unfinished: its photos may sit under temporary names."""
+    unfinished: its photos are half way between their names."""
     line = journal.unfinished_line(lib, then=" first")
     if line is not None:
         raise UserError(line)
@@ -71,7 +71,7 @@ def check_no_unfinished(lib: Library) -> None:
 
 def say_unfinished(plugin: SimilarPlugin, lib: Library) -> None:
     """For the commands that only read: one line first, when a run is in
-    progress or unfinished (its photos may be under temporary names)."""
+    progress or unfinished (its photos are half way between their names)."""
     line = journal.unfinished_line(lib)
     if line is not None:
         plugin._log.warning("{}", line)

@@ -322,9 +322,11 @@ def resume(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None
 def undo(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None) -> Outcome:
     """Move every file of the run back, last step first.
 
-    Steps still marked pending are included: a crash may have moved a
-    file before its state was committed, and a step that did not happen
-    is recognised and left alone. The run reads ``undoing`` until the
+    Steps still marked pending are included when the run was cut off: a
+    crash may have moved a file before its state was committed, and a step
+    that did not happen is recognised and left alone (in a run walked to
+    its end, a pending step is a photo put back whole). The run reads
+    ``undoing`` until the
     walk ends; photos deleted since are left out (one line each), and
     companions that joined a photo since go back with it. Raises
     :class:`live.Busy` while another process walks a run.
@@ -332,10 +334,13 @@ def undo(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None) 
     with live.holding(lib, run_id):
         with interrupts.deferred():
             with lib.transaction() as tx:
+                was = tx.query("SELECT state FROM similar_runs WHERE id=?", (run_id,))
                 tx.mutate("UPDATE similar_runs SET state='undoing' WHERE id=?", (run_id,))
             skipped = changes.prepare(lib, run_id, _rows(lib, run_id), backwards=True)
+        cut_off = bool(was) and was[0][0] in ("running", "undoing")
         every = _rows(lib, run_id)
-        rows = [r for r in reversed(every) if r.state in ("done", "pending")]
+        rows = [r for r in reversed(every)
+                if r.state == "done" or cut_off and r.state == "pending"]
         outcome = _Walk(lib, run_id, rows, True, "undone", every).run(on_step)
         outcome.skipped = skipped
         # A copy to another disk that a crash cut off is left neither way.

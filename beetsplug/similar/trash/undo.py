@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from .. import interrupts
 from ..library.models import Photo, ensure_schema
-from ..rename import live
 from ..library.paths import from_db
+from ..rename import live
 from ..rename.planner import RenameError, holds, perform
 from . import freedesktop, runs, store
 
@@ -41,10 +41,11 @@ def undo_run(lib: Library, run_id: int | None,
     :class:`live.Busy` while another process walks a run."""
     ensure_schema(lib)
     store.ensure(lib)
-    kind, since = (runs.started(lib, run_id) if run_id is not None else None) or (None, 0.0)
+    found = runs.started(lib, run_id) if run_id is not None else None
     outcome = UndoOutcome(run_id)
-    if kind is None:
+    if found is None:
         return outcome
+    kind, since = found
     if kind != runs.KIND:
         raise ValueError(f"run {run_id} is not a trash run")
     with live.holding(lib, run_id), interrupts.deferred() as interrupt:
