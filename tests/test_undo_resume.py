@@ -415,6 +415,7 @@ def test_undo_cut_off_by_ctrl_c_and_kill_is_finished_by_undo(tmp_path):
     assert proc.returncode != 0
     assert "interrupted; no file is lost. Run `beet similar-undo` again" in err
     assert "--resume" not in err
+    assert not any(n.startswith(".similar-") for n in os.listdir(root))  # issue 27, 10
     for args in (["similar-order", "--resume"], ["similar-order"],
                  ["similar-import", str(root)], ["similar-dupes", "-e", "--move"]):
         refused = run_beet(beetsdir, *args, check=False)
@@ -429,6 +430,7 @@ def test_undo_cut_off_by_ctrl_c_and_kill_is_finished_by_undo(tmp_path):
     inodes = {os.stat(os.path.join(f, n)).st_ino: sha(os.path.join(f, n))
               for f, _, ns in os.walk(root) for n in ns}
     assert sorted(inodes.values()) == sorted(original.values())  # nothing lost
+    assert not any(n.startswith(".similar-") for n in os.listdir(root))
     refused = run_beet(beetsdir, "similar-order", check=False)
     assert "`beet similar-undo` to finish" in refused.stderr
 
