@@ -69,6 +69,9 @@ class TestARunThatMovedNothingIsNotARun(Library):
         out = self.run_output(capsys, "similar-undo")
         assert "undid run 1 (order): put back 4 photos" in out
         assert {n: h for n, h in tree_state(root).items() if n != "zz_copy.jpg"} == original
+        # The empty run's id is never given again (the review page may hold it).
+        assert "(run 3)" in self.run_output(capsys, "similar-order")
+        assert journal.moved(self.lib, 2) == 0 and journal.undo(self.lib, 2).photos() == 0
 
     def test_an_empty_run_of_an_older_version_is_passed_over(self, capsys):
         root = self.prepare()

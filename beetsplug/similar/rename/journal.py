@@ -28,7 +28,7 @@ from . import changes, live
 from .planner import (CrossDevice, FileId, RenameError, Step, digest_of,
                       discard_partial_copies, file_id, holds, perform, with_suffix)
 from .runs import (RunInfo, forget_if_empty, interrupted, kind_of,  # noqa: F401
-                   last_undoable, moved, runs, unfinished, unfinished_line)
+                   last_undoable, moved, runs, unfinished, unfinished_line)  # noqa: F401
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -326,18 +326,20 @@ def undo(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None) 
     crash may have moved a file before its state was committed, and a step
     that did not happen is recognised and left alone (in a run walked to
     its end, a pending step is a photo put back whole). The run reads
-    ``undoing`` until the
-    walk ends; photos deleted since are left out (one line each), and
-    companions that joined a photo since go back with it. Raises
+    ``undoing`` until the walk ends; photos deleted since are left out
+    (one line each), and companions that joined a photo since go back with
+    it. A run that moved nothing puts back nothing. Raises
     :class:`live.Busy` while another process walks a run.
     """
     with live.holding(lib, run_id):
         with interrupts.deferred():
             with lib.transaction() as tx:
                 was = tx.query("SELECT state FROM similar_runs WHERE id=?", (run_id,))
+                if not was or was[0][0] == "empty":
+                    return Outcome(run_id)  # it moved nothing
                 tx.mutate("UPDATE similar_runs SET state='undoing' WHERE id=?", (run_id,))
             skipped = changes.prepare(lib, run_id, _rows(lib, run_id), backwards=True)
-        cut_off = bool(was) and was[0][0] in ("running", "undoing")
+        cut_off = was[0][0] in ("running", "undoing")
         every = _rows(lib, run_id)
         rows = [r for r in reversed(every)
                 if r.state == "done" or cut_off and r.state == "pending"]

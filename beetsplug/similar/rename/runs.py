@@ -72,7 +72,7 @@ def last_undoable(lib: Library) -> tuple[int, str] | None:
 
 def moved(lib: Library, run_id: int | None) -> int:
     """How many photos the run moved (renamed, moved or sent to the trash)
-    and has not put back: 0 for a run that moved nothing, or is gone."""
+    and has not put back: 0 for a run that moved nothing."""
     if run_id is None:
         return 0
     ensure_schema(lib)
@@ -83,15 +83,16 @@ def moved(lib: Library, run_id: int | None) -> int:
 
 
 def forget_if_empty(lib: Library, run_id: int) -> bool:
-    """Drop a run that moved nothing, once walked to its end: it is not a
-    run, and undo must never take it for the one before it. True when
-    dropped."""
+    """Forget a run that moved nothing, once walked to its end: it is not a
+    run, and undo must never take it for the one before it. Its id stays
+    taken (state ``empty``, listed nowhere), so that no later run gets it:
+    the review page may still hold it. True when forgotten."""
     with lib.transaction() as tx:
         if tx.query("SELECT 1 FROM similar_journal WHERE run_id=? AND state='done' LIMIT 1",
                     (run_id,)):
             return False
         tx.mutate("DELETE FROM similar_journal WHERE run_id=?", (run_id,))
-        tx.mutate("DELETE FROM similar_runs WHERE id=?", (run_id,))
+        tx.mutate("UPDATE similar_runs SET state='empty' WHERE id=?", (run_id,))
     return True
 
 
@@ -113,5 +114,6 @@ def runs(lib: Library) -> list[RunInfo]:
             "SELECT r.id, r.started, r.kind, r.state, "
             "(SELECT COUNT(DISTINCT photo_id) FROM similar_journal j WHERE j.run_id = r.id "
             " AND (j.state IN ('done', 'undone') OR j.state = 'pending' AND r.state IN "
-            f" ('running', 'undoing'))), {_UNDOABLE} FROM similar_runs r ORDER BY r.id DESC")
+            f" ('running', 'undoing'))), {_UNDOABLE} FROM similar_runs r "
+            "WHERE r.state != 'empty' ORDER BY r.id DESC")
     return [RunInfo(*row[:5], bool(row[5])) for row in rows]

@@ -37,7 +37,7 @@ class UndoOutcome:
 def undo_run(lib: Library, run_id: int | None,
              on_photo: Callable[[], None] = lambda: None) -> UndoOutcome:
     """Put back every file of the trash run ``run_id``, last photo first (a
-    run that is gone, having sent nothing, puts back nothing). Raises
+    run that sent nothing, whose id is None, puts back nothing). Raises
     :class:`live.Busy` while another process walks a run."""
     ensure_schema(lib)
     store.ensure(lib)
