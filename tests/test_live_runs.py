@@ -88,8 +88,9 @@ class TestALiveRunIsKnown(Library):
 
     def test_a_locked_database_is_one_line(self, capsys):
         root = self.prepare(2)
-        self.run_command("similar-order")
+        self.order()
         self.lib.timeout = 0.2
+        self.lib._close()  # its next connection waits that long
         other = sqlite3.connect(os.fsdecode(self.lib.path))
         other.execute("BEGIN EXCLUSIVE")  # another program writing, for long
         try:
@@ -103,6 +104,7 @@ class TestALiveRunIsKnown(Library):
             "nothing is lost: try again when it is done, or raise `timeout` in your beets "
             "config")
         self.lib.timeout = 5.0
+        self.lib._close()
         self.run_command("similar-undo")
         assert sorted(os.listdir(root)) == ["p_00.jpg", "p_01.jpg"]
 

@@ -26,6 +26,9 @@ def hidden(root) -> list[str]:
 
 
 class Library(SimilarHelper):
+    """Photos imported, not featurized (no network to build): runs are made
+    as similar-order makes them, in path order."""
+
     def prepare(self, n: int = 4, sidecars: bool = False):
         root = self.photos_dir()
         for i in range(n):
@@ -34,8 +37,14 @@ class Library(SimilarHelper):
                 (root / f"p_{i:02d}.xmp").write_text(f"edits {i}\n")
         self.config["similar"].set(MODEL)
         self.run_command("similar-import", str(root))
-        self.run_command("similar-featurize")
         return root
+
+    def order(self) -> int:
+        """A whole order run, journaled and walked as similar-order does it
+        (ranks in path order); its id."""
+        run_id = cut_off(self.lib)
+        self.run_command("similar-order", "--resume")
+        return run_id
 
     def copy_of(self, root, name: str, copy: str) -> None:
         """``copy``, the same bytes as ``name`` and newer: the extra."""
@@ -51,7 +60,7 @@ class TestARunThatMovedNothingIsNotARun(Library):
     def test_move_that_moved_nothing(self, monkeypatch, capsys, caplog):
         root = self.prepare()
         original = tree_state(root)
-        self.run_command("similar-order")  # run 1: the real one
+        self.order()  # run 1: the real one
         self.copy_of(root, os.listdir(root)[0], "zz_copy.jpg")
         real = journal.perform
 
@@ -70,12 +79,12 @@ class TestARunThatMovedNothingIsNotARun(Library):
         assert "undid run 1 (order): put back 4 photos" in out
         assert {n: h for n, h in tree_state(root).items() if n != "zz_copy.jpg"} == original
         # The empty run's id is never given again (the review page may hold it).
-        assert "(run 3)" in self.run_output(capsys, "similar-order")
+        assert self.order() == 3
         assert journal.moved(self.lib, 2) == 0 and journal.undo(self.lib, 2).photos() == 0
 
     def test_an_empty_run_of_an_older_version_is_passed_over(self, capsys):
         root = self.prepare()
-        self.run_command("similar-order")
+        self.order()
         with self.lib.transaction() as tx:  # as older versions left it
             tx.mutate("INSERT INTO similar_runs (id, started, kind, state) "
                       "VALUES (2, 0, 'trash', 'done')")
@@ -138,7 +147,7 @@ class TestAnUndoCutOff(Library):
     def test_ctrl_c_during_undo(self, monkeypatch, capsys, caplog):
         root = self.prepare(12, sidecars=True)
         original = tree_state(root)
-        self.run_command("similar-order")
+        self.order()
         assert not hidden(root)
         real, calls = journal.perform, []
 
