@@ -174,7 +174,7 @@ def test_killed_mid_rename_loses_nothing(tmp_path, scenes_dir, finish):
     original = tree_state(root)
     script = tmp_path / "crashing_beet.py"
     script.write_text(CRASHING_BEET)
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), CRASH_AFTER_LINKS="50")
+    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), CRASH_AFTER_LINKS="25")
     proc = subprocess.run([sys.executable, str(script), "similar-order"], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9  # really killed

@@ -268,7 +268,7 @@ def test_killed_mid_rename_companions_resume_and_undo(tmp_path):
                                                   "depth: 1, threshold: 0.01}")
     script = tmp_path / "crashing_beet.py"
     script.write_text(CRASHING_BEET)
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), CRASH_AFTER_LINKS="30")
+    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), CRASH_AFTER_LINKS="12")
     proc = subprocess.run([sys.executable, str(script), "similar-order"], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9

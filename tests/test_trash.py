@@ -238,6 +238,31 @@ class TestTrash(SimilarHelper):
         with pytest.raises(UserError, match="nothing to undo"):  # said once, not every time
             self.run_command("similar-undo")
 
+    def test_a_run_that_sent_nothing_is_not_a_run(self, capsys, caplog):
+        """Issue 27, 3: undo takes the real run, not an empty one after it;
+        the refusal names the photo."""
+        root = self.copies(keeper_sidecar=False, extra_sidecar=None)
+        copy = sha(root / "copy.jpg")
+        self.run_command("similar-dupes", "-e", "--trash")  # run 1: copy.jpg goes
+        make(root, "b.jpg", 2)
+        (root / "b_copy.jpg").write_bytes((root / "b.jpg").read_bytes())
+        (root / "b_copy.xmp").write_text("edits\n")
+        os.utime(root / "b.jpg", (1e9, 1e9))
+        self.run_command("similar-import", str(root))
+        os.remove(root / "b_copy.xmp")
+        os.symlink(root / "b.jpg", root / "b_copy.xmp")  # no longer a regular file
+        out = self.run_output(capsys, "similar-dupes", "-e", "--trash")
+        assert "sent 0 photos (0 files, 0 bytes) to the trash; 1 left in place (see above)\n" \
+            in out
+        assert [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()] == [
+            f"{root / 'b_copy.jpg'}: not sent to the trash: its companion "
+            f"{root / 'b_copy.xmp'} is not a regular file"]
+        listed = self.run_output(capsys, "similar-undo", "--list").splitlines()
+        assert len(listed) == 1 and listed[0].startswith("run 1: ")
+        out = self.run_output(capsys, "similar-undo")
+        assert "undid run 1 (trash): 1 file back from the trash, 1 photo back" in out
+        assert sha(root / "copy.jpg") == copy
+
     def test_a_file_edited_since_import_stays(self, caplog):
         root = self.copies(keeper_sidecar=False, extra_sidecar=None)
         extra, keep = self.photo("copy.jpg"), self.photo("a.jpg")
@@ -246,6 +271,8 @@ class TestTrash(SimilarHelper):
         outcome = job.trash_extras(self.lib, [(extra, keep)])
         assert outcome.trashed == [] and outcome.files == 0
         assert outcome.refused == {extra.id: "it changed since it was imported; re-import it"}
+        assert outcome.run_id is None and journal.moved(self.lib, outcome.run_id) == 0
+        assert job.undo_run(self.lib, outcome.run_id).files == 0  # the page's undo of it
         assert sha(root / "copy.jpg") == edited and trashed(self.data) == {}
         assert self.lib._get(Photo, extra.id) is not None
 

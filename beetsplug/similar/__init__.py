@@ -12,12 +12,16 @@ from beets import ui
 from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 
-from . import commands
-from .commands import featurize
-from .imaging.decode import DEFAULT_MAX_PIXELS
-from .imaging.shots import SIDECARS
-from .keep.score import FORMATS
-from .library.models import ensure_schema
+from . import interrupts
+
+interrupts.starting()  # before the long imports: Ctrl-C while beet starts is one line
+
+from . import commands  # noqa: E402
+from .commands import featurize  # noqa: E402
+from .imaging.decode import DEFAULT_MAX_PIXELS  # noqa: E402
+from .imaging.shots import SIDECARS  # noqa: E402
+from .keep.score import FORMATS  # noqa: E402
+from .library.models import ensure_schema  # noqa: E402
 
 
 class SimilarPlugin(BeetsPlugin):
@@ -71,6 +75,7 @@ class SimilarPlugin(BeetsPlugin):
 
     def library_opened(self, lib) -> None:
         ensure_schema(lib)
+        interrupts.started()  # the command (any command) starts next
 
     def import_done(self, lib, photos) -> None:
         """Featurize what ``similar-import`` added, when ``auto`` is on."""

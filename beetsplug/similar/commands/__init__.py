@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import (calibrate, dupes, featurize, fields, guard, importing, listing, order, report,
-               review, undo)
+from . import calibrate, dupes, featurize, fields, importing, listing, order, report, review, undo
+from .guard import guarded
 
 if TYPE_CHECKING:
     from beets import ui
@@ -15,10 +15,6 @@ if TYPE_CHECKING:
 
 
 def build(plugin: SimilarPlugin) -> list[ui.Subcommand]:
-    """The commands, each checking the settings first (see :mod:`.guard`)."""
-    cmds = [module.command(plugin)
+    return [guarded(plugin, module.command(plugin))
             for module in (importing, listing, fields, featurize, calibrate, order, dupes,
                            report, review, undo)]
-    for cmd in cmds:
-        cmd.func = guard.guarded(plugin, cmd.name, cmd.func)
-    return cmds

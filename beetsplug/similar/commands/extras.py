@@ -20,7 +20,7 @@ from ..library import companions
 from ..library.photos import import_roots
 from ..trash import cli as trash_cli
 from . import settings
-from .renaming import run_journal, start_run
+from .renaming import changing, run_journal, start_run
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -78,7 +78,7 @@ def handle(plugin: SimilarPlugin, lib: Library, found, action: str,
         ui.print_(f"dry run: {_counted(pairs)} would be {done}; nothing changed")
         return list(found)
     if action == "mark":
-        with interrupts.deferred() as interrupt:
+        with changing(lib), interrupts.deferred() as interrupt:
             with lib.transaction():
                 copies.tag(pairs)
             interrupted = interrupt.consume()
@@ -89,7 +89,8 @@ def handle(plugin: SimilarPlugin, lib: Library, found, action: str,
     if action == "move":
         gone = _move(plugin, lib, pairs)
     elif action == "trash":
-        gone = trash_cli.trash(plugin, lib, pairs)
+        with changing(lib):
+            gone = trash_cli.trash(plugin, lib, pairs)
     else:
         gone = _delete(plugin, lib, pairs)
     return [p for p in found if p.id not in gone]
@@ -140,12 +141,14 @@ def _move(plugin: SimilarPlugin, lib: Library, pairs) -> set[int]:
                                   companions.of(lib, [p.id for p, _ in pairs]))
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    run_id, left_out = start_run(plugin, lib, "move-copies", steps, lambda: copies.tag(pairs))
-    outcome = run_journal(plugin, lib, run_id, len(steps))
+    with changing(lib):
+        run_id, left_out = start_run(plugin, lib, "move-copies", steps,
+                                     lambda: copies.tag(pairs))
+        outcome = run_journal(plugin, lib, run_id, len(steps))
     moved = {photo.id for photo, _ in pairs} - left_out - outcome.failed
     ui.print_(f"moved {_counted([p for p in pairs if p[0].id in moved]) or 'nothing'} "
-              f"to {folder!r} (run {run_id})"
-              + ("; `beet similar-undo` brings them back" if moved else ""))
+              f"to {folder!r}"
+              + (f" (run {run_id}); `beet similar-undo` brings them back" if moved else ""))
     return moved
 
 
@@ -191,7 +194,7 @@ def _delete(plugin: SimilarPlugin, lib: Library, pairs) -> set[int]:
 
     gone: set[int] = set()
     interrupted = False
-    with interrupts.deferred() as interrupt:
+    with changing(lib), interrupts.deferred() as interrupt:
         for photo, keep in pairs:
             victim, kept = os.fsdecode(photo.path), os.fsdecode(keep.path)
             reason = delete.refusal(victim, photo.hash, kept, keep.hash, hash_of)

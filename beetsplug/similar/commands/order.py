@@ -12,7 +12,7 @@ from ..features.extractor import described
 from ..library.selection import Selection, select
 from ..numbers import count, plain
 from ..order import job as order_job
-from ..rename import journal
+from ..rename import journal, live
 from ..verify.config import near_check
 from ..trash import cli as trash_cli
 from . import extras, guard, settings
@@ -37,10 +37,10 @@ def rank_storer(lib: Library, ranked):
     return store
 
 
-def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
-    if not opts.dry_run:
-        guard.check_writable(lib, "similar-order")
-    if opts.resume:
+def resume(plugin: SimilarPlugin, lib: Library) -> None:
+    """``similar-order --resume``: finish the run that was cut off. Ctrl-C
+    before the walk changes nothing; during it, the walk says what to do."""
+    with live.holding(lib), interrupts.deferred() as interrupt:
         found = journal.interrupted(lib)
         if found is None:
             raise UserError("there is no interrupted rename run to resume")
@@ -48,14 +48,24 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         if state == "undoing":
             raise UserError(f"run {run_id} was being undone when it stopped; run "
                             "`beet similar-undo` to finish putting its files back")
+        if interrupt.consume():
+            raise UserError("similar-order --resume interrupted; nothing was changed")
         if trash_cli.is_trash(lib, run_id):
-            return trash_cli.resume(plugin, lib, run_id)
-        outcome = run_journal(plugin, lib, run_id, 0)
-        problems = len(outcome.failed)
-        ui.print_(f"resumed run {run_id}: renamed {outcome.counted()}"
-                  + (f"; {problems} not renamed (see above), no file was lost"
-                     if problems else ""))
-        return
+            trash_cli.resume(plugin, lib, run_id)
+        else:
+            outcome = run_journal(plugin, lib, run_id, 0)
+            problems = len(outcome.failed)
+            ui.print_(f"resumed run {run_id}: renamed {outcome.counted()}"
+                      + (f"; {problems} not renamed (see above), no file was lost"
+                         if problems else ""))
+        interrupt.consume()  # pressed after the walk: the run is finished
+
+
+def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
+    if not opts.dry_run:
+        guard.check_writable(lib, "similar-order")
+    if opts.resume:
+        return resume(plugin, lib)
     check_no_unfinished(lib)
     export = settings.output_file(opts.export, "--export") if opts.export else None
     fmt = plugin.config["rename_format"].as_str()

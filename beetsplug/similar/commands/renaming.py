@@ -4,6 +4,8 @@ the dry-run listing and the summary line."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from beets import ui, util
@@ -11,7 +13,7 @@ from beets.exceptions import UserError
 
 from ..library import companions
 from ..progress import Progress
-from ..rename import journal, names
+from ..rename import journal, live, names
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -39,11 +41,12 @@ def run_journal(plugin: SimilarPlugin, lib: Library, run_id: int, total: int,
     return outcome
 
 
-def _files(final) -> str:
+def _files(moves) -> str:
     """``12 photos``, or ``12 photos (8 companion files)`` when companions
-    move too: the words of :meth:`journal.Outcome.counted`."""
-    photos = len({s.key for s in final})
-    others = sum(1 for s in final if s.part)
+    move too (``moves``: ((photo id, part), ...) pairs): the words of
+    :meth:`journal.Outcome.counted`."""
+    photos = len({key for (key, _), _ in moves})
+    others = sum(1 for (_, part), _ in moves if part)
     return (f"{photos} photo{'s' * (photos != 1)}"
             + (f" ({others} companion file{'s' * (others != 1)})" if others else ""))
 
@@ -58,26 +61,30 @@ def start_run(plugin: SimilarPlugin, lib: Library, kind: str, steps,
     return run_id, set(problems)
 
 
-def finishing_command(lib: Library) -> tuple[int, str] | None:
-    """(run id, the command that finishes it) for an interrupted run."""
-    found = journal.interrupted(lib)
-    if found is None:
-        return None
-    run_id, state = found
-    if state == "undoing":
-        return run_id, (f"the undo of run {run_id} was interrupted; run `beet similar-undo` "
-                        "to finish putting its files back")
-    kind = {"trash": "trash", "move-copies": "move"}.get(journal.kind_of(lib, run_id), "rename")
-    return run_id, (f"{kind} run {run_id} was interrupted; run `beet similar-order --resume` "
-                    "to finish it or `beet similar-undo` to roll it back")
-
-
 def check_no_unfinished(lib: Library) -> None:
-    """Refuse to change files or rows while a run is unfinished: its photos
-    may sit under temporary names."""
-    found = finishing_command(lib)
-    if found is not None:
-        raise UserError(f"{found[1]} first")
+    """Refuse to change files or rows while a run is in progress or
+    unfinished: its photos are half way between their names."""
+    line = journal.unfinished_line(lib, then=" first")
+    if line is not None:
+        raise UserError(line)
+
+
+def say_unfinished(plugin: SimilarPlugin, lib: Library) -> None:
+    """For the commands that only read: one line first, when a run is in
+    progress or unfinished (its photos are half way between their names)."""
+    line = journal.unfinished_line(lib)
+    if line is not None:
+        plugin._log.warning("{}", line)
+
+
+@contextmanager
+def changing(lib: Library) -> Iterator[None]:
+    """Hold the run lock (see :mod:`rename.live`) while checking again that
+    no run is unfinished and changing files, so that no other process
+    starts a run meanwhile."""
+    with live.holding(lib):
+        check_no_unfinished(lib)
+        yield
 
 
 def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str | None,
@@ -91,9 +98,8 @@ def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str | No
                             util.displayable_path(os.path.basename(instead)))
 
     steps = names.rename_steps(ranked, fmt, lib.replacements,
-                                   companions.of(lib, [p.id for p, _ in ranked]),
-                                   on_taken=taken)
-    final = steps[len(steps) // 2:]  # second halves: temp name -> target
+                               companions.of(lib, [p.id for p, _ in ranked]),
+                               on_taken=taken)
     if not steps:
         if not dry_run:
             with lib.transaction():
@@ -101,15 +107,28 @@ def rename(plugin: SimilarPlugin, lib: Library, kind: str, ranked, fmt: str | No
         ui.print_("every file already has its name; nothing to rename")
         return
     if dry_run:
-        sources = {(s.key, s.part): s.src for s in steps[: len(steps) // 2]}
-        for step in final:
-            ui.print_(f"{util.displayable_path(sources[step.key, step.part])} -> "
-                      f"{util.displayable_path(os.path.basename(step.dst))}")
-        ui.print_(f"dry run: {_files(final)} would be renamed; nothing changed")
+        rank = {photo.id: i for i, (photo, _) in enumerate(ranked)}
+        moves = sorted(_moves(steps).items(), key=lambda m: (rank[m[0][0]], m[0][1]))
+        for _, (src, dst) in moves:
+            ui.print_(f"{util.displayable_path(src)} -> "
+                      f"{util.displayable_path(os.path.basename(dst))}")
+        ui.print_(f"dry run: {_files(moves)} would be renamed; nothing changed")
         return
-    run_id, left_out = start_run(plugin, lib, kind, steps, before)
-    outcome = run_journal(plugin, lib, run_id, len(steps), fresh=True)
+    with changing(lib):
+        run_id, left_out = start_run(plugin, lib, kind, steps, before)
+        outcome = run_journal(plugin, lib, run_id, len(steps), fresh=True)
     not_done = len(outcome.failed | left_out)
-    ui.print_(f"renamed {outcome.counted()} (run {run_id})"
+    ui.print_((f"renamed {outcome.counted()} (run {run_id})" if outcome.photos() else
+               "renamed nothing")
               + (f"; {not_done} not renamed (see above), no file was lost"
-                 if not_done else "") + "; `beet similar-undo` reverts")
+                 if not_done else "")
+              + ("; `beet similar-undo` reverts" if outcome.photos() else ""))
+
+
+def _moves(steps) -> dict[tuple[int, int], tuple[str, str]]:
+    """{(photo id, part): (where the file is, where it goes)}: a file's
+    first and last steps."""
+    out: dict[tuple[int, int], tuple[str, str]] = {}
+    for s in steps:
+        out[s.key, s.part] = (out.get((s.key, s.part), (s.src,))[0], s.dst)
+    return out

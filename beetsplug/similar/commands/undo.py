@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.exceptions import UserError
 
+from .. import interrupts
 from ..library import decisions
-from ..rename import journal
+from ..numbers import count
+from ..rename import journal, live
 from ..trash import cli as trash_cli
 from .renaming import run_journal
 
@@ -39,14 +41,18 @@ def list_runs(lib: Library) -> None:
     if not runs:
         ui.print_("no runs yet: nothing to undo")
         return
-    nxt = next((r.id for r in runs if r.state != "undone"), None)
+    holder = live.holder(lib)
+    nxt = next((r.id for r in runs if r.undoable), None)
     for r in runs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
-        undoable = ("no (undone)" if r.state == "undone" else "next" if r.id == nxt
-                    else "yes, after the runs above")
+        undoable = ("no (undone)" if r.state == "undone" else
+                    "no (it moved nothing)" if not r.undoable else
+                    "next" if r.id == nxt else "yes, after the runs above")
+        state = STATES.get(r.state, r.state)
+        if holder is not None and holder.run_id == r.id:
+            state = f"in progress (pid {holder.pid})"
         ui.print_(f"run {r.id}: {when}, {KINDS.get(r.kind, r.kind)}, {r.photos} photo"
-                  f"{'s' * (r.photos != 1)}, {STATES.get(r.state, r.state)}; "
-                  f"undo: {undoable}")
+                  f"{'s' * (r.photos != 1)}, {state}; undo: {undoable}")
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
@@ -56,22 +62,34 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     if opts.list:
         list_runs(lib)
         return
-    last = journal.last_undoable(lib)
-    if last is None:
-        raise UserError("nothing to undo")
-    run_id, kind = last
-    try:
-        _undo(plugin, lib, run_id, kind)
-    finally:  # what the run carried out of a review's decisions is open again
-        reopened = decisions.reopen(lib, run_id)
+    # Ctrl-C before the walk changes nothing; during it, the walk says what
+    # to do; after it, the undo is whole.
+    with live.holding(lib), interrupts.deferred() as interrupt:
+        last = journal.last_undoable(lib)
+        if last is None:
+            raise UserError("nothing to undo")
+        run_id, kind = last
+        found = journal.interrupted(lib)
+        if interrupt.consume():
+            raise UserError("similar-undo interrupted; nothing was changed")
+        if found == (run_id, "undoing"):
+            ui.print_(f"finishing the undo of run {run_id}, which was interrupted")
+        elif found == (run_id, "running"):
+            ui.print_(f"rolling back run {run_id}, which was interrupted")
+        try:
+            if kind == "trash":
+                trash_cli.undo(plugin, lib, run_id)
+            else:
+                _undo_journal(plugin, lib, run_id, kind)
+        finally:  # what the run carried out of a review's decisions is open again
+            reopened = decisions.reopen(lib, run_id)
+        interrupt.consume()
     if reopened:
-        ui.print_(f"{reopened} group{'s' * (reopened != 1)} resolved by this run in `beet "
-                  f"similar-review` {'are' if reopened != 1 else 'is'} open again")
+        ui.print_(f"{count(reopened, 'group')} resolved by this run in `beet similar-review` "
+                  f"{'are' if reopened != 1 else 'is'} open again")
 
 
-def _undo(plugin: SimilarPlugin, lib: Library, run_id: int, kind: str) -> None:
-    if kind == "trash":
-        return trash_cli.undo(plugin, lib, run_id)
+def _undo_journal(plugin: SimilarPlugin, lib: Library, run_id: int, kind: str) -> None:
     outcome = run_journal(plugin, lib, run_id, 0, undo=True)
     skipped = len(outcome.skipped)
     problems = len(outcome.failed)

@@ -24,10 +24,11 @@ from beets import util
 
 from .. import interrupts
 from ..library.models import Photo, ensure_schema
-from . import changes
+from . import changes, live
 from .planner import (CrossDevice, FileId, RenameError, Step, digest_of,
                       discard_partial_copies, file_id, holds, perform, with_suffix)
-from .runs import RunInfo, interrupted, kind_of, last_undoable, runs, unfinished  # noqa: F401
+from .runs import (RunInfo, forget_if_empty, interrupted, kind_of,  # noqa: F401
+                   last_undoable, moved, runs, unfinished, unfinished_line)  # noqa: F401
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -90,7 +91,7 @@ def start(lib: Library, kind: str, steps: Sequence[Step],
                                            f"({exc.strerror}); re-import its folder")
     # A photo moves with all its files or not at all.
     rows = [(seq, s) for seq, s in enumerate(s for s in steps if s.key not in problems)]
-    with interrupts.deferred(), lib.transaction() as tx:
+    with live.holding(lib), interrupts.deferred(), lib.transaction() as tx:
         run_id = tx.mutate("INSERT INTO similar_runs (started, kind, state) "
                            "VALUES (?, ?, 'running')", (time.time(), kind))
         tx.mutate_many(
@@ -100,6 +101,7 @@ def start(lib: Library, kind: str, steps: Sequence[Step],
               util.bytestring_path(s.dst), *idents[s.key, s.part]) for seq, s in rows],
         )
         before()
+        live.name(lib, run_id)
     return run_id, problems
 
 
@@ -201,9 +203,11 @@ class _Walk:
     def step(self, key, src: str, dst: str, later: Sequence[str]) -> None:
         """One move; across disks, the file's bytes are recorded first (they
         identify it there), and its new identity after. A file that moves
-        now (not before a crash) counts as moved."""
+        now counts as moved; one a crash left at ``dst`` (or later) alone
+        does not count again."""
         ident, digest = self.idents[key], self.digests[key]
-        if ident is None or not any(holds(p, ident) for p in (dst, *later)):
+        if ident is None or holds(src, ident, digest) or \
+                not any(holds(p, ident) for p in (dst, *later)):
             self.outcome.moved.add(key)
         try:
             perform(src, dst, ident, later, self.label(key), digest)
@@ -296,39 +300,53 @@ def resume(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None
            fresh: bool = False) -> Outcome:
     """Do the run's pending steps, in order; unless the run was just
     journaled (``fresh``), the companions its photos have now come along
-    and photos gone since are skipped (see :mod:`changes`)."""
-    skipped: list[str] = []
-    with interrupts.deferred():
-        if not fresh:
-            skipped = changes.prepare(lib, run_id, _rows(lib, run_id), backwards=False)
-    every = _rows(lib, run_id)
-    rows = [r for r in every if r.state == "pending"]
-    outcome = _Walk(lib, run_id, rows, False, "done", every).run(on_step)
-    outcome.skipped = skipped
-    _finish(lib, run_id, "running" if outcome.stranded else
-            "failed" if outcome.errors else "done")
+    and photos gone since are skipped (see :mod:`changes`). A run that
+    moved no file is forgotten: undo never takes it. Raises
+    :class:`live.Busy` while another process walks a run."""
+    with live.holding(lib, run_id):
+        skipped: list[str] = []
+        with interrupts.deferred():
+            if not fresh:
+                skipped = changes.prepare(lib, run_id, _rows(lib, run_id), backwards=False)
+        every = _rows(lib, run_id)
+        rows = [r for r in every if r.state == "pending"]
+        outcome = _Walk(lib, run_id, rows, False, "done", every).run(on_step)
+        outcome.skipped = skipped
+        _finish(lib, run_id, "running" if outcome.stranded else
+                "failed" if outcome.errors else "done")
+        if not outcome.stranded:
+            forget_if_empty(lib, run_id)
     return outcome
 
 
 def undo(lib: Library, run_id: int, on_step: Callable[[], None] = lambda: None) -> Outcome:
     """Move every file of the run back, last step first.
 
-    Steps still marked pending are included: a crash may have moved a
-    file before its state was committed, and a step that did not happen
-    is recognised and left alone. The run reads ``undoing`` until the
-    walk ends; photos deleted since are left out (one line each), and
-    companions that joined a photo since go back with it.
+    Steps still marked pending are included when the run was cut off: a
+    crash may have moved a file before its state was committed, and a step
+    that did not happen is recognised and left alone (in a run walked to
+    its end, a pending step is a photo put back whole). The run reads
+    ``undoing`` until the walk ends; photos deleted since are left out
+    (one line each), and companions that joined a photo since go back with
+    it. A run that moved nothing puts back nothing. Raises
+    :class:`live.Busy` while another process walks a run.
     """
-    with interrupts.deferred():
-        with lib.transaction() as tx:
-            tx.mutate("UPDATE similar_runs SET state='undoing' WHERE id=?", (run_id,))
-        skipped = changes.prepare(lib, run_id, _rows(lib, run_id), backwards=True)
-    every = _rows(lib, run_id)
-    rows = [r for r in reversed(every) if r.state in ("done", "pending")]
-    outcome = _Walk(lib, run_id, rows, True, "undone", every).run(on_step)
-    outcome.skipped = skipped
-    # A copy to another disk that a crash cut off is left neither way.
-    discard_partial_copies([p for r in every for p in (r.src, r.dst)])
-    _finish(lib, run_id, "undoing" if outcome.stranded else
-            "failed" if outcome.errors else "undone")
+    with live.holding(lib, run_id):
+        with interrupts.deferred():
+            with lib.transaction() as tx:
+                was = tx.query("SELECT state FROM similar_runs WHERE id=?", (run_id,))
+                if not was or was[0][0] == "empty":
+                    return Outcome(run_id)  # it moved nothing
+                tx.mutate("UPDATE similar_runs SET state='undoing' WHERE id=?", (run_id,))
+            skipped = changes.prepare(lib, run_id, _rows(lib, run_id), backwards=True)
+        cut_off = was[0][0] in ("running", "undoing")
+        every = _rows(lib, run_id)
+        rows = [r for r in reversed(every)
+                if r.state == "done" or cut_off and r.state == "pending"]
+        outcome = _Walk(lib, run_id, rows, True, "undone", every).run(on_step)
+        outcome.skipped = skipped
+        # A copy to another disk that a crash cut off is left neither way.
+        discard_partial_copies([p for r in every for p in (r.src, r.dst)])
+        _finish(lib, run_id, "undoing" if outcome.stranded else
+                "failed" if outcome.errors else "undone")
     return outcome

@@ -1,8 +1,9 @@
 """Plan and carry out renames that never overwrite or lose a file.
 
 Pure: the standard library only. :func:`plan` turns wanted renames into
-steps: each file first hops to a temporary name beside it, then to its
-target, so swaps, cycles and case-only renames are safe. A target held
+steps: each file goes straight to its target once the file of the plan
+there has left, and only in a cycle (a swap, a case-only rename) does one
+file hop to a temporary name beside it first. A target held
 by a file outside the plan is never taken: the name gets a ``.1``, ``.2``
 suffix. :func:`perform` does one step without ever replacing a file, and
 can be re-run on a step that was cut off half way (after a crash).
@@ -67,8 +68,7 @@ def plan_units(
 ) -> list[Step]:
     """Steps for renaming units of files that move together: ``(key,
     [(src, dst), ...])``, a photo first and then its companions (parts 1,
-    2, ...). Returned in the order to perform them: every first hop (to a
-    temporary name), then every second hop.
+    2, ...). Returned in the order to perform them (see :func:`_ordered`).
 
     ``token`` makes the temporary names unique to this run (default: from
     the clock and process id). Files whose target is their source stay. When
@@ -97,13 +97,72 @@ def plan_units(
         taken.update(_norm(t) for t in targets)
         final += [(key, part, src, t) for (part, src, _), t in zip(moving, targets)]
 
-    first, second = [], []
-    for i, (key, part, src, dst) in enumerate(final):
-        ext = os.path.splitext(src)[1]
-        tmp = os.path.join(os.path.dirname(src), f".similar-{token}-{i}{ext}")
-        first.append(Step(key, src, tmp, part))
-        second.append(Step(key, tmp, dst, part))
-    return first + second
+    return _ordered([move for move in final if move[2] != move[3]], token)
+
+
+def _fold(path: str) -> str:
+    """A name as a case-insensitive disk sees it: two names that fold alike
+    may be one file there."""
+    return _norm(path).casefold()
+
+
+def _ordered(moves: Sequence[tuple[Hashable, int, str, str]], token: str) -> list[Step]:
+    """Steps doing each move straight to its target, in an order where each
+    target is free when its turn comes: a move waits for the files of the
+    plan that sit at its target to leave first. Only a cycle (a swap, a
+    case-only rename) needs a temporary name: one of its files hops to
+    ``.similar-TOKEN-N`` beside it, which frees the rest of the cycle.
+    Names are compared case-folded, so a case-insensitive disk never sees
+    a move onto a file of the plan."""
+    here: dict[str, set[int]] = {}  # folded name -> the moves whose file is there now
+    waiting: dict[str, list[int]] = {}  # folded name -> the moves whose target it is
+    for i, (_, _, src, dst) in enumerate(moves):
+        here.setdefault(_fold(src), set()).add(i)
+        waiting.setdefault(_fold(dst), []).append(i)
+    at = [src for _, _, src, _ in moves]  # where each file is now
+    done = [False] * len(moves)
+    ready = [i for i in reversed(range(len(moves))) if _fold(moves[i][3]) not in here]
+    steps: list[Step] = []
+    hops, nxt = 0, 0
+
+    def leave(i: int) -> None:
+        """Move ``i``'s file left its place: the moves waiting for it may go."""
+        name = _fold(at[i])
+        if i not in here.get(name, ()):
+            return  # from a temporary name, which nobody waits for
+        here[name].discard(i)
+        if not here[name]:
+            del here[name]
+            ready.extend(w for w in reversed(waiting.get(name, ())) if not done[w])
+
+    while True:
+        while ready:  # popped from the end: in plan order
+            i = ready.pop()
+            key, part, _, dst = moves[i]
+            if done[i] or _fold(dst) in here:
+                continue  # listed twice, or its target is taken again
+            steps.append(Step(key, at[i], dst, part))
+            done[i] = True
+            leave(i)
+        while nxt < len(moves) and done[nxt]:
+            nxt += 1
+        if nxt == len(moves):
+            return steps
+        # Every move left waits for another: follow the waits to a cycle,
+        # and one file of it hops aside.
+        i, seen = nxt, set()
+        while i not in seen:
+            seen.add(i)
+            i = min(here[_fold(moves[i][3])])
+        key, part, src, dst = moves[i]
+        tmp = os.path.join(os.path.dirname(src),
+                           f".similar-{token}-{hops}{os.path.splitext(src)[1]}")
+        hops += 1
+        steps.append(Step(key, src, tmp, part))
+        leave(i)
+        at[i] = tmp
+        if _fold(dst) not in here:
+            ready.append(i)
 
 
 FileId = tuple[int, int]  # (st_dev, st_ino): which file, whatever its name
@@ -219,21 +278,19 @@ def _copy_across(src: str, dst: str, name: str, digest: str) -> None:
     try:
         if os.path.lexists(part):
             os.unlink(part)  # our own copy, cut off by a crash
-        with open(src, "rb") as r, open(part, "xb") as w:
-            shutil.copyfileobj(r, w, 1 << 20)
-            w.flush()
-            os.fsync(w.fileno())
-        shutil.copystat(src, part)
-        if digest_of(part) != digest:
-            os.unlink(part)
-            raise RenameError(f"{name}: changed since the move began, or the copy on "
-                              f"{folder} differs; not moved")
+        w = open(part, "xb")
         try:
+            with open(src, "rb") as r, w:
+                shutil.copyfileobj(r, w, 1 << 20)
+                w.flush()
+                os.fsync(w.fileno())
+            shutil.copystat(src, part)
+            if digest_of(part) != digest:
+                raise RenameError(f"{name}: changed since the move began, or the copy on "
+                                  f"{folder} differs; not moved")
             os.link(part, dst)
-        except OSError as exc:
-            os.unlink(part)
-            if exc.errno == errno.EEXIST:
-                raise _taken(name, dst) from None
+        except BaseException:
+            _discard(part)  # a copy that failed (a full disk) takes no room
             raise
         os.unlink(part)
         dir_fd = os.open(folder, os.O_RDONLY)
@@ -242,9 +299,18 @@ def _copy_across(src: str, dst: str, name: str, digest: str) -> None:
         finally:
             os.close(dir_fd)
     except OSError as exc:
+        if exc.errno == errno.EEXIST and exc.filename2 == dst:
+            raise _taken(name, dst) from None
         raise RenameError(f"{name}: cannot copy to {folder}: {exc.strerror}; "
                           "not moved") from None
     os.unlink(src)
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def perform(src: str, dst: str, ident: FileId | None = None,

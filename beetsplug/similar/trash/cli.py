@@ -28,7 +28,8 @@ def size(n: int) -> str:
 
 def _report(plugin: SimilarPlugin, outcome: job.TrashOutcome, lib: Library) -> None:
     for pid, reason in outcome.refused.items():
-        plugin._log.warning("photo {}: not sent to the trash: {}", pid, reason)
+        plugin._log.warning("{}: not sent to the trash: {}",
+                            util.displayable_path(outcome.names[pid]), reason)
     for old, new in outcome.adopted:  # with -v
         plugin._log.debug("kept sidecar {} as {}", util.displayable_path(old),
                          util.displayable_path(new))

@@ -24,7 +24,9 @@ from .. import interrupts
 from ..dupes.delete import content_hash, refusal
 from ..library import companions
 from ..library.models import Photo, ensure_schema
+from ..rename import live
 from ..rename.planner import RenameError, file_id, holds, perform
+from ..rename.runs import forget_if_empty
 from . import freedesktop, merge, rating, runs, store
 from .undo import UndoOutcome, undo_run  # noqa: F401 - part of this API
 
@@ -42,6 +44,7 @@ class TrashOutcome:
     run_id: int | None
     trashed: list[int] = field(default_factory=list)  # photos now in the trash
     refused: dict[int, str] = field(default_factory=dict)  # photo: why it stays
+    names: dict[int, str] = field(default_factory=dict)  # photo refused: its file
     files: int = 0  # files sent to the trash (photos and companions)
     bytes: int = 0
     adopted: list[tuple[str, str]] = field(default_factory=list)  # sidecar: new name
@@ -95,7 +98,9 @@ def trash_extras(lib: Library, pairs: Sequence[tuple[Photo, Photo]], sidecars: s
     to the trash, as one journaled run. With ``sidecars="adopt"`` a photo
     kept that has no sidecar takes over those of an extra (renamed to its
     name, in the same run); with ``"trash"`` they go too. The photo kept
-    takes the highest rating of its extras either way."""
+    takes the highest rating of its extras either way. A run that sends
+    nothing is not kept (``run_id`` None): undo never takes it. Raises
+    :class:`live.Busy` while another process walks a run."""
     if sidecars not in (ADOPT, TRASH):
         raise ValueError(f"sidecars must be {ADOPT!r} or {TRASH!r}, not {sidecars!r}")
     ensure_schema(lib)
@@ -115,6 +120,12 @@ def trash_extras(lib: Library, pairs: Sequence[tuple[Photo, Photo]], sidecars: s
                                                    for c in comps.get(extra.id, ())]
         for part, path in sorted(files, key=lambda f: f[0] not in targets):
             rows.append((extra.id, part, path, targets.get(part, ""), _ident(path)))
+    with live.holding(lib):
+        return _walk(lib, _journal(lib, pairs, rows, ratings, adopt, groups), on_photo)
+
+
+def _journal(lib: Library, pairs, rows, ratings, adopt, groups) -> int:
+    """The run, its steps and the rows to restore, in one transaction."""
     with interrupts.deferred(), lib.transaction() as tx:
         run_id = runs.insert_run(tx, rows)
         for extra, keep in pairs:
@@ -126,7 +137,8 @@ def trash_extras(lib: Library, pairs: Sequence[tuple[Photo, Photo]], sidecars: s
             before = runs.rating_of(tx, kid)
             if best is not None and (best != ratings[kid] or before is None):
                 store.save(tx, run_id, kid, "keeper", None, {"before": before, "rating": best})
-    return _walk(lib, run_id, on_photo)
+    live.name(lib, run_id)
+    return run_id
 
 
 def resume_run(lib: Library, run_id: int,
@@ -252,6 +264,7 @@ class _Walk:
         with self.lib.transaction() as tx:
             runs.set_states(tx, self.run_id, [(s, "skipped", s.dst) for s in steps])
         self.outcome.refused[pid] = reason
+        self.outcome.names[pid] = next((s.src for s in steps if s.part == 0), steps[0].src)
 
 
 def _same(st: os.stat_result, path: str) -> bool:
@@ -277,6 +290,10 @@ def _walk(lib: Library, run_id: int, on_photo: Callable[[], None]) -> TrashOutco
                         break
             if walk.outcome.interrupted:
                 break
-    if not walk.outcome.interrupted:
-        runs.finish(lib, run_id, "done")
+        if not walk.outcome.interrupted:
+            runs.finish(lib, run_id, "done")
+            if forget_if_empty(lib, run_id):
+                store.drop_run(lib, run_id)
+                walk.outcome.run_id = None
+            interrupt.consume()  # pressed after the last photo: the run is whole
     return walk.outcome

@@ -48,9 +48,11 @@ def insert_run(tx, rows: list[tuple[int, int, str, str, FileId | None]]) -> int:
 
 
 def started(lib: Library, run_id: int) -> tuple[str, float] | None:
-    """(kind, start time) of a run."""
+    """(kind, start time) of a run; None when there is none, or it moved
+    nothing (see ``rename.runs.forget_if_empty``)."""
     with lib.transaction() as tx:
-        rows = tx.query("SELECT kind, started FROM similar_runs WHERE id=?", (run_id,))
+        rows = tx.query("SELECT kind, started FROM similar_runs WHERE id=? AND "
+                        "state != 'empty'", (run_id,))
     return (rows[0][0], rows[0][1]) if rows else None
 
 

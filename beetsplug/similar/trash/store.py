@@ -58,6 +58,12 @@ def forget(tx, photo_id: int) -> None:
         tx.mutate(f"DELETE FROM {table} WHERE {column}=?", (photo_id,))
 
 
+def drop_run(lib: Library, run_id: int) -> None:
+    """Forget what a run saved (a run that sent nothing)."""
+    with lib.transaction() as tx:
+        tx.mutate(f"DELETE FROM {TABLE} WHERE run_id=?", (run_id,))
+
+
 def restore(tx, snap: dict[str, list[dict]], keep_companion=lambda path: True) -> int:
     """Insert a snapshot's rows again; under its old id when that is free,
     else a new one. ``keep_companion(path)`` leaves out companions not

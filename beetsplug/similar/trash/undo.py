@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .. import interrupts
 from ..library.models import Photo, ensure_schema
 from ..library.paths import from_db
+from ..rename import live
 from ..rename.planner import RenameError, holds, perform
 from . import freedesktop, runs, store
 
@@ -33,22 +34,27 @@ class UndoOutcome:
     interrupted: bool = False  # Ctrl-C: the rest is undone by undoing the run again
 
 
-def undo_run(lib: Library, run_id: int,
+def undo_run(lib: Library, run_id: int | None,
              on_photo: Callable[[], None] = lambda: None) -> UndoOutcome:
-    """Put back every file of the trash run ``run_id``, last photo first."""
+    """Put back every file of the trash run ``run_id``, last photo first (a
+    run that sent nothing, whose id is None, puts back nothing). Raises
+    :class:`live.Busy` while another process walks a run."""
     ensure_schema(lib)
     store.ensure(lib)
-    kind, since = runs.started(lib, run_id) or (None, 0.0)
+    found = runs.started(lib, run_id) if run_id is not None else None
+    outcome = UndoOutcome(run_id)
+    if found is None:
+        return outcome
+    kind, since = found
     if kind != runs.KIND:
         raise ValueError(f"run {run_id} is not a trash run")
-    saved = store.load(lib, run_id)
-    adopted = {pid: set(data["adopt"]) for (pid, role), (_, data) in saved.items()
-               if role == "extra"}
-    outcome = UndoOutcome(run_id)
-    runs.finish(lib, run_id, "undoing")  # until the last file is back: a kill shows
-    by_photo = runs.steps(lib, run_id, ("done", "pending"), adopted)
-    order = list(reversed(by_photo))
-    with interrupts.deferred() as interrupt:
+    with live.holding(lib, run_id), interrupts.deferred() as interrupt:
+        saved = store.load(lib, run_id)
+        adopted = {pid: set(data["adopt"]) for (pid, role), (_, data) in saved.items()
+                   if role == "extra"}
+        runs.finish(lib, run_id, "undoing")  # until the last file is back: a kill shows
+        by_photo = runs.steps(lib, run_id, ("done", "pending"), adopted)
+        order = list(reversed(by_photo))
         for start in range(0, len(order), COMMIT_EVERY):
             with lib.transaction():  # one commit for many photos, as in job
                 for pid in order[start:start + COMMIT_EVERY]:
@@ -60,7 +66,8 @@ def undo_run(lib: Library, run_id: int,
             if outcome.interrupted:
                 return outcome  # the run stays undoable: the rest next time
         _ratings(lib, saved)
-    runs.finish(lib, run_id, "failed" if outcome.errors else "undone")
+        runs.finish(lib, run_id, "failed" if outcome.errors else "undone")
+        interrupt.consume()  # pressed after the last file: the undo is whole
     return outcome
 
 
