@@ -175,3 +175,24 @@ class TestEvidence(ReviewHelper):
         assert checked and len(words) > 1  # the second check's figures among them
         assert words <= {"identical file", "same picture, re-saved or resized", "close match",
                          "looser match, confirmed by its details", "looser match"}
+
+    def test_a_run_live_in_another_process_is_named_and_nothing_moves(self, scenes_dir,
+                                                                      trash_home):
+        from .test_live_runs import hold_as_another_process
+
+        self.library(scenes_dir)
+        self.reopen()
+        group = self.get("/api/groups/0").get_json()
+        before = sorted(os.listdir(self.temp_path / "photos"))
+        fd = hold_as_another_process(self.lib, 4242, 7)
+        try:
+            for action in ("trash", "move"):
+                refused = self.act(0, "apply", keep=[group["keep"]], action=action)
+                assert refused.status_code == 409, action
+                assert refused.get_json()["error"] == \
+                    "run 7 is in progress (pid 4242); wait for it to end"
+        finally:
+            os.close(fd)
+        assert sorted(os.listdir(self.temp_path / "photos")) == before
+        assert self.get("/api/state").get_json()["undo"] is None
+        assert self.act(0, "apply", keep=[group["keep"]], action="move").status_code == 200

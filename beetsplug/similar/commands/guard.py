@@ -17,7 +17,7 @@ from beets.dbcore.db import DBAccessError
 from beets.exceptions import UserError
 
 from .. import interrupts
-from ..rename.live import Busy
+from ..rename.live import Busy, locked_line
 from .renaming import say_unfinished
 
 if TYPE_CHECKING:
@@ -75,12 +75,6 @@ def check_writable(lib: Library, command: str) -> None:
         if _read_only_error(exc):
             raise read_only(lib, command) from None
         raise
-
-
-def locked_line(lib) -> str:
-    return ("the library database is locked by another program (beets waited "
-            f"{lib.timeout:g} seconds); nothing is lost: try again when it is done, or "
-            "raise `timeout` in your beets config")
 
 
 def guarded(plugin: SimilarPlugin, cmd: ui.Subcommand) -> ui.Subcommand:

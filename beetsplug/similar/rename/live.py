@@ -52,6 +52,14 @@ class Busy(Exception):
         self.holder = holder
 
 
+def locked_line(lib) -> str:
+    """What to say when another program held the library database longer
+    than beets waits (SQLite's "database is locked")."""
+    return ("the library database is locked by another program (beets waited "
+            f"{lib.timeout:g} seconds); nothing is lost: try again when it is done, or "
+            "raise `timeout` in your beets config")
+
+
 _guard = threading.RLock()
 _held: dict[str, list] = {}  # lock file -> [fd, depth]: this process's hold
 

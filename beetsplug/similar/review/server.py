@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import sqlite3
 import threading
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from ..imaging.errors import ImageError
+from ..rename.live import Busy, locked_line
 from .previews import SIZES, Previews
 from .session import NotFound, ReviewError
 
@@ -105,6 +107,16 @@ def create_app(review: Review, token: str, previews: Previews | None = None) -> 
     @app.errorhandler(ReviewError)
     def refused(exc):
         return fail(409, str(exc))
+
+    @app.errorhandler(Busy)
+    def busy(exc):  # another beet process is changing files
+        return fail(409, str(exc))
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def database(exc):
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            return failed(exc)
+        return fail(409, locked_line(review.lib))
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -21,7 +21,7 @@ from ..library import companions, decisions
 from ..library.models import Photo
 from ..library.paths import from_db
 from ..library.photos import import_roots
-from ..rename import journal
+from ..rename import journal, live
 from ..trash import job as trash_job
 from . import bulk as bulk_
 from . import groups as groups_
@@ -238,10 +238,9 @@ class Review:
     def _move(self, pairs) -> tuple[int | None, dict[int, str], int]:
         """Move the extras to ``similar.dupes_folder``, journaled, as
         ``similar-dupes --move``: (run id, {photo id: why not}, files moved)."""
-        unfinished = journal.unfinished(self.lib)
+        unfinished = journal.unfinished_line(self.lib, " first")
         if unfinished is not None:
-            raise ReviewError(f"rename run {unfinished} was interrupted; run `beet "
-                              "similar-order --resume` or `beet similar-undo` first")
+            raise ReviewError(unfinished)
         comps = companions.of(self.lib, [p.id for p, _ in pairs])
         try:
             steps = copies.move_steps(pairs, self.settings.dupes_folder,
@@ -250,9 +249,10 @@ class Review:
             raise ReviewError(str(exc)) from None
         if not steps:
             return None, {}, 0
-        run_id, refused = journal.start(self.lib, "move-copies", steps,
-                                        lambda: copies.tag(pairs))
-        outcome = journal.resume(self.lib, run_id, fresh=True)  # as similar-dupes --move
+        with live.holding(self.lib):  # as similar-dupes --move: no gap between the two
+            run_id, refused = journal.start(self.lib, "move-copies", steps,
+                                            lambda: copies.tag(pairs))
+            outcome = journal.resume(self.lib, run_id, fresh=True)
         why = "; ".join(outcome.errors) or "it could not be moved"
         refused.update({pid: why for pid in outcome.failed})
         moved = {p.id for p, _ in pairs} - set(refused)
