@@ -49,7 +49,7 @@ class TestEveryCommandSaysItInOneLine(Library):
     @pytest.mark.parametrize("args, where, name", [
         (["similar-calibrate"], (calibrate, "photos"), "similar-calibrate"),
         (["similar-featurize"], (featurize, "photos"), "similar-featurize"),
-        (["similar-report", "-o", "r.html"], (report, "photos"), "similar-report"),
+        (["similar-report", "-o", "r.html"], (report, "select"), "similar-report"),
         (["similar-undo"], (journal, "last_undoable"), "similar-undo"),
         (["similar-order", "--resume"], (journal, "interrupted"), "similar-order --resume"),
     ])
