@@ -16,9 +16,9 @@ from PIL import Image
 from beetsplug.similar import samples
 from beetsplug.similar.calibration import augment, job, measure, store, tail
 from beetsplug.similar.commands import settings
-from beetsplug.similar.dupes.groups import distances, near_groups
+from beetsplug.similar.grouping.near import near_groups
 from beetsplug.similar.library.photos import photos
-from beetsplug.similar.order.chain import prepare
+from beetsplug.similar.search.exact import distances, prepare
 
 from .conftest import SimilarHelper, copy_tree
 from .test_order_command import group_of

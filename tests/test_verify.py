@@ -15,11 +15,13 @@ import pytest
 from PIL import Image
 
 from beetsplug.similar import samples
-from beetsplug.similar.dupes.frames import PER_SIDE, Frames
-from beetsplug.similar.dupes.groups import Rule, near_groups, pair_groups
-from beetsplug.similar.dupes.job import near_units
+from beetsplug.similar.grouping.complete import pair_groups
+from beetsplug.similar.grouping.frames import PER_SIDE, Frames
+from beetsplug.similar.grouping.near import near_groups, near_units
+from beetsplug.similar.grouping.reduced import _checked_pairs
+from beetsplug.similar.grouping.rule import Rule
 from beetsplug.similar.library.photos import photos
-from beetsplug.similar.order.chain import prepare
+from beetsplug.similar.search.exact import prepare, row_distances
 from beetsplug.similar.verify import check
 from beetsplug.similar.verify.store import Verifier, photo_features
 from beetsplug.similar.verify.variants import KINDS, variant
@@ -163,9 +165,6 @@ def test_a_burst_frame_far_for_the_network_is_checked_and_grouped():
     rule = Rule(_cos(20), Recorder(yes=[(0, 1)]), frames=frames)
     assert near_groups(x, _cos(5), rule=rule) == [[0, 4]]
     # and the same through the candidate pairs of a big library
-    from beetsplug.similar.order.reduced import _checked_pairs
-    from beetsplug.similar.order.two_opt import row_distances
-
     ux = prepare(x, "cosine")
     rows, cols = np.array([0]), np.array([4])  # the network's only candidate
     a, b = frames.pairs()
@@ -427,8 +426,8 @@ class TestRecall(SimilarHelper):
 
 
 def test_streamed_groups_follow_the_rule_batch_by_batch():
-    from beetsplug.similar.dupes.streamed import streamed_groups
-    from beetsplug.similar.order.chain import knn
+    from beetsplug.similar.grouping.streamed import streamed_groups
+    from beetsplug.similar.search.exact import knn
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(60, 16))
@@ -439,11 +438,8 @@ def test_streamed_groups_follow_the_rule_batch_by_batch():
                            if i // 4 == j // 4])  # the same centre
     whole = pair_groups(x, rows, cols, 0.01, rule=Rule(0.2, check_))
     assert len(whole) > 30 and all(len({i // 4 for i in g}) == 1 for g in whole)
-    # As order/reduced.py does: the candidate pairs checked a batch at a
+    # As grouping/reduced.py does: the candidate pairs checked a batch at a
     # time, then the linked sets grouped a batch at a time.
-    from beetsplug.similar.order.reduced import _checked_pairs
-    from beetsplug.similar.order.two_opt import row_distances
-
     d = row_distances(x, rows, cols) ** 2 / 2
     linked = _checked_pairs(rows, cols, d, 0.01, Rule(0.2, check_), lambda p: x[p], batch=100)
     streamed = streamed_groups(len(x), *linked, 0.01, lambda p: x[p], batch=50,
@@ -466,11 +462,12 @@ class TestUnreadable(SimilarHelper):
         """Rows without files (as benchmarks/scale.py writes): the check
         cannot read them, so their groups are the network's alone, with
         one line for all of them."""
-        from beetsplug.similar.dupes.job import NearCheck
+        from beetsplug.similar.grouping import reduced
+        from beetsplug.similar.grouping.rule import NearCheck
         from beetsplug.similar.library import vectors
         from beetsplug.similar.library.models import Photo, ensure_schema
         from beetsplug.similar.library.selection import select
-        from beetsplug.similar.order import reduced
+        from beetsplug.similar.search.space import build
 
         ensure_schema(self.lib)
         rng = np.random.default_rng(0)
@@ -484,7 +481,7 @@ class TestUnreadable(SimilarHelper):
             rows.append((photo.id, f"{i:064x}", x[i]))
         vectors.save(self.lib, "k", rows, "float32")
         sel = select(self.lib)
-        space = reduced.build(self.lib, "k", sel, np.arange(300))
+        space = build(self.lib, "k", sel, np.arange(300))
         strict = reduced.near_groups(self.lib, "k", sel, space, 0.002)
         verifier = Verifier(self.lib)
         with caplog.at_level("WARNING", logger="beets"):

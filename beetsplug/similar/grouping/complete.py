@@ -1,12 +1,12 @@
-"""Near-duplicate groups: photos that are all within a threshold of each other.
+"""Near-duplicate groups of candidate pairs, by complete linkage.
 
 Pure: NumPy and SciPy. Groups never chain: in every group, every two
-photos are closer than the threshold (complete linkage). Candidate pairs
-come from each photo's nearest neighbours; the groups are formed within
-each connected set of candidates, and a photo that would fit two groups
-goes to the one it is closer to (on average).
+photos are closer than the threshold (complete linkage). The candidate
+pairs link photos into sets; the groups are formed within each set, and
+a photo that would fit two groups goes to the one it is closer to (on
+average).
 
-With a second check (``Rule``), a pair is near-duplicate when it is
+With a second check (``rule.Rule``), a pair is near-duplicate when it is
 closer than the strict threshold, or closer than the looser candidate
 threshold and the check accepts it; only such candidate pairs are
 checked, and two frames of one burst (``frames.py``) at any distance.
@@ -14,71 +14,13 @@ checked, and two frames of one burst (``frames.py``) at any distance.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-
 import numpy as np
 from scipy.cluster.hierarchy import linkage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import squareform
 
-from ..order.chain import knn, prepare
-from ..order.two_opt import row_distances
-from .frames import Frames
-
-FAR = 4.0  # farther than any cosine distance: a pair that is never near
-
-
-@dataclass(frozen=True)
-class Rule:
-    """When two different pictures are near-duplicates: closer than the
-    strict threshold, or closer than ``candidate`` and ``check(a, b)``
-    (arrays of row indices -> bools) accepts them. Two ``frames`` of one
-    burst are checked whatever their distance (see ``frames.py``)."""
-
-    candidate: float
-    check: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    # (a, b) -> bools: pairs never in one group (the user said so)
-    apart: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-    frames: Frames | None = None  # of the rows, when they are checked
-
-    def on(self, points: np.ndarray) -> Rule:
-        """The rule for rows that are ``points`` of the checked ones."""
-        apart = self.apart
-        return replace(self, check=lambda a, b: self.check(points[a], points[b]),
-                       apart=None if apart is None else
-                       lambda a, b: apart(points[a], points[b]),
-                       frames=None if self.frames is None else self.frames.on(points))
-
-    def kept_apart(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if self.apart is None or not len(a):
-            return np.zeros(len(a), dtype=bool)
-        return np.asarray(self.apart(a, b), dtype=bool)
-
-    def reaches(self, a: np.ndarray, b: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """Whether the pairs (a, b), at distances ``d``, may be checked:
-        closer than ``candidate``, or frames of one burst; never a pair
-        kept apart (at ``FAR``)."""
-        near = d < self.candidate
-        if self.frames is not None and len(a):
-            near |= self.frames.together(a, b) & (d < FAR)
-        return near
-
-    def linked_at(self, d: np.ndarray, threshold: float) -> np.ndarray:
-        """The distance that accepted pairs at ``d`` count as: scaled into
-        the strict ``threshold`` (nearer pairs stay nearer); frames of one
-        burst past ``candidate`` at the threshold itself."""
-        return np.minimum(d * threshold / self.candidate, threshold)
-
-
-def distances(x: np.ndarray, metric: str) -> np.ndarray:
-    """All pairwise distances of prepared rows: cosine distance (1 - cos)
-    for unit rows, else Euclidean."""
-    sq = np.einsum("ij,ij->i", x, x)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0)
-    np.fill_diagonal(d2, 0.0)
-    return d2 / 2.0 if metric == "cosine" else np.sqrt(d2)
+from ..search.exact import distances, metric_distances
+from .linked import components, linked_sets
+from .rule import FAR, Rule
 
 
 def _complete_groups(x: np.ndarray, threshold: float, metric: str,
@@ -125,26 +67,6 @@ def _to_closer(groups: list[list[int]], d: np.ndarray, threshold: float) -> list
     return groups
 
 
-def _pair_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                    metric: str) -> np.ndarray:
-    """Distance of each pair (rows[i], cols[i]) of prepared rows ``x``."""
-    d = row_distances(x, rows, cols)
-    return d * d / 2.0 if metric == "cosine" else d
-
-
-def components(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The connected component of each of ``n`` points linked by the pairs."""
-    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
-
-
-def linked_sets(labels: np.ndarray) -> list[np.ndarray]:
-    """The points of each component of two or more, by label."""
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    return [m for m in np.split(order, bounds) if len(m) > 1]
-
-
 def pair_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float,
                 metric: str = "cosine", rule: Rule | None = None) -> list[list[int]]:
     """Groups of the prepared rows ``x``, from candidate pairs: the pairs
@@ -155,7 +77,7 @@ def pair_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: fl
     rows, cols = rows[keep], cols[keep]
     if rule is not None:
         return _checked_groups(x, rows, cols, threshold, metric, rule)
-    close = _pair_distances(x, rows, cols, metric) < threshold
+    close = metric_distances(x, rows, cols, metric) < threshold
     out = []
     by_size: dict[int, list[np.ndarray]] = {}
     for members in linked_sets(components(len(x), rows[close], cols[close])):
@@ -182,7 +104,7 @@ def _checked_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold
     sure = threshold  # closer: near without the check
     lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
     lo, hi = np.unique(np.stack([lo, hi]), axis=1) if len(lo) else (lo, hi)
-    d = _pair_distances(x, lo, hi, metric)
+    d = metric_distances(x, lo, hi, metric)
     d[rule.kept_apart(lo, hi)] = FAR
     verdict: dict[tuple[int, int], bool] = {}
     maybe = np.flatnonzero((d >= sure) & rule.reaches(lo, hi, d))
@@ -270,38 +192,3 @@ def _within(x: np.ndarray, sets: np.ndarray, threshold: float, metric: str) -> n
         d = d2 / 2.0 if metric == "cosine" else np.sqrt(np.maximum(d2, 0.0))
         out[lo:lo + block] = d.max(axis=(1, 2)) < threshold
     return out
-
-
-def near_groups(vectors: np.ndarray, threshold: float, metric: str = "cosine",
-                k: int = 16, neighbours: np.ndarray | None = None,
-                rule: Rule | None = None) -> list[list[int]]:
-    """Groups (two or more rows each) in which every two rows are within
-    ``threshold`` of each other.
-
-    For ``cosine`` the threshold is a cosine distance (1 - cosine
-    similarity), for ``euclidean`` a plain distance. ``neighbours`` gives
-    each row's candidate rows (default: its ``k`` exact nearest). Groups
-    are sorted by their first member; members in row order. With a
-    ``rule``, what it accepts is near too (see :class:`Rule`).
-    """
-    n = len(vectors)
-    if n < 2:
-        return []
-    x = prepare(vectors, metric)
-    if neighbours is None:
-        neighbours, _ = knn(x, k)
-    rows = np.repeat(np.arange(n), neighbours.shape[1])
-    cols = neighbours.reshape(-1)
-    if rule is not None and rule.frames is not None:  # frames of one burst
-        a, b = rule.frames.pairs()
-        rows, cols = np.concatenate([rows, a]), np.concatenate([cols, b])
-    return pair_groups(x, rows, cols, threshold, metric, rule)
-
-
-def pair_distances(vectors: np.ndarray, metric: str = "cosine") -> np.ndarray:
-    """Distance between each row and the next (chain neighbours)."""
-    x = prepare(vectors, metric)
-    if len(x) < 2:
-        return np.zeros(0, dtype=np.float32)
-    d = np.sqrt(((x[1:] - x[:-1]) ** 2).sum(axis=1))
-    return d * d / 2.0 if metric == "cosine" else d
