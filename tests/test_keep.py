@@ -66,8 +66,9 @@ def test_a_lead_of_the_margin_decides_whatever_the_floats(monkeypatch):
         monkeypatch.setattr(score, "quality",
                             lambda photo, formats, quality=quality: quality[photo.id])
         photos = [SimpleNamespace(id=1), SimpleNamespace(id=2)]
-        kept, reason = rules.Keeper(["quality"], score.FORMATS)._quality(photos)
+        kept, reason, figures = rules.Keeper(["quality"], score.FORMATS)._quality(photos)
         assert [p.id for p in kept] == [2] and reason == "edited", (top, other)
+        assert figures == "an edit history (sidecar) beside it"
 
 
 def test_bad_rules_are_errors(tmp_path):
@@ -111,7 +112,10 @@ class TestKeeper(SimilarHelper):
                       "bright.jpg": (overexposed(img), {})})
         [(kind, kept, reason, members)] = self.groups(capsys, "-t", "0.3")
         assert sorted(members) == ["blurred.jpg", "bright.jpg", "original.jpg", "small.jpg"]
-        assert kept == "original.jpg" and reason in ("sharper", "better exposed", "larger")
+        assert kept == "original.jpg"
+        # what decided, with its figures: the small copy is as sharp (the
+        # quality rule leaves both), and the larger wins
+        assert reason == "larger (640x480 against 320x240)", reason
         q = {p.origname: p.quality for p in photos(self.lib)}
         assert q["original.jpg"] > max(q["blurred.jpg"], q["bright.jpg"])
         assert self.run_output(capsys, "similar-ls", "quality:..0.5", "-f", "$filename").split() \
@@ -122,7 +126,7 @@ class TestKeeper(SimilarHelper):
         self.library({"IMG_0001.DNG": (img, {"seed": 3, "when": WHEN}),
                       "holiday_export.jpg": (img, {"seed": 3, "when": WHEN})})
         [(_, kept, reason, members)] = self.groups(capsys, "-t", "0.3")
-        assert kept == "IMG_0001.DNG" and reason == "RAW original"
+        assert kept == "IMG_0001.DNG" and reason == "RAW original (DNG against JPEG)"
 
     def test_reference_folder_always_wins(self, capsys, monkeypatch):
         img = samples.scene(13, (640, 480))

@@ -60,7 +60,7 @@ class SimilarPlugin(BeetsPlugin):
                 # threshold auto: expected wrong near-duplicate partners per photo
                 "false_matches": 0.01,
                 "verify": True,  # check the network's candidate pairs geometrically
-                "verify_candidates": 4.0,  # unrelated candidates per photo, checked
+                "verify_candidates": 8.0,  # candidates per photo, checked
             }
         )
         self.extractors = {}  # model key -> FeatureExtractor, built on demand

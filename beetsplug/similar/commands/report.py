@@ -72,7 +72,7 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
     notes, evidence = {}, {}
     for group in groups:
         decision = copies.choose(keeper, sel.photos(group.rows))
-        notes[decision.keep.id] = f"{group.kind}: kept, {decision.reason}"
+        notes[decision.keep.id] = f"{group.kind}: kept, {decision.said}"
         keep_row = group.rows[[int(sel.ids[r]) for r in group.rows].index(decision.keep.id)]
         for row, (dist, inliers) in group.evidence(sel, keep_row).items():
             if row != keep_row:

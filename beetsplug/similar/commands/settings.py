@@ -124,8 +124,14 @@ def verify(plugin: SimilarPlugin) -> bool:
 
 def verify_candidates(plugin: SimilarPlugin) -> float:
     return _number(plugin.config["verify_candidates"].get(), lambda v: 0 < v <= 100,
-                   "similar.verify_candidates is the expected number of unrelated "
-                   "candidates per photo to check: above 0 and at most 100, such as 1")
+                   "similar.verify_candidates is how many candidates per photo the "
+                   "second check looks at: above 0 and at most 100, such as 8")
+
+
+def nearest_candidates(plugin: SimilarPlugin) -> int:
+    """How many of each photo's nearest the second check looks at, however
+    far: similar.verify_candidates, rounded (at least 1)."""
+    return max(1, round(verify_candidates(plugin)))
 
 
 def library_size(lib: Library, key: str) -> int:

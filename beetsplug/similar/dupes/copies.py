@@ -43,7 +43,7 @@ def choose(keeper: Keeper, group: Sequence, gone_ids: Collection[int] | None = N
     present = [p for p in group if p.id not in gone_ids]
     decision = keeper.choose(present or group)
     protected = frozenset(p.id for p in group if keeper.protects(p))
-    return Decision(decision.keep, decision.reason, protected)
+    return Decision(decision.keep, decision.reason, protected, decision.detail)
 
 
 def extras(groups: Iterable[Sequence[Photo]], keeper: Keeper) -> list[tuple[Photo, Photo]]:

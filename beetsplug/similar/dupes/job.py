@@ -24,7 +24,7 @@ from ..library.selection import Selection
 from ..numbers import plain
 from ..search.exact import distances, prepare
 from ..search.space import build
-from . import kinds
+from . import evidence, kinds
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -59,11 +59,23 @@ class DuplicateGroup:
         for row in self.rows:
             twin = by_hash.get(sel.hashes[row])
             dist = None if d is None or twin is None else max(float(d[had.index(twin)]), 0.0)
-            inliers = None
+            verdict = None
             if self.check is not None and row != keep_row:
-                inliers = self.check.verifier.evidence(sel.ids[row], sel.ids[keep_row])
-            out[row] = (dist, None if inliers is None else abs(inliers))
+                verdict = self.check.verifier.evidence(sel.ids[row], sel.ids[keep_row])
+            out[row] = (dist, None if verdict is None else verdict.inliers)
         return out
+
+
+    def weakest(self, sel: Selection) -> evidence.Link | None:
+        """The link that holds the group together most weakly (photo ids
+        and the check's verdict; see :func:`.evidence.weakest`), None
+        without the check or when some of it was not checked."""
+        if self.check is None or self.distances_of is None:
+            return None
+        pictures = list({sel.hashes[r]: int(sel.ids[r])
+                         for r in (self.measured or self.rows)}.values())
+        return evidence.weakest(pictures, evidence.checked_links(
+            pictures, self.check.verifier.evidence))
 
 
 EVIDENCE = ("distance", "inliers")  # the template fields of :func:`formatted`
@@ -150,9 +162,14 @@ def _with_kinds(sel: Selection, near: list[list[int]], distances_of,
                 check: NearCheck | None = None) -> list[DuplicateGroup]:
     """The exact groups and the ``near`` ones, with their kinds. An exact
     group inside a near group is shown there, not twice."""
+    def same_pixels(pictures) -> bool | None:
+        ids = [p.id for p in pictures]
+        return evidence.one_capture(ids, evidence.checked_links(ids, check.verifier.evidence))
+
     groups = [DuplicateGroup(kinds.kind([sel.shot(r) for r in g], distances_of(g),
-                                        copy_distance, burst_gap), g, distances_of, check,
-                             list(g))
+                                        copy_distance, burst_gap,
+                                        same_pixels if check is not None else None),
+                             g, distances_of, check, list(g))
               for g in near]
     in_near = {r for g in near for r in g}
     exact = [DuplicateGroup("exact", g) for g in _exact_groups(sel)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..library import decisions, vectors
 from .frames import Frames
-from .rule import NearCheck, Rule
+from .rule import Judge, NearCheck, Rule
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -22,11 +22,12 @@ if TYPE_CHECKING:
 
 def near_rule(sel: Selection, rows: np.ndarray, threshold: float,
               check: NearCheck | None, burst_gap: float = 2.0) -> Rule | None:
-    """How the selection ``rows`` are grouped past the network's strict
-    ``threshold``: the second check (of near pairs, and of frames of one
-    burst, within ``burst_gap`` seconds), and the pairs the user keeps
-    apart; None when neither applies (the network alone). The rule's
-    indices are positions in ``rows``."""
+    """How the selection ``rows`` are grouped: by the second check (of
+    candidate pairs, and of frames of one burst, within ``burst_gap``
+    seconds) or the network's strict ``threshold``, and never the pairs
+    the user keeps apart; None when neither a check nor such a pair
+    applies (the network alone). The rule's indices are positions in
+    ``rows``."""
     ids = sel.ids[rows]
     apart = decisions.not_duplicates(sel.lib)
     if check is None and not apart:
@@ -37,11 +38,10 @@ def near_rule(sel: Selection, rows: np.ndarray, threshold: float,
                          for x, y in zip(ids[a].tolist(), ids[b].tolist())], dtype=bool)
 
     if check is None:  # nothing to check: only the strict threshold, and apart
-        return Rule(threshold, lambda a, b: np.zeros(len(a), dtype=bool),
-                    kept_apart if apart else None)
+        return Rule(threshold, apart=kept_apart)
     frames = Frames.of(sel.taken[rows], [sel.camera[r] for r in rows.tolist()], burst_gap)
-    return Rule(check.candidate, lambda a, b: check.verifier(ids[a], ids[b]),
-                kept_apart if apart else None, frames)
+    return Rule(check.candidate, Judge(check.verifier, ids), kept_apart if apart else None,
+                frames, check.nearest)
 
 
 def featurized_rows(lib: Library, sel: Selection, key: str) -> tuple[np.ndarray, np.ndarray]:

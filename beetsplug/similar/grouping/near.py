@@ -1,5 +1,6 @@
 """Near-duplicate groups of vectors held in memory: candidates from each
-picture's exact nearest neighbours, grouped by ``complete.py``.
+picture's exact nearest neighbours, grouped by ``complete.py`` (the
+network alone) or ``confirmed.py`` (with the second check).
 
 Pure: NumPy and SciPy.
 """
@@ -15,30 +16,52 @@ from .complete import pair_groups
 from .rule import Rule
 
 
+CANDIDATE_LISTS = 16  # with the check: candidates under its distance among so many nearest
+
+
 def near_groups(vectors: np.ndarray, threshold: float, metric: str = "cosine",
                 k: int = 16, neighbours: np.ndarray | None = None,
                 rule: Rule | None = None) -> list[list[int]]:
-    """Groups (two or more rows each) in which every two rows are within
-    ``threshold`` of each other.
+    """Near-duplicate groups (two or more rows each), sorted by their first
+    member; members in row order.
 
-    For ``cosine`` the threshold is a cosine distance (1 - cosine
-    similarity), for ``euclidean`` a plain distance. ``neighbours`` gives
-    each row's candidate rows (default: its ``k`` exact nearest). Groups
-    are sorted by their first member; members in row order. With a
-    ``rule``, what it accepts is near too (see :class:`Rule`).
+    By the network alone, every two rows of a group are within
+    ``threshold`` of each other: for ``cosine`` a cosine distance (1 -
+    cosine similarity), for ``euclidean`` a plain distance; ``neighbours``
+    gives each row's candidate rows (default: its ``k`` exact nearest).
+    With a ``rule`` that checks, the candidates are :func:`candidates`
+    and the groups those of :func:`.confirmed.confirmed_groups`.
     """
     n = len(vectors)
     if n < 2:
         return []
     x = prepare(vectors, metric)
-    if neighbours is None:
-        neighbours, _ = knn(x, k)
-    rows = np.repeat(np.arange(n), neighbours.shape[1])
-    cols = neighbours.reshape(-1)
-    if rule is not None and rule.frames is not None:  # frames of one burst
+    if rule is not None and rule.judge is not None:
+        rows, cols = candidates(x, rule, metric)
+    else:
+        if neighbours is None:
+            neighbours, _ = knn(x, k)
+        rows = np.repeat(np.arange(n), neighbours.shape[1])
+        cols = neighbours.reshape(-1)
+    return pair_groups(x, rows, cols, threshold, metric, rule)
+
+
+def candidates(x: np.ndarray, rule: Rule, metric: str = "cosine",
+               lists: int = CANDIDATE_LISTS) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs the check is asked about: each row with its
+    ``rule.nearest`` nearest rows, however far, and with those of its
+    ``lists`` nearest that are closer than ``rule.candidate``; and frames
+    of one burst (``rule.frames``). (rows, cols) index arrays."""
+    neighbours, d = knn(x, max(lists, rule.nearest))
+    if metric == "cosine":
+        d = d * d / 2.0
+    take = (np.arange(neighbours.shape[1]) < rule.nearest)[None, :] | (d < rule.candidate)
+    rows = np.repeat(np.arange(len(x)), neighbours.shape[1])[take.reshape(-1)]
+    cols = neighbours.reshape(-1)[take.reshape(-1)]
+    if rule.frames is not None:
         a, b = rule.frames.pairs()
         rows, cols = np.concatenate([rows, a]), np.concatenate([cols, b])
-    return pair_groups(x, rows, cols, threshold, metric, rule)
+    return rows, cols
 
 
 def by_hash(hashes: Sequence[str]) -> list[list[int]]:
@@ -53,18 +76,14 @@ def near_units(hashes: Sequence[str], matrix: np.ndarray, threshold: float,
                rule: Rule | None = None) -> list[list[int]]:
     """Near-duplicate groups (rows of ``matrix``, whose photos have
     ``hashes``), the one rule shared by ``similar-dupes``, ``similar-report``
-    and ``similar-order``: exact copies count once, and every two
-    different pictures of a group are within ``threshold`` (cosine) of
-    each other, or pass the ``rule``'s check (see :class:`.rule.Rule`;
-    it gets rows of ``matrix``). Candidates are each picture's exact
-    nearest neighbours."""
+    and ``similar-order`` (see :func:`near_groups`; the ``rule`` gets rows
+    of ``matrix``): exact copies count once. Candidates are each
+    picture's exact nearest neighbours."""
     units = by_hash(hashes)
     if len(units) < 2:
         return []
     first = np.array([rows[0] for rows in units], dtype=np.int64)
     heads = matrix if len(units) == len(hashes) else matrix[first]
-    # Candidates for the check reach farther: more neighbours.
-    k = 16 if rule is None else 32
     return [[row for u in group for row in units[u]]
-            for group in near_groups(heads, threshold, "cosine", k=k,
+            for group in near_groups(heads, threshold, "cosine",
                                      rule=rule.on(first) if rule is not None else None)]

@@ -24,4 +24,4 @@ def near_check(plugin: SimilarPlugin, lib: Library, opts, chosen: Settings) -> N
     if candidate is None:
         return None
     verifier = Verifier(lib, settings.max_pixels(plugin), settings.threads(plugin))
-    return NearCheck(candidate, verifier)
+    return NearCheck(candidate, verifier, settings.nearest_candidates(plugin))

@@ -32,7 +32,8 @@ TABLE = "similar_keypoints"
 _CHUNK = 900  # SQLite host parameters per statement
 
 
-PAIRS = "similar_checked_pairs"
+PAIRS = "similar_pair_verdicts"
+OLD_PAIRS = "similar_checked_pairs"  # verdicts of an older check: dropped
 
 
 def _ensure_table(lib) -> None:
@@ -43,16 +44,21 @@ def _ensure_table(lib) -> None:
                   "hash TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL, "
                   "version TEXT NOT NULL, blob BLOB NOT NULL);"
                   f"CREATE TABLE IF NOT EXISTS {PAIRS} (lo TEXT NOT NULL, hi TEXT NOT NULL, "
-                  "version TEXT NOT NULL, inliers INTEGER NOT NULL, "
-                  "PRIMARY KEY (lo, hi)) WITHOUT ROWID;")
+                  "version TEXT NOT NULL, inliers INTEGER NOT NULL, matches INTEGER NOT NULL, "
+                  "spread REAL NOT NULL, scale REAL NOT NULL, likeness REAL NOT NULL, "
+                  "one_capture INTEGER NOT NULL, PRIMARY KEY (lo, hi)) WITHOUT ROWID;"
+                  f"DROP TABLE IF EXISTS {OLD_PAIRS};")
     lib._similar_keypoints_ready = True
 
 
 # Features made with other parameters are redone.
-VERSION = f"sift{check.FEATURES}@{check.SIDE}"
-# A verdict depends on the features and on every parameter of the rule.
-PAIR_VERSION = (f"{VERSION}/ratio{check.RATIO}/homography{check.TOLERANCE}/"
-                f"{check.MIN_INLIERS}/{check.MIN_SHARE}")
+VERSION = f"sift{check.FEATURES}@{check.SIDE}+thumb{check.THUMB}"
+# A verdict's measures depend on the features and on these parameters
+# (the limits that decide on the measures are applied when they are read).
+PAIR_VERSION = (f"{VERSION}/measures{check.MEASURES}/ratio{check.RATIO}/"
+                f"homography{check.TOLERANCE}/one"
+                f"{check.ONE_SHARE},{check.ONE_ERROR},{check.ONE_DESCRIPTOR},"
+                f"{check.ONE_LIGHT},{check.ONE_STRETCH}/shape{check.SAME_SHAPE}")
 
 
 def photo_features(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> check.Features:
@@ -64,12 +70,12 @@ def photo_features(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> check.Fea
 @dataclass
 class Verifier:
     """Checks pairs of photos (by id) of ``lib``, remembering each pair's
-    inlier count (``inliers``) for the evidence that commands print."""
+    :class:`.check.Verdict` (``verdicts``) for the groups' evidence."""
 
     lib: object
     max_pixels: int = DEFAULT_MAX_PIXELS
     threads: int = 2
-    inliers: dict[tuple[int, int], int] = field(default_factory=dict)
+    verdicts: dict[tuple[int, int], check.Verdict] = field(default_factory=dict)
     unreadable: set[int] = field(default_factory=set)
     seconds_features: float = 0.0
     seconds_pairs: float = 0.0
@@ -80,6 +86,7 @@ class Verifier:
         _ensure_table(self.lib)
         self._features: dict[int, check.Features | None] = {}
         self._facts: dict[int, tuple[str, str, int, float] | None] = {}
+        self._unreadable = np.zeros(0, dtype=np.int64)  # sorted, as ``unreadable``
 
     def _stat(self, ids: list[int]) -> dict[int, tuple[str, str, int, float] | None]:
         """{id: (path, hash, size, mtime)}, None when the file cannot be read."""
@@ -124,6 +131,13 @@ class Verifier:
                 self._features[pid] = check.Features.from_bytes(was[4])
             else:
                 todo.append((pid, now))
+        try:
+            self._compute(todo)
+        finally:
+            self._unreadable = np.array(sorted(self.unreadable), dtype=np.int64)
+
+    def _compute(self, todo: list[tuple[int, tuple]]) -> None:
+        """Compute and store the features of ``todo`` ((id, facts) pairs)."""
         if not todo:
             return
         t0 = time.perf_counter()
@@ -147,25 +161,49 @@ class Verifier:
         """Whether each pair (a[i], b[i]) of photo ids passes the check;
         a pair with an unreadable photo does not (unless its verdict was
         kept from an earlier run)."""
+        return np.array([v is not None and v.accepted for v in self.judged(a, b)], dtype=bool)
+
+    def loosely(self, a, b) -> np.ndarray:
+        """Whether each pair passes on weaker evidence (:attr:`.check.Verdict.loosely`)."""
+        return np.array([v is not None and v.loosely for v in self.judged(a, b)], dtype=bool)
+
+    def strength(self, a, b) -> np.ndarray:
+        """How strongly each pair is confirmed (:attr:`.check.Verdict.strength`; 0: not)."""
+        return np.array([v.strength if v is not None else 0.0 for v in self.judged(a, b)],
+                        dtype=np.float64)
+
+    def unchecked(self, a, b) -> np.ndarray:
+        """Whether each pair has a photo the check could not read (once asked)."""
+        if not len(self._unreadable):
+            return np.zeros(len(a), dtype=bool)
+        return np.isin(a, self._unreadable) | np.isin(b, self._unreadable)
+
+    def judged(self, a, b) -> list[check.Verdict | None]:
+        """The verdict of each pair (a[i], b[i]) of photo ids, checked where
+        none is known yet; None where a photo cannot be read."""
         a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-        pairs = [(int(x), int(y)) for x, y in zip(a, b)]
-        todo = [p for p in dict.fromkeys(map(_key, *zip(*pairs))) if p not in self.inliers] \
-            if pairs else []
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        # Pairs of photos known to be unreadable are left out at once: a big
+        # library without files (benchmarks/scale.py) has millions.
+        readable = ~self.unchecked(lo, hi)
+        keys = list(zip(lo[readable].tolist(), hi[readable].tolist()))
+        todo = [p for p in dict.fromkeys(keys) if p not in self.verdicts]
         todo = self._kept_verdicts(todo)
         self.load([i for p in todo for i in p])
         todo = [p for p in todo if self._features.get(p[0]) is not None
                 and self._features.get(p[1]) is not None]
         t0 = time.perf_counter()
-        made = []
-        for (x, y), verdict in zip(todo, ordered_map(
+        for pair, verdict in zip(todo, ordered_map(
                 lambda p: check.check(self._features[p[0]], self._features[p[1]]), todo,
                 self.threads, 4 * self.threads)):
-            self.inliers[(x, y)] = verdict.inliers if verdict.accepted else -verdict.inliers
-            made.append((x, y))
+            self.verdicts[pair] = verdict
         self.seconds_pairs += time.perf_counter() - t0
         self.checked += len(todo)
-        self._keep_verdicts(made)
-        return np.array([self.inliers.get(_key(x, y), -1) > 0 for x, y in pairs], dtype=bool)
+        self._keep_verdicts(todo)
+        out: list[check.Verdict | None] = [None] * len(lo)
+        for at, key in zip(np.flatnonzero(readable).tolist(), keys):
+            out[at] = self.verdicts.get(key)
+        return out
 
     def _facts_of(self, ids) -> dict[int, tuple[str, str, int, float] | None]:
         """{id: (path, hash, size, mtime)} of ``ids`` (see ``_stat``), each
@@ -190,7 +228,7 @@ class Verifier:
 
     def _kept_verdicts(self, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Take the kept verdicts of ``pairs`` (id pairs, in order) into
-        ``inliers``; return the pairs without one."""
+        ``verdicts``; return the pairs without one."""
         if not pairs:
             return pairs
         self._facts_of([i for p in pairs for i in p])
@@ -203,25 +241,28 @@ class Verifier:
         with self.lib.transaction() as tx:
             for start in range(0, len(los), _CHUNK):
                 chunk = los[start:start + _CHUNK]
-                for lo, hi, inliers in tx.query(
-                        f"SELECT lo, hi, inliers FROM {PAIRS} WHERE version = ? AND "
+                for lo, hi, *measures in tx.query(
+                        f"SELECT lo, hi, inliers, matches, spread, scale, likeness, one_capture "
+                        f"FROM {PAIRS} WHERE version = ? AND "
                         f"lo IN ({','.join('?' * len(chunk))})", [PAIR_VERSION, *chunk]):
                     for p in by_files.get((lo, hi), ()):
-                        self.inliers[p] = inliers
-        return [p for p in pairs if p not in self.inliers]
+                        self.verdicts[p] = _verdict(*measures)
+        return [p for p in pairs if p not in self.verdicts]
 
     def _keep_verdicts(self, pairs: list[tuple[int, int]]) -> None:
-        rows = {f: self.inliers[p] for p in pairs if (f := self._identity(p)) is not None}
+        rows = {f: self.verdicts[p] for p in pairs if (f := self._identity(p)) is not None}
         if rows:
             with self.lib.transaction() as tx:
-                tx.mutate_many(f"INSERT OR REPLACE INTO {PAIRS} (lo, hi, version, inliers) "
-                               "VALUES (?, ?, ?, ?)",
-                               [(lo, hi, PAIR_VERSION, n) for (lo, hi), n in rows.items()])
+                tx.mutate_many(f"INSERT OR REPLACE INTO {PAIRS} (lo, hi, version, inliers, "
+                               "matches, spread, scale, likeness, one_capture) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               [(lo, hi, PAIR_VERSION, v.inliers, v.matches, v.spread, v.scale,
+                                 v.likeness, int(v.one_capture))
+                                for (lo, hi), v in rows.items()])
 
-    def evidence(self, x: int, y: int) -> int | None:
-        """The inliers of the pair's check (negative: refused), None when
-        it was not checked."""
-        return self.inliers.get(_key(int(x), int(y)))
+    def evidence(self, x: int, y: int) -> check.Verdict | None:
+        """The pair's verdict, None when it was not checked."""
+        return self.verdicts.get(_key(int(x), int(y)))
 
     def summary(self) -> None:
         """One line when some photos could not be read for the check (and
@@ -232,11 +273,16 @@ class Verifier:
                       "{} accepted", self.computed, self.seconds_features,
                       1000 * self.seconds_features / max(self.computed, 1), self.checked,
                       self.seconds_pairs, 1000 * self.seconds_pairs / max(self.checked, 1),
-                      sum(v > 0 for v in self.inliers.values()))
+                      sum(v.accepted for v in self.verdicts.values()))
         if self.unreadable:
             log.warning("similar: {} photos could not be read for the second check; "
                         "their pairs count only under the strict threshold",
                         len(self.unreadable))
+
+
+def _verdict(inliers, matches, spread, scale, likeness, one_capture) -> check.Verdict:
+    return check.Verdict(int(inliers), int(matches), float(spread), float(scale),
+                         float(likeness), bool(one_capture))
 
 
 def _key(x: int, y: int) -> tuple[int, int]:
