@@ -14,7 +14,7 @@ from beetsplug.similar.grouping.near import candidates, near_groups, near_units
 from beetsplug.similar.grouping.reduced import _checked_pairs
 from beetsplug.similar.grouping.rule import Judge, Rule
 from beetsplug.similar.grouping.streamed import streamed_groups
-from beetsplug.similar.search.exact import knn, prepare
+from beetsplug.similar.search.exact import knn, metric_distances, prepare
 
 
 def at_angles(degrees) -> np.ndarray:
@@ -200,7 +200,8 @@ def test_a_burst_frame_far_for_the_network_is_checked_and_grouped():
     a, b = frames.pairs()
     rows, cols = np.concatenate([rows, a]), np.concatenate([cols, b])
     asked = np.concatenate([[False], np.ones(len(a), dtype=bool)])
-    linked = _checked_pairs(rows, cols, asked, cos(5), rule(check, 5, frames=frames),
+    d = metric_distances(ux, rows, cols, "cosine")
+    linked = _checked_pairs(rows, cols, d, asked, cos(5), rule(check, 5, frames=frames),
                             lambda p: ux[p], batch=2)
     assert {tuple(sorted(map(int, p))) for p in zip(*linked)} == {(0, 1), (0, 4), (1, 4)}
 
@@ -234,7 +235,8 @@ def test_streamed_groups_follow_the_rule_batch_by_batch():
     # As grouping/reduced.py does: the candidate pairs checked a batch at a
     # time, then the linked sets grouped a batch at a time.
     asked = np.ones(len(rows), dtype=bool)
-    linked = _checked_pairs(rows, cols, asked, 0.01, rule(check, 240, 0.2), lambda p: x[p],
+    d = metric_distances(x, rows, cols, "cosine")
+    linked = _checked_pairs(rows, cols, d, asked, 0.01, rule(check, 240, 0.2), lambda p: x[p],
                             batch=100)
     streamed = streamed_groups(len(x), *linked, 0.01, lambda p: x[p], batch=50,
                                rule=rule(check, 240, 0.2))

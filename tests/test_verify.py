@@ -244,6 +244,11 @@ class TestCommands(SimilarHelper):
                 assert re.fullmatch(r"0\.\d+|0", distance) and "e" not in distance
                 assert int(inliers) >= check.MIN_INLIERS
         assert "confirmed by the second check" in out
+        # each group ends its line with the link that holds it most weakly
+        weakest = re.findall(r"^group \d+: \w+, 3 photos; keep .*; weakest link "
+                             r"(fam\d)_\w+\.jpg - (fam\d)_\w+\.jpg: (\d+) inliers$", out, re.M)
+        assert len(weakest) == 3 and all(a == b and int(n) >= check.MIN_INLIERS
+                                         for a, b, n in weakest), out
         # the report shows the same evidence on each group
         page = self.temp_path / "report.html"
         self.run_command("similar-report", "-o", str(page))

@@ -33,8 +33,8 @@ from .rule import Rule
 UNCHECKED = 1.0  # strength of a link on the network's word (a photo the check cannot read)
 CAPACITY = 100  # strengths are integer capacities of the maximum flow: this per unit
 # Far ends that share nothing are parted when less holds them together:
-# one link of fewer than 50 inliers, or of a likeness under 0.7.
-WEAK_CUT = 2.0
+# one link of fewer than 38 inliers, or of a likeness under 0.65.
+WEAK_CUT = 1.5
 
 
 def confirmed_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float,
@@ -48,12 +48,17 @@ def confirmed_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshol
     by_set = np.argsort(labels[lo], kind="stable")
     lo, hi, strength = lo[by_set], hi[by_set], strength[by_set]
     set_of_link = labels[lo]
+    count = np.bincount(set_of_link, minlength=len(x))  # links of each set
+    local = np.empty(len(x), dtype=np.int64)
     out = []
     for members in linked_sets(labels):
-        ours = slice(np.searchsorted(set_of_link, labels[members[0]]),
-                     np.searchsorted(set_of_link, labels[members[0]], side="right"))
-        local = np.empty(len(x), dtype=np.int64)
-        local[members] = np.arange(len(members))
+        label, m = labels[members[0]], len(members)
+        if count[label] == m * (m - 1) // 2:  # every two linked: nothing to guard
+            out.append(sorted(members.tolist()))
+            continue
+        ours = slice(np.searchsorted(set_of_link, label),
+                     np.searchsorted(set_of_link, label, side="right"))
+        local[members] = np.arange(m)
         out += [sorted(members[g].tolist()) for g in _guarded(
             x[members], local[lo[ours]], local[hi[ours]], strength[ours], threshold,
             rule.on(members), metric)]

@@ -17,9 +17,8 @@ from beets.exceptions import UserError
 
 from ..library import vectors
 from ..progress import Progress
-from ..search.exact import metric_distances, prepare
+from ..search.exact import metric_distances, prepare, row_distances
 from ..search.space import VECTORS_GONE, Space, stage
-from .confirmed import links
 from .job import near_rule
 from .rule import NearCheck, Rule
 from .streamed import streamed_groups
@@ -61,12 +60,15 @@ def near_groups(lib: Library, key: str, sel: Selection, space: Space,
     if check is not None:
         nearest = np.zeros((n, k), dtype=bool)
         nearest[:, :check.nearest] = True
-        nearest = nearest[maybe]
+        reduced_d = space.d2[maybe] / 2.0
         a, b = rule.frames.pairs()  # frames of one burst, whatever their distance
         rows, cols = np.concatenate([rows, a]), np.concatenate([cols, b])
-        nearest = np.concatenate([nearest, np.ones(len(a), dtype=bool)])
+        nearest = np.concatenate([nearest[maybe], np.ones(len(a), dtype=bool)])
+        reduced_d = np.concatenate([reduced_d,
+                                    row_distances(space.reduced, a, b) ** 2 / 2.0])
         with stage(f"second check of {len(rows)} candidate pairs"):
-            rows, cols = _checked_pairs(rows, cols, nearest, threshold, rule, load, batch)
+            rows, cols = _checked_pairs(rows, cols, reduced_d, nearest, threshold, rule, load,
+                                        batch)
     with stage(f"near-duplicate groups from {len(rows)} candidate pairs"):
         try:
             return streamed_groups(n, rows, cols, threshold, load, rule=rule)
@@ -74,24 +76,35 @@ def near_groups(lib: Library, key: str, sel: Selection, space: Space,
             raise UserError(str(exc)) from None
 
 
-def _checked_pairs(rows: np.ndarray, cols: np.ndarray, asked: np.ndarray, threshold: float,
-                   rule: Rule, load, batch: int) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate pairs that link pictures (see :func:`.confirmed.links`):
-    those ``asked`` (a picture's nearest, frames of one burst) and the
-    others that are under the candidate distance in full."""
-    progress = Progress(len(rows), "second check") if len(rows) > batch else None
-    linked_rows, linked_cols = [rows[:0]], [cols[:0]]
-    for lo in range(0, len(rows), batch):
-        at = slice(lo, lo + batch)
+def _checked_pairs(rows: np.ndarray, cols: np.ndarray, reduced_d: np.ndarray,
+                   asked: np.ndarray, threshold: float, rule: Rule, load, batch: int,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs that may link pictures: those the check confirms
+    among the ``asked`` ones (a picture's nearest, frames of one burst) and
+    the others under the candidate distance in full (only these have their
+    vectors read: the reduced space only shortens distances); and, where
+    the check cannot read a picture, the pairs under the strict threshold
+    in the reduced space (measured in full when grouped, by
+    :func:`.confirmed.links`, as are all)."""
+    apart = rule.kept_apart(rows, cols)
+    maybe = np.flatnonzero(~asked & ~apart & (reduced_d < rule.candidate * (1 + 1e-4) + 1e-6))
+    ask = asked & ~apart
+    for lo in range(0, len(maybe), batch):
+        at = maybe[lo:lo + batch]
         points, local = np.unique(np.concatenate([rows[at], cols[at]]), return_inverse=True)
         x = load(points)
-        a, b = local[:len(local) // 2], local[len(local) // 2:]
-        ask = asked[at] | (metric_distances(x, a, b, "cosine") < rule.candidate)
-        first, second, _ = links(x, a[ask], b[ask], threshold, rule.on(points))
-        linked_rows.append(points[first])
-        linked_cols.append(points[second])
+        ask[at] = metric_distances(x, local[:len(at)], local[len(at):], "cosine") < rule.candidate
+    at = np.flatnonzero(ask)
+    ok = np.zeros(len(rows), dtype=bool)
+    progress = Progress(len(at), "second check") if len(at) > batch else None
+    for lo in range(0, len(at), batch):
+        part = at[lo:lo + batch]
+        ok[part] = rule.judge.accepts(rows[part], cols[part])
         if progress is not None:
-            progress.update(len(a))
+            progress.update(len(part))
     if progress is not None:
         progress.close()
-    return np.concatenate(linked_rows), np.concatenate(linked_cols)
+    unread = ~ok & ~apart & (reduced_d < threshold * (1 + 1e-4) + 1e-6)
+    unread[unread] = rule.judge.unchecked(rows[unread], cols[unread])
+    keep = ok | unread
+    return rows[keep], cols[keep]

@@ -121,7 +121,8 @@ class Keeper:
         folder = {p.id: self.protects(p) for p in group}
         protected = [p for p in group if folder[p.id]]
         candidates = protected or list(group)
-        reason, detail = (f"in {folder[protected[0].id]}", "") if protected else ("", "")
+        reason, detail = (f"in {folder[protected[0].id]}", "") if protected else \
+            ("the only photo", "")
         for rule in self.rules:
             if len(candidates) == 1:
                 break

@@ -87,6 +87,7 @@ class Verifier:
         self._features: dict[int, check.Features | None] = {}
         self._facts: dict[int, tuple[str, str, int, float] | None] = {}
         self._unreadable = np.zeros(0, dtype=np.int64)  # sorted, as ``unreadable``
+        self._seen = np.zeros(0, dtype=np.int64)  # sorted: the photos looked at (``_survey``)
 
     def _stat(self, ids: list[int]) -> dict[int, tuple[str, str, int, float] | None]:
         """{id: (path, hash, size, mtime)}, None when the file cannot be read."""
@@ -183,8 +184,10 @@ class Verifier:
         none is known yet; None where a photo cannot be read."""
         a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
         lo, hi = np.minimum(a, b), np.maximum(a, b)
-        # Pairs of photos known to be unreadable are left out at once: a big
-        # library without files (benchmarks/scale.py) has millions.
+        # Each file is looked at first, and the pairs of photos that cannot
+        # be read are left out at once: a big library without files
+        # (benchmarks/scale.py) has millions.
+        self._survey(np.concatenate([lo, hi]))
         readable = ~self.unchecked(lo, hi)
         keys = list(zip(lo[readable].tolist(), hi[readable].tolist()))
         todo = [p for p in dict.fromkeys(keys) if p not in self.verdicts]
@@ -205,12 +208,26 @@ class Verifier:
             out[at] = self.verdicts.get(key)
         return out
 
+    def _survey(self, ids: np.ndarray) -> None:
+        """Look at the files of the photos ``ids`` not looked at yet (see
+        :meth:`_facts_of`), without a Python step per photo seen before."""
+        ids = np.unique(ids)
+        new = ids[~np.isin(ids, self._seen)]
+        if len(new):
+            self._facts_of(new.tolist())
+            self._seen = np.union1d(self._seen, new)
+
     def _facts_of(self, ids) -> dict[int, tuple[str, str, int, float] | None]:
         """{id: (path, hash, size, mtime)} of ``ids`` (see ``_stat``), each
         file looked at once per verifier."""
         new = sorted({int(i) for i in ids} - self._facts.keys())
         if new:
-            self._facts.update(self._stat(new))
+            facts = self._stat(new)
+            self._facts.update(facts)
+            gone = [i for i, fact in facts.items() if fact is None]
+            if gone:  # known at once: their pairs need no work (see ``judged``)
+                self.unreadable.update(gone)
+                self._unreadable = np.array(sorted(self.unreadable), dtype=np.int64)
         return {int(i): self._facts[int(i)] for i in ids}
 
     def _identity(self, pair: tuple[int, int]) -> tuple[str, str] | None:
