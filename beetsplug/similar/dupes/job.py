@@ -65,7 +65,6 @@ class DuplicateGroup:
             out[row] = (dist, None if verdict is None else verdict.inliers)
         return out
 
-
     def weakest(self, sel: Selection) -> evidence.Link | None:
         """The link that holds the group together most weakly (photo ids
         and the check's verdict; see :func:`.evidence.weakest`), None

@@ -16,8 +16,8 @@ from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import squareform
 
 from ..search.exact import distances, metric_distances
-from .linked import components, linked_sets
 from .confirmed import confirmed_groups
+from .linked import components, linked_sets
 from .rule import FAR, Rule
 
 

@@ -5,7 +5,7 @@ import) and the pure check (``check.py``). A photo's features are
 computed once, for photos that have candidate pairs only, and kept in
 ``similar_keypoints``; they are redone when the file's hash, size or
 modification time is not the one they were computed for. A pair's verdict
-is kept too (``similar_checked_pairs``, by the two files' hashes, sizes
+is kept too (``similar_pair_verdicts``, by the two files' hashes, sizes
 and modification times), so a later command checks only new or changed
 pairs: on a big library the pairs, not the photos, are most of the
 check's work.
@@ -86,8 +86,9 @@ class Verifier:
         _ensure_table(self.lib)
         self._features: dict[int, check.Features | None] = {}
         self._facts: dict[int, tuple[str, str, int, float] | None] = {}
-        self._unreadable = np.zeros(0, dtype=np.int64)  # sorted, as ``unreadable``
-        self._seen = np.zeros(0, dtype=np.int64)  # sorted: the photos looked at (``_survey``)
+        # By photo id: looked at (``_survey``), and cannot be read (``unreadable``)
+        self._looked = np.zeros(0, dtype=bool)
+        self._cannot = np.zeros(0, dtype=bool)
 
     def _stat(self, ids: list[int]) -> dict[int, tuple[str, str, int, float] | None]:
         """{id: (path, hash, size, mtime)}, None when the file cannot be read."""
@@ -125,32 +126,29 @@ class Verifier:
         todo = []
         for pid in ids:
             now, was = facts[pid], cached.get(pid)
-            if now is None:
+            if now is None:  # marked unreadable by ``_facts_of``
                 self._features[pid] = None
-                self.unreadable.add(pid)
             elif was and was[:4] == (now[1], now[2], now[3], VERSION):
                 self._features[pid] = check.Features.from_bytes(was[4])
             else:
                 todo.append((pid, now))
-        try:
-            self._compute(todo)
-        finally:
-            self._unreadable = np.array(sorted(self.unreadable), dtype=np.int64)
+        self._compute(todo)
 
     def _compute(self, todo: list[tuple[int, tuple]]) -> None:
         """Compute and store the features of ``todo`` ((id, facts) pairs)."""
         if not todo:
             return
         t0 = time.perf_counter()
-        made = []
+        made, failed = [], []
         for (pid, now), feats, error in ordered_try_map(
                 lambda item: photo_features(item[1][0], self.max_pixels), todo,
                 self.threads, 4 * self.threads, catch=(ImageError, OSError)):
             self._features[pid] = feats
             if error is not None:
-                self.unreadable.add(pid)
+                failed.append(pid)
             else:
                 made.append((pid, now[1], now[2], now[3], VERSION, feats.to_bytes()))
+        self._cannot_read(failed)
         self.seconds_features += time.perf_counter() - t0
         self.computed += len(made)
         with self.lib.transaction() as tx:
@@ -162,22 +160,31 @@ class Verifier:
         """Whether each pair (a[i], b[i]) of photo ids passes the check;
         a pair with an unreadable photo does not (unless its verdict was
         kept from an earlier run)."""
-        return np.array([v is not None and v.accepted for v in self.judged(a, b)], dtype=bool)
+        return self._each(a, b, lambda v: v.accepted, bool)
 
     def loosely(self, a, b) -> np.ndarray:
         """Whether each pair passes on weaker evidence (:attr:`.check.Verdict.loosely`)."""
-        return np.array([v is not None and v.loosely for v in self.judged(a, b)], dtype=bool)
+        return self._each(a, b, lambda v: v.loosely, bool)
 
     def strength(self, a, b) -> np.ndarray:
         """How strongly each pair is confirmed (:attr:`.check.Verdict.strength`; 0: not)."""
-        return np.array([v.strength if v is not None else 0.0 for v in self.judged(a, b)],
-                        dtype=np.float64)
+        return self._each(a, b, lambda v: v.strength, np.float64)
+
+    def _each(self, a, b, measure, dtype) -> np.ndarray:
+        """``measure(verdict)`` of each pair; 0 where it cannot be judged."""
+        verdicts = self.judged(a, b)
+        out = np.zeros(len(verdicts), dtype=dtype)
+        at = [i for i, v in enumerate(verdicts) if v is not None]
+        out[at] = [measure(verdicts[i]) for i in at]
+        return out
 
     def unchecked(self, a, b) -> np.ndarray:
         """Whether each pair has a photo the check could not read (once asked)."""
-        if not len(self._unreadable):
-            return np.zeros(len(a), dtype=bool)
-        return np.isin(a, self._unreadable) | np.isin(b, self._unreadable)
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        cannot = self._cannot
+        return (((a < len(cannot)) & cannot[np.minimum(a, len(cannot) - 1)])
+                | ((b < len(cannot)) & cannot[np.minimum(b, len(cannot) - 1)])
+                if len(cannot) else np.zeros(len(a), dtype=bool))
 
     def judged(self, a, b) -> list[check.Verdict | None]:
         """The verdict of each pair (a[i], b[i]) of photo ids, checked where
@@ -211,11 +218,14 @@ class Verifier:
     def _survey(self, ids: np.ndarray) -> None:
         """Look at the files of the photos ``ids`` not looked at yet (see
         :meth:`_facts_of`), without a Python step per photo seen before."""
-        ids = np.unique(ids)
-        new = ids[~np.isin(ids, self._seen)]
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) and ids.max() >= len(self._looked):
+            self._looked = np.concatenate(
+                [self._looked, np.zeros(int(ids.max()) + 1 - len(self._looked), dtype=bool)])
+        new = np.unique(ids[~self._looked[ids]])
         if len(new):
             self._facts_of(new.tolist())
-            self._seen = np.union1d(self._seen, new)
+            self._looked[new] = True
 
     def _facts_of(self, ids) -> dict[int, tuple[str, str, int, float] | None]:
         """{id: (path, hash, size, mtime)} of ``ids`` (see ``_stat``), each
@@ -224,11 +234,21 @@ class Verifier:
         if new:
             facts = self._stat(new)
             self._facts.update(facts)
-            gone = [i for i, fact in facts.items() if fact is None]
-            if gone:  # known at once: their pairs need no work (see ``judged``)
-                self.unreadable.update(gone)
-                self._unreadable = np.array(sorted(self.unreadable), dtype=np.int64)
+            # known at once: their pairs need no work (see ``judged``)
+            self._cannot_read([i for i, fact in facts.items() if fact is None])
         return {int(i): self._facts[int(i)] for i in ids}
+
+    def _cannot_read(self, ids: list[int]) -> None:
+        """The photos ``ids`` cannot be read: in ``unreadable``, and marked
+        by id for :meth:`unchecked`."""
+        if not ids:
+            return
+        self.unreadable.update(ids)
+        top = max(ids)
+        if top >= len(self._cannot):
+            self._cannot = np.concatenate(
+                [self._cannot, np.zeros(top + 1 - len(self._cannot), dtype=bool)])
+        self._cannot[ids] = True
 
     def _identity(self, pair: tuple[int, int]) -> tuple[str, str] | None:
         """The two files as a kept verdict knows them (hash, size and
