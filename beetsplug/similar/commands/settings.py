@@ -271,10 +271,11 @@ def threshold(plugin: SimilarPlugin, lib: Library, opts, chosen: job.Settings,
 
 def candidate_threshold(plugin: SimilarPlugin, lib: Library, opts,
                         chosen: job.Settings) -> float | None:
-    """The looser distance under which pairs are candidates for the
-    geometric check: similar.verify_candidates unrelated pairs per photo for
-    this library's size, never below the strict threshold. None when
-    similar.verify is off or calibration is impossible."""
+    """The looser distance under which pairs are candidates for the second
+    check (besides each photo's nearest): similar.verify_candidates
+    unrelated pairs per photo for this library's size, never below the
+    strict threshold. None when similar.verify is off or calibration is
+    impossible."""
     if not verify(plugin):
         return None
     try:

@@ -144,9 +144,12 @@ def _loosely(x, u, v, threshold, rule, metric) -> bool:
 def _far_ends(x: np.ndarray) -> tuple[int, int]:
     """Two rows far apart: the one farthest from the mean, and the one
     farthest from it (the usual estimate of a set's diameter, linear)."""
-    u = int(np.argmax(np.einsum("ij,ij->i", x - x.mean(axis=0), x - x.mean(axis=0))))
-    v = int(np.argmax(np.einsum("ij,ij->i", x - x[u], x - x[u])))
-    return u, v
+    def farthest(point: np.ndarray) -> int:
+        d = x - point
+        return int(np.argmax(np.einsum("ij,ij->i", d, d)))
+
+    u = farthest(x.mean(axis=0))
+    return u, farthest(x[u])
 
 
 def _min_cut(n: int, a: np.ndarray, b: np.ndarray, strength: np.ndarray, alive: np.ndarray,
