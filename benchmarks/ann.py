@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from beetsplug.similar.order import chain  # noqa: E402
+from beetsplug.similar.search.exact import sq_norms  # noqa: E402
 from beetsplug.similar.search.reduce import Reduction  # noqa: E402
 
 K = 10
@@ -77,14 +78,14 @@ def kmeans_knn(self, k: int, probe: int = 4) -> np.ndarray:
     k = min(k, n - 1)
     out = np.empty((n, k), dtype=np.int64)
     cents = self.centroids
-    d2c = chain._sq_norms(cents)[:, None] + chain._sq_norms(cents)[None, :] - 2.0 * cents @ cents.T
+    d2c = sq_norms(cents)[:, None] + sq_norms(cents)[None, :] - 2.0 * cents @ cents.T
     cell_probe = np.argsort(d2c, axis=1)[:, :min(probe, len(cents))]
     for c, members in enumerate(self.members):
         if not len(members):
             continue
         cand = np.concatenate([self.members[j] for j in cell_probe[c]])
         q = self.x[members]
-        d2 = (chain._sq_norms(q)[:, None] + chain._sq_norms(self.x[cand])[None, :]
+        d2 = (sq_norms(q)[:, None] + sq_norms(self.x[cand])[None, :]
               - 2.0 * q @ self.x[cand].T)
         d2[members[:, None] == cand[None, :]] = np.inf
         kk = min(k, len(cand) - 1)

@@ -14,11 +14,11 @@ from beets.exceptions import UserError
 from PIL import Image
 
 from beetsplug.similar import samples
-from beetsplug.similar.calibration import augment, job, measure, store, tail
+from beetsplug.similar.calibration import advice, augment, job, measure, store, tail
 from beetsplug.similar.commands import settings
-from beetsplug.similar.dupes.groups import distances, near_groups
+from beetsplug.similar.grouping.near import near_groups
 from beetsplug.similar.library.photos import photos
-from beetsplug.similar.order.chain import prepare
+from beetsplug.similar.search.exact import distances, prepare
 
 from .conftest import SimilarHelper, copy_tree
 from .test_order_command import group_of
@@ -92,6 +92,25 @@ def test_the_tail_fit_extrapolates_to_one_pair_in_a_million(dim):
     assert tail.Tail.of(t.as_dict()) == t
     with pytest.raises(tail.TailError, match="29 unrelated pairs"):
         tail.fit(d[:29])
+
+
+def test_pairs_the_check_confirms_are_not_counted_as_unrelated(tmp_path):
+    """Near-duplicates in the sample (a re-save, a bracket) would make the
+    lower tail, and so the strict threshold, depend on how many the sample
+    holds: the check's confirmed pairs are left out, as retakes are."""
+    from beetsplug.similar.verify.variants import variant
+
+    from .test_verify import feats, textured
+
+    photos = [textured(40 + i) for i in range(8)]
+    shots = photos + [variant(photos[0], "resaved")[0], variant(photos[3], "under")[0]]
+    features = [feats(img, 92, tmp_path, str(k)) for k, img in enumerate(shots)]
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(10, 16))
+    vectors[8], vectors[9] = vectors[0] + 0.01, vectors[3] + 0.01  # the closest pairs
+    confirmed = job.confirmed_pairs(features, [vectors])
+    i, j = np.triu_indices(10, k=1)
+    assert {(int(a), int(b)) for a, b in zip(i[confirmed], j[confirmed])} == {(0, 8), (3, 9)}
 
 
 def test_one_shoot_is_measured_against_augmented_copies_of_the_others():
@@ -232,7 +251,7 @@ class TestCalibrate(SimilarHelper):
                 ("false_matches", 0, r"false_matches is the expected .* such as 0.01$"),
                 ("false_matches", "lots", r"false_matches is the expected .* such as 0.01$"),
                 ("verify", "maybe", r"^similar.verify is yes or no$"),
-                ("verify_candidates", -1, r"verify_candidates is .* such as 1$")):
+                ("verify_candidates", -1, r"verify_candidates is .* such as 8$")):
             self.config["similar"][name] = bad
             with pytest.raises(UserError, match=message):
                 settings.candidate_threshold(self.similar(), self.lib, None, chosen)
@@ -348,7 +367,7 @@ class TestOneShoot(SimilarHelper):
         self.run_command("similar-report", "-o", str(self.temp_path / "r.html"))
         assert (self.temp_path / "r.html").is_file()
         out = self.run_output(capsys, "similar-dupes", "-t", "0.05")
-        assert "near-duplicates: cosine distance under 0.05" in out
+        assert "cosine distance under 0.05)" in out  # where the check cannot read a photo
         out = self.run_output(capsys, "similar-dupes")
         assert f"{copies} exact" in out
 
@@ -447,11 +466,68 @@ def test_figures_that_mean_trouble_are_said_in_plain_decimals():
     layer = measure.LayerFigures(1, "top", 8, 0.5, 1.2e-6, tail.fit(d),
                                  tuple(np.linspace(5e-5, 1e-4, 10)))
     cal = store.Calibration("xception/none-seed0", 0.0, 300, 1, (layer,))
-    out = "\n".join(calibrate.table(cal, 0.01, 1000, "none"))
+    alone = advice.Settings(0.01, 1000, checked=False, candidates=8.0)
+    out = "\n".join(calibrate.table(cal, alone, "none"))
     assert not NUMBER.search(out)
     assert re.search(r"near-duplicates under 0\.00000\d+ for this library", out)
     assert ("recall 0.00: at this threshold the network finds almost none of the augmented "
-            "copies, so few near-duplicates will be grouped; it is untrained (weights: none)"
-            in out)
-    verbose = "\n".join(calibrate.table(cal, 0.01, 1000, "none", verbose=True))
+            "copies, so few near-duplicates will be grouped; no setting measured on this "
+            "sample does better; the network is untrained (weights: none)" in out), out
+    verbose = "\n".join(calibrate.table(cal, alone, "none", verbose=True))
     assert NUMBER.search(verbose)
+
+
+def figures(positive, unrelated, depth=1) -> measure.LayerFigures:
+    return measure.LayerFigures(depth, f"layer{depth}", 8, 0.9, 0.01, tail.fit(unrelated),
+                                tuple(sorted(positive)))
+
+
+def test_a_change_is_advised_only_when_it_measures_better():
+    """Issue 29: 'raise similar.false_matches' was printed, and raising it
+    from 0.01 to 0.1 changed 130 grouped pairs to 133. Now each change is
+    measured on the calibration's own figures first."""
+    rng = np.random.default_rng(1)
+    unrelated = rng.uniform(0.2, 1.0, 44850)
+    # The augmented copies lie just among the unrelated photos' distances:
+    # the strict threshold finds none, and so does a hundred times as many
+    # wrong partners; each photo's 8 nearest (the check's candidates) hold
+    # most of them.
+    far = figures(rng.uniform(0.2015, 0.206, 300), unrelated)
+    cal = store.Calibration("x/none-seed0", 0.0, 300, 1, (far,))
+    alone = advice.Settings(0.01, 1000, checked=False, candidates=8.0)
+    [line] = advice.troubles(cal, alone, "file.h5")
+    assert line.startswith("recall 0.00: ") and "false_matches" not in line
+    proposed = far.proposed(8, 8.0, 1000)
+    assert proposed > 0.5 and f"similar.verify: yes proposes {proposed:.2f}" in line
+    # With the check, its candidates at 0.2 to 0.22 are few in a big library:
+    # more candidates per photo are measured, and named only when they help
+    big = advice.Settings(0.01, 200_000, checked=True, candidates=8.0)
+    figure = advice.found(cal, 1, big)
+    [line] = advice.troubles(cal, big, "file.h5")
+    assert line.startswith(f"proposed {figure:.2f}: ")
+    better = far.proposed(16, 16.0, 200_000)
+    if better >= figure + advice.BETTER:
+        assert f"similar.verify_candidates: 16 proposes {better:.2f}" in line
+    else:
+        assert "no setting measured on this sample does better" in line
+    # Another layer that proposes more is named, with its figure
+    near = figures(rng.uniform(0.0, 0.05, 300), unrelated, depth=2)
+    cal = store.Calibration("x/none-seed0", 0.0, 300, 1, (far, near))
+    [line] = advice.troubles(cal, big, "file.h5")
+    assert f"similar.depth: 2 proposes {near.proposed(8, 8.0, 200_000):.2f}" in line
+    # Nothing wrong: nothing said
+    cal = store.Calibration("x/none-seed0", 0.0, 300, 2, (far, near))
+    assert advice.troubles(cal, big, "file.h5") == []
+
+
+def test_proposed_is_the_share_under_the_candidate_distance_or_among_the_nearest():
+    rng = np.random.default_rng(2)
+    unrelated = rng.uniform(0.2, 1.0, 44850)
+    layer = figures(np.linspace(0.0, 0.6, 300), unrelated)
+    under = layer.threshold(8.0, 1000)
+    # a copy at distance d is among a photo's 8 nearest when fewer than 8
+    # unrelated photos of 1000 are expected closer
+    among = [d for d in layer.positive if 999 * layer.tail.probability(d) < 8]
+    expected = np.mean([d < under or d in among for d in layer.positive])
+    assert layer.proposed(8, 8.0, 1000) == pytest.approx(expected)
+    assert layer.proposed(8, 8.0, 1000) > layer.proposed(8, 8.0, 100_000)  # more photos, fewer

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from beetsplug.similar.dupes.groups import near_groups, pair_distances
+from beetsplug.similar.grouping.near import near_groups
+from beetsplug.similar.search.exact import pair_distances
 from beetsplug.similar.library.photos import photos
 
 from .conftest import SimilarHelper, copy_tree

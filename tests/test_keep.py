@@ -7,6 +7,7 @@ import os
 import re
 from datetime import datetime, timedelta
 
+import numpy as np
 import pytest
 from beets.exceptions import UserError
 from PIL import ImageEnhance, ImageFilter
@@ -68,8 +69,9 @@ def test_a_lead_of_the_margin_decides_whatever_the_floats(monkeypatch):
         monkeypatch.setattr(score, "quality",
                             lambda photo, formats, quality=quality: quality[photo.id])
         photos = [SimpleNamespace(id=1), SimpleNamespace(id=2)]
-        kept, reason = rules.Keeper(["quality"], score.FORMATS)._quality(photos)
+        kept, reason, figures = rules.Keeper(["quality"], score.FORMATS)._quality(photos)
         assert [p.id for p in kept] == [2] and reason == "edited", (top, other)
+        assert figures == "an edit history (sidecar) beside it"
 
 
 def test_bad_rules_are_errors(tmp_path):
@@ -113,7 +115,10 @@ class TestKeeper(SimilarHelper):
                       "bright.jpg": (overexposed(img), {})})
         [(kind, kept, reason, members)] = self.groups(capsys, "-t", "0.3")
         assert sorted(members) == ["blurred.jpg", "bright.jpg", "original.jpg", "small.jpg"]
-        assert kept == "original.jpg" and reason in ("sharper", "better exposed", "larger")
+        assert kept == "original.jpg"
+        # what decided, with its figures: the small copy is as sharp (the
+        # quality rule leaves both), and the larger wins
+        assert reason == "larger (640x480 against 320x240)", reason
         q = {p.origname: p.quality for p in photos(self.lib)}
         assert q["original.jpg"] > max(q["blurred.jpg"], q["bright.jpg"])
         assert self.run_output(capsys, "similar-ls", "quality:..0.5", "-f", "$filename").split() \
@@ -124,7 +129,7 @@ class TestKeeper(SimilarHelper):
         self.library({"IMG_0001.DNG": (img, {"seed": 3, "when": WHEN}),
                       "holiday_export.jpg": (img, {"seed": 3, "when": WHEN})})
         [(_, kept, reason, members)] = self.groups(capsys, "-t", "0.3")
-        assert kept == "IMG_0001.DNG" and reason == "RAW original"
+        assert kept == "IMG_0001.DNG" and reason == "RAW original (DNG against JPEG)"
 
     def test_reference_folder_always_wins(self, capsys, monkeypatch):
         img = samples.scene(13, (640, 480))
@@ -241,3 +246,93 @@ class TestNewlineNames(SimilarHelper):
         assert "group 1: exact, 2 photos; keep copy.jpg: imported first" in out
         out = self.run_output(capsys, "similar-dupes", "-e", "--trash")
         assert "sent 1 photo (1 file" in out and os.listdir(root) == ["copy.jpg"]
+
+
+def _facts(pid, **fields):
+    from beetsplug.similar.library.selection import Facts
+
+    base = dict(id=pid, path=f"/p/{pid}.jpg".encode(), hash=str(pid), width=4000, height=3000,
+                taken=0.0, mtime=1e9 + pid, format="JPEG", camera="", gps=0, edited=0,
+                sharpness=0.5, exposure=1.0, origname=f"IMG_{pid}.jpg")
+    return Facts({**base, **fields})
+
+
+def test_older_is_said_only_from_capture_dates():
+    """Issue 29: 29 of 38 groups said "older", from the file times of
+    copies without a capture date. A file's time says when it was copied."""
+    keeper = Keeper(["quality", "largest", "oldest"])
+    undated = [_facts(1, mtime=2e9), _facts(2, mtime=1e9)]  # 2's file is older
+    decision = keeper.choose(undated)
+    assert decision.keep.id == 1 and decision.reason == "no clear best"
+    assert decision.said == ("no clear best (quality within 0.05, same size, no differing "
+                             "capture dates; the first imported)")
+    when = datetime(2021, 6, 1, 12, 0, 1).timestamp()
+    dated = [_facts(1, taken=when + 3, mtime=1e9), _facts(2, taken=when, mtime=2e9)]
+    decision = keeper.choose(dated)
+    assert decision.keep.id == 2
+    assert decision.said == "older (taken 2021-06-01 12:00:01 against 2021-06-01 12:00:04)"
+    # one photo without a date: the dates decide nothing
+    assert keeper.choose([_facts(1, taken=when + 3), _facts(2)]).reason == "no clear best"
+
+
+def test_a_lead_is_said_with_its_figures():
+    keeper = Keeper(["quality", "largest"])
+    sharp, soft = _facts(1, sharpness=0.80), _facts(2, sharpness=0.20)
+    assert keeper.choose([soft, sharp]).said == "sharper (sharpness 0.80 against 0.20)"
+    # against two others, what decided against each
+    washed = _facts(3, sharpness=0.80, exposure=0.0)
+    decision = keeper.choose([soft, sharp, washed])
+    assert decision.keep.id == 1
+    assert decision.said == ("better exposed and sharper (exposure 1.00 against 0.00; "
+                             "sharpness 0.80 against 0.20)")
+    big, small = _facts(1, width=4000, height=3000), _facts(2, width=2000, height=1500)
+    assert Keeper(["largest"]).choose([small, big]).said == "larger (4000x3000 against 2000x1500)"
+
+
+def test_a_copy_is_one_capture_never_a_bracket_or_a_series():
+    from beetsplug.similar.dupes import evidence, kinds
+    from beetsplug.similar.library.selection import Shot
+    from beetsplug.similar.verify.check import Verdict
+
+    def shots(*taken, camera="Canon EOS R6"):
+        return [Shot(i + 1, f"h{i}", t, camera) for i, t in enumerate(taken)]
+
+    def close():
+        return np.zeros((2, 2))
+
+    same = Verdict(300, 305, spread=0.5, scale=1.0, likeness=0.99, one_capture=True)
+    differ = Verdict(300, 330, spread=0.5, scale=1.0, likeness=0.95)  # aligned, other pixels
+    alike = Verdict(3, 10, likeness=0.9)  # seen as a whole only
+
+    def seen(verdict):
+        return lambda pictures: evidence.one_capture(
+            [p.id for p in pictures], [evidence.Link(1, 2, verdict)])
+
+    t = 1.6e9
+    assert kinds.kind(shots(t, t), close, 0.2, 2.0, seen(same)) == "copy"
+    # the same pixels, but taken at two moments: a bracket on a tripod
+    assert kinds.kind(shots(t, t + 30), close, 0.2, 2.0, seen(same)) == "similar"
+    # one camera, one moment, but the check saw the pixels differ
+    assert kinds.kind(shots(t, t), close, 0.2, 2.0, seen(differ)) == "similar"
+    # seen as a whole only, or no check: the camera and capture time decide
+    assert kinds.kind(shots(t, t), close, 0.2, 2.0, seen(alike)) == "copy"
+    assert kinds.kind(shots(t, t), close, 0.2, 2.0, None) == "copy"
+    assert kinds.kind(shots(0, 0, camera=""), close, 0.2, 2.0, None) == "similar"
+    assert kinds.kind(shots(0, 0, camera=""), close, 0.2, 2.0, seen(same)) == "copy"
+    # farther than the copy distance for the network: not one capture
+    assert kinds.kind(shots(t, t), lambda: np.full((2, 2), 0.3), 0.2, 2.0, seen(same)) \
+        == "similar"
+
+
+def test_the_weakest_link_is_the_one_the_group_cannot_do_without():
+    from beetsplug.similar.dupes import evidence
+    from beetsplug.similar.verify.check import Verdict
+
+    def link(a, b, inliers):
+        return evidence.Link(a, b, Verdict(inliers, inliers, spread=0.3, scale=1.0))
+
+    # 1-2 and 2-3 strong, 3-4 the only way to 4; 1-3 weak but not needed
+    links = [link(1, 2, 200), link(2, 3, 150), link(1, 3, 30), link(3, 4, 60)]
+    weakest = evidence.weakest([1, 2, 3, 4], links)
+    assert (weakest.a, weakest.b) == (3, 4) and weakest.verdict.said() == "60 inliers"
+    assert evidence.weakest([1, 2, 3, 4, 5], links) is None  # 5 is not joined

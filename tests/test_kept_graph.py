@@ -16,7 +16,6 @@ from beetsplug.similar.dupes import job as dupes_job
 from beetsplug.similar.library import vector_log, vectors
 from beetsplug.similar.library.models import Photo, ensure_schema
 from beetsplug.similar.library.photos import photos
-from beetsplug.similar.order import reduced
 from beetsplug.similar.search import graph, kept, slots
 from beetsplug.similar.search.reduce import Reduction
 
@@ -211,7 +210,7 @@ class TestKeptGraph(SimilarHelper):
 
     def test_photos_removed_while_it_runs_stop_it_with_one_line(self, capsys, monkeypatch):
         self.fill()
-        build = reduced.build
+        build = dupes_job.build
 
         def then_removed(*args, **kwargs):  # another process, while the graph is read
             space = build(*args, **kwargs)
@@ -219,11 +218,11 @@ class TestKeptGraph(SimilarHelper):
                 tx.mutate("DELETE FROM similar_features WHERE photo_id <= 100")
             return space
 
-        monkeypatch.setattr(reduced, "build", then_removed)
+        monkeypatch.setattr(dupes_job, "build", then_removed)
         with pytest.raises(UserError, match="removed from the library while this ran; "
                                             "run it again"):
             self.run_command("similar-dupes", "-f", "$id")
-        monkeypatch.setattr(reduced, "build", build)
+        monkeypatch.setattr(dupes_job, "build", build)
         assert self.groups(capsys) == self.exact_groups(capsys)
 
     def test_changes_not_logged_build_it_again(self, capsys):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from beetsplug.similar.order import chain as o
+from beetsplug.similar.search import exact
 
 
 def brute_greedy(x, start):
@@ -44,7 +45,7 @@ def test_exact_chain_is_plain_greedy(n, dim, k):
 
 def test_knn_matches_brute_force():
     x = np.random.default_rng(1).normal(size=(300, 20)).astype(np.float32)
-    idx, dist = o.knn(x, 5, block=64)
+    idx, dist = exact.knn(x, 5, block=64)
     full = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
     np.fill_diagonal(full, np.inf)
     np.testing.assert_array_equal(idx, np.argsort(full, axis=1, kind="stable")[:, :5])
@@ -79,7 +80,7 @@ def test_deterministic():
 def test_improve_shortens_and_keeps_a_permutation():
     x = np.random.default_rng(3).normal(size=(500, 2)).astype(np.float32)
     base = o.exact_chain(x)
-    better = o.improve(x, base.order, o.knn(x, 8)[0])
+    better = o.improve(x, base.order, exact.knn(x, 8)[0])
     assert sorted(better) == list(range(500))
     assert o.chain_length(x, better) < 0.97 * base.length
 
@@ -92,7 +93,7 @@ def test_cosine_ignores_scale():
     b, _ = o.order_vectors(scaled, metric="cosine", improve_chain=False)
     assert list(a.order) == list(b.order)
     with pytest.raises(ValueError, match="metric"):
-        o.prepare(x, "manhattan")
+        exact.prepare(x, "manhattan")
 
 
 def test_start_can_be_chosen():

@@ -1,5 +1,5 @@
 """Big libraries: the reduced space, grouping a batch at a time, and
-queries read as columns (``order/reduced.py``, ``library/selection.py``)."""
+queries read as columns (``grouping/reduced.py``, ``search/space.py``, ``library/selection.py``)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ import pytest
 from beets.exceptions import UserError
 
 from beetsplug.similar.dupes import job as dupes_job
-from beetsplug.similar.dupes.groups import near_groups
-from beetsplug.similar.dupes.streamed import streamed_groups
+from beetsplug.similar.grouping import reduced
+from beetsplug.similar.grouping.near import near_groups
+from beetsplug.similar.grouping.streamed import streamed_groups
 from beetsplug.similar.library import vectors
 from beetsplug.similar.library.models import Photo, ensure_schema
 from beetsplug.similar.library.photos import photos
 from beetsplug.similar.library.selection import select
-from beetsplug.similar.order import reduced
-from beetsplug.similar.order.chain import knn, prepare
 from beetsplug.similar.search import graph
+from beetsplug.similar.search.exact import knn, prepare
 from beetsplug.similar.search.reduce import Reduction, unit_rows
 
 from .conftest import SimilarHelper

@@ -15,11 +15,7 @@ import pytest
 from PIL import Image
 
 from beetsplug.similar import samples
-from beetsplug.similar.dupes.frames import PER_SIDE, Frames
-from beetsplug.similar.dupes.groups import Rule, near_groups, pair_groups
-from beetsplug.similar.dupes.job import near_units
 from beetsplug.similar.library.photos import photos
-from beetsplug.similar.order.chain import prepare
 from beetsplug.similar.verify import check
 from beetsplug.similar.verify.store import Verifier, photo_features
 from beetsplug.similar.verify.variants import KINDS, variant
@@ -68,20 +64,80 @@ def test_the_check_accepts_what_a_camera_or_editor_makes(tmp_path, kind):
 def test_the_check_rejects_unrelated_pictures(tmp_path):
     got = [feats(textured(seed), 92, tmp_path, str(seed)) for seed in range(10, 18)]
     verdicts = [check.check(a, b) for i, a in enumerate(got) for b in got[i + 1:]]
-    assert not any(v.accepted for v in verdicts), max(verdicts, key=lambda v: v.inliers)
+    assert not any(v.accepted or v.loosely for v in verdicts), \
+        max(verdicts, key=lambda v: v.inliers)
 
 
-def test_on_real_photos_near_duplicates_pass_and_unrelated_ones_do_not(tmp_path):
-    names = sorted(n for n in os.listdir(SHIPPED) if n.endswith(".jpg"))
-    real = [photo_features(os.path.join(SHIPPED, n)) for n in names]
+def test_a_homography_that_collapses_the_picture_is_refused():
+    # Measured between unrelated real photos (a monitor and a keyboard,
+    # fur and cloth): dozens of matches that fit a homography squeezing
+    # the picture onto a point or a line, all inliers on one spot
+    collapsed = check.Verdict(49, 63, spread=0.0, scale=3e-17)
+    assert collapsed.inliers >= check.MIN_INLIERS and collapsed.share >= check.MIN_SHARE
+    assert not collapsed.geometric and not collapsed.accepted and not collapsed.loosely
+    assert not check.Verdict(49, 63, spread=0.2, scale=-1.0).geometric  # a mirror
+    assert check.Verdict(49, 63, spread=0.2, scale=0.36).geometric  # a crop to 60 %
+    assert check.Verdict(49, 63, spread=0.2, scale=0.36).strength == pytest.approx(49 / 25)
+
+
+@pytest.mark.parametrize("kind", ["over", "brighter", "upscale_blurred", "blurred", "under"])
+def test_the_global_likeness_sees_what_local_features_may_miss(tmp_path, kind):
+    original = feats(textured(4), 92, tmp_path, "a")
+    made, quality = variant(textured(4), kind)
+    assert check.likeness(original, feats(made, quality, tmp_path, "b")) >= check.MIN_LIKENESS
+    others = [check.likeness(original, feats(textured(s), 92, tmp_path, str(s)))
+              for s in range(20, 26)]
+    assert max(others) < check.LOOSE_LIKENESS, others
+    # a verdict on the likeness alone is accepted, and said so
+    alone = check.Verdict(3, 10, likeness=0.83)
+    assert alone.accepted and not alone.geometric and alone.said() == "likeness 0.83"
+
+
+@pytest.mark.parametrize("kind,one", [
+    ("resaved", True), ("upscale_blurred", True), ("light edit", True), ("crop to 95 %", True),
+    ("under", False), ("over", False), ("brighter", False), ("blurred", False), ("pan", False),
+    ("pan_blurred", False)])
+def test_one_capture_is_the_same_pixels_once_aligned(tmp_path, kind, one):
+    """Re-encoded, rescaled, lightly cropped or edited: one capture. An
+    exposure bracket, a focus change (blur), the next frame: not."""
+    from PIL import ImageEnhance
+
+    original = textured(6)
+    if kind == "light edit":
+        made, quality = ImageEnhance.Brightness(original).enhance(1.1), 85
+    elif kind == "crop to 95 %":
+        made, quality = original.crop((12, 9, 468, 351)), 90
+    else:
+        made, quality = variant(original, kind)
+    verdict = check.check(feats(original, 92, tmp_path, "a"), feats(made, quality, tmp_path, "b"))
+    assert verdict.accepted and verdict.one_capture == one, verdict
+
+
+def _real_photos_pass_and_differ(folder, names, original, tmp_path):
+    """No two of the real photos ``names`` pass the check; every variant of
+    ``original`` (one of them) passes it with the original."""
+    real = [photo_features(os.path.join(folder, n)) for n in names]
     wrong = [(names[i], names[j]) for i in range(len(real)) for j in range(i + 1, len(real))
              if check.check(real[i], real[j]).accepted]
-    assert len(names) == 10 and not wrong
-    original = Image.open(os.path.join(SHIPPED, "chelsea.jpg")).convert("RGB")
+    assert not wrong
+    original = Image.open(os.path.join(folder, original)).convert("RGB")
     base = photo_features(save(original, tmp_path / "o.jpg"))
     for kind in ("under", "over", "pan_blurred", "crop60", "upscale_blurred", "brighter"):
         made, quality = variant(original, kind)
         assert check.check(base, feats(made, quality, tmp_path, kind)).accepted, kind
+
+
+def test_on_real_photos_near_duplicates_pass_and_unrelated_ones_do_not(tmp_path):
+    names = sorted(n for n in os.listdir(SHIPPED) if n.endswith(".jpg"))
+    assert len(names) == 10
+    _real_photos_pass_and_differ(SHIPPED, names, "chelsea.jpg", tmp_path)
+
+
+@pytest.mark.slow
+def test_on_twenty_real_photos_of_different_classes(tmp_path):
+    real_dir = shared_photos("unrelated")
+    names = sorted(os.listdir(real_dir))[::25][:20]
+    _real_photos_pass_and_differ(real_dir, names, names[0], tmp_path)
 
 
 def test_features_survive_the_database_blob():
@@ -89,144 +145,8 @@ def test_features_survive_the_database_blob():
     back = check.Features.from_bytes(f.to_bytes())
     assert len(f) > 100 and np.array_equal(back.xy, f.xy)
     assert np.array_equal(back.descriptors, f.descriptors)
-
-
-# -- the group rule (pure) -------------------------------------------------
-
-def _at_angles(degrees) -> np.ndarray:
-    """Unit vectors in a plane at these angles: cosine distance 1 - cos."""
-    a = np.radians(np.asarray(degrees, dtype=np.float64))
-    return np.stack([np.cos(a), np.sin(a), np.zeros_like(a)], axis=1)
-
-
-def _cos(deg: float) -> float:
-    return 1 - np.cos(np.radians(deg))
-
-
-class Recorder:
-    """A check that accepts the pairs in ``yes`` and records what it was asked."""
-
-    def __init__(self, yes=()):
-        self.yes = {frozenset(p) for p in yes}
-        self.asked: set[frozenset] = set()
-
-    def __call__(self, a, b):
-        pairs = [frozenset((int(x), int(y))) for x, y in zip(a, b)]
-        self.asked |= set(pairs)
-        return np.array([p in self.yes for p in pairs], dtype=bool)
-
-
-def test_a_pair_is_near_under_the_strict_threshold_or_checked_under_the_candidate():
-    # 0-1: 2 degrees (strict); 2-3 and 4-5: 12 degrees (candidates); 6: far away
-    x = _at_angles([0, 2, 60, 72, 120, 132, 200])
-    strict, candidate = _cos(5), _cos(20)
-    check_ = Recorder(yes=[(2, 3)])
-    rule = Rule(candidate, check_)
-    assert near_groups(x, strict, rule=rule) == [[0, 1], [2, 3]]
-    # only the candidate pairs past the strict threshold were checked
-    assert check_.asked == {frozenset((2, 3)), frozenset((4, 5))}
-    # without the check, the network alone at the strict threshold
-    assert near_groups(x, strict) == [[0, 1]]
-
-
-def test_frames_of_one_burst_are_one_camera_within_the_gap():
-    t = 1.7e9
-    frames = Frames.of([t, t + 0.5, t + 1.5, t + 9, t + 0.2, 0, t + 0.1],
-                       ["Canon R6", "Canon R6", "Canon R6", "Canon R6", "Nikon Z6", "Canon R6",
-                        ""], gap=2.0)
-    # 0-1-2 within 2 s of each other; 3 is later, 4 another camera, 5
-    # undated, 6 of no known camera
-    assert sorted(map(tuple, np.sort(np.stack(frames.pairs()), axis=0).T.tolist())) == \
-        [(0, 1), (0, 2), (1, 2)]
-    assert frames.together(np.array([0, 0, 0, 0, 6]), np.array([2, 3, 4, 5, 6])).tolist() == \
-        [True, False, False, False, False]
-    # a long burst: each frame with at most PER_SIDE next ones
-    long = Frames.of(t + 0.1 * np.arange(30), ["Sony A1"] * 30, gap=2.0)
-    a, b = long.pairs()
-    assert len(a) == 30 * PER_SIDE - sum(range(1, PER_SIDE + 1))
-    assert np.all((b - a >= 1) & (b - a <= PER_SIDE))
-    assert long.on(np.array([29, 0])).taken.tolist() == [t + 2.9, t]
-
-
-def test_a_burst_frame_far_for_the_network_is_checked_and_grouped():
-    # 0-1: a burst, the second frame shaken (far for the network: 50
-    # degrees); 2-3: as far, but 10 minutes apart; 4: near 0 (strict)
-    x = _at_angles([0, 50, 100, 150, 2])
-    t = 1.7e9
-    frames = Frames.of([t, t + 0.4, t + 10, t + 610, t + 0.8], ["Canon R6"] * 5, gap=2.0)
-    check_ = Recorder(yes=[(0, 1), (1, 4), (2, 3)])
-    rule = Rule(_cos(20), check_, frames=frames)
-    assert near_groups(x, _cos(5), rule=rule) == [[0, 1, 4]]
-    # checked: the pairs of the burst, never the frames apart in time
-    assert check_.asked == {frozenset((0, 1)), frozenset((1, 4))}
-    # refused by the check: the shaken frame stays out
-    rule = Rule(_cos(20), Recorder(yes=[(0, 1)]), frames=frames)
-    assert near_groups(x, _cos(5), rule=rule) == [[0, 4]]
-    # and the same through the candidate pairs of a big library
-    from beetsplug.similar.order.reduced import _checked_pairs
-    from beetsplug.similar.order.two_opt import row_distances
-
-    ux = prepare(x, "cosine")
-    rows, cols = np.array([0]), np.array([4])  # the network's only candidate
-    a, b = frames.pairs()
-    rows, cols = np.concatenate([rows, a]), np.concatenate([cols, b])
-    d = row_distances(ux, rows, cols) ** 2 / 2
-    linked = _checked_pairs(rows, cols, d, _cos(5), Rule(_cos(20), check_, frames=frames),
-                            lambda p: ux[p], batch=2)
-    assert {tuple(sorted(map(int, p))) for p in zip(*linked)} == {(0, 1), (0, 4), (1, 4)}
-
-
-def test_checked_groups_stay_complete_linkage():
-    # 0-1-2 at 10 degree steps: 0-2 (20 degrees) is past the candidate distance
-    x = _at_angles([0, 10, 20])
-    rule = Rule(_cos(15), Recorder(yes=[(0, 1), (1, 2)]))
-    groups = near_groups(x, _cos(5), rule=rule)
-    assert groups in ([[0, 1]], [[1, 2]])
-    # every pair of a group checked: 0-1 and 1-2 accepted, 0-2 refused
-    x = _at_angles([0, 6, 12])
-    rule = Rule(_cos(15), Recorder(yes=[(0, 1), (1, 2)]))
-    assert near_groups(x, _cos(5), rule=rule) in ([[0, 1]], [[1, 2]])
-    rule = Rule(_cos(15), Recorder(yes=[(0, 1), (1, 2), (0, 2)]))
-    assert near_groups(x, _cos(5), rule=rule) == [[0, 1, 2]]
-
-
-def test_sets_within_the_strict_threshold_are_grouped_as_one_at_a_time():
-    # 40 bursts of 3 to 8 rows, most tight (within the strict distance),
-    # some spread: grouping whole sets at once changes no group
-    rng = np.random.default_rng(3)
-    sizes = rng.integers(3, 9, size=40)
-    spread = np.where(np.arange(40) % 5 == 0, 0.2, 0.02)
-    x = prepare(np.vstack([rng.normal(size=16) + rng.normal(0, s, (n, 16))
-                           for n, s in zip(sizes, spread)]), "cosine")
-    strict = 0.01
-    nothing_confirmed = near_groups(x, strict, rule=Rule(0.05, Recorder()))
-    assert nothing_confirmed == near_groups(x, strict)
-    assert sum(len(g) >= 3 for g in nothing_confirmed) > 20
-    # a pair the user keeps apart splits a tight set all the same
-    g = next(g for g in nothing_confirmed if len(g) >= 3)
-
-    def kept_apart(a, b):
-        return np.array([{int(i), int(j)} == {g[0], g[1]} for i, j in zip(a, b)])
-
-    split = near_groups(x, strict, rule=Rule(0.05, Recorder(), apart=kept_apart))
-    assert not any({g[0], g[1]} <= set(h) for h in split)
-
-
-def test_exact_copies_skip_the_check():
-    # rows 0 and 1 are the same bytes (one picture), 2 a candidate of them
-    x = _at_angles([0, 0, 12])
-    check_ = Recorder(yes=[(0, 1), (0, 2)])
-    groups = near_units(["a", "a", "b"], x, _cos(5), Rule(_cos(20), check_))
-    assert groups == [[0, 1, 2]] and check_.asked == {frozenset((0, 2))}
-    check_ = Recorder()
-    assert near_units(["a", "a", "b"], x, _cos(5), Rule(_cos(20), check_)) == []
-
-
-def test_the_rule_holds_for_candidate_pairs_given_as_a_graph():
-    x = prepare(_at_angles([0, 12, 90, 91]), "cosine")
-    rows, cols = np.array([0, 2]), np.array([1, 3])
-    assert pair_groups(x, rows, cols, _cos(5), rule=Rule(_cos(20), Recorder([(0, 1)]))) \
-        == [[0, 1], [2, 3]]
+    assert back.shape == f.shape == (360, 480) and np.array_equal(back.thumb, f.thumb)
+    assert back.thumb.shape == (check.THUMB, check.THUMB)
 
 
 # -- the cache, on a library ------------------------------------------------
@@ -250,7 +170,7 @@ class TestCache(SimilarHelper):
         first = Verifier(self.lib)
         ok = first([ids["a.jpg"], ids["a.jpg"]], [ids["b.jpg"], ids["c.jpg"]])
         assert ok.tolist() == [True, False] and first.computed == 3
-        assert first.evidence(ids["b.jpg"], ids["a.jpg"]) >= check.MIN_INLIERS
+        assert first.evidence(ids["b.jpg"], ids["a.jpg"]).inliers >= check.MIN_INLIERS
         again = Verifier(self.lib)
         assert again([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [True]
         assert again.computed == 0  # from the database
@@ -298,21 +218,6 @@ class TestCache(SimilarHelper):
         assert verifier.unreadable == {ids["b.jpg"]}
 
 
-def test_pairs_kept_apart_by_the_user_are_never_grouped():
-    x = _at_angles([0, 2, 4, 60, 72])
-    apart = {frozenset((1, 2))}
-
-    def kept_apart(a, b):
-        return np.array([frozenset((int(i), int(j))) in apart for i, j in zip(a, b)])
-
-    rule = Rule(_cos(20), Recorder(yes=[(3, 4)]), apart=kept_apart)
-    groups = near_groups(x, _cos(5), rule=rule)
-    assert [3, 4] in groups and not any({1, 2} <= set(g) for g in groups)
-    # the network alone (nothing to check) keeps them apart too
-    rule = Rule(_cos(5), Recorder(), apart=kept_apart)
-    assert near_groups(x, _cos(5), rule=rule) in ([[0, 1]], [[0, 2]])
-
-
 # -- through the commands ---------------------------------------------------
 
 class TestCommands(SimilarHelper):
@@ -352,6 +257,11 @@ class TestCommands(SimilarHelper):
                 assert re.fullmatch(r"0\.\d+|0", distance) and "e" not in distance
                 assert int(inliers) >= check.MIN_INLIERS
         assert "confirmed by the second check" in out
+        # each group ends its line with the link that holds it most weakly
+        weakest = re.findall(r"^group \d+: \w+, 3 photos; keep .*; weakest link "
+                             r"(fam\d)_\w+\.jpg - (fam\d)_\w+\.jpg: (\d+) inliers$", out, re.M)
+        assert len(weakest) == 3 and all(a == b and int(n) >= check.MIN_INLIERS
+                                         for a, b, n in weakest), out
         # the report shows the same evidence on each group
         page = self.temp_path / "report.html"
         self.run_command("similar-report", "-o", str(page))
@@ -386,12 +296,12 @@ def _pretrained() -> str | None:
 @pytest.mark.slow
 class TestRecall(SimilarHelper):
     def test_what_users_call_the_same_photo_lands_in_one_group(self, capsys):
-        real = shared_photos("unrelated")
+        real_dir = shared_photos("unrelated")
         weights = _pretrained()
         if weights is None:
             pytest.skip("needs the nsfwjs weights (npm and node to make them)")
         folder = self.photos_dir()
-        names = sorted(os.listdir(real))
+        names = sorted(os.listdir(real_dir))
         families = {  # the issue's cases, each with its original
             "a": ("upscale_blurred", "brighter"),  # as measured in the issue
             "b": ("under", "over"),  # exposure brackets
@@ -402,8 +312,12 @@ class TestRecall(SimilarHelper):
             "d": ("pan_blurred", "blurred"),
         }
         when = datetime(2024, 6, 1, 12, 0, 0)
-        for (f, kinds), name in zip(families.items(), names[7:400:130]):
-            original = Image.open(os.path.join(real, name)).convert("RGB")
+        # "a" is a bright photo, so that 2.2x its values is over-exposed
+        # (half of it clipped: exposure 0.00); a dark one would only be
+        # brighter. (A 2.2x copy of some photos is too far for the network
+        # to propose: docs/precision.md.)
+        for (f, kinds), name in zip(families.items(), [names[i] for i in (397, 7, 267, 137)]):
+            original = Image.open(os.path.join(real_dir, name)).convert("RGB")
             shots = [("original", original, 92)] + [(k, *variant(original, k)) for k in kinds]
             for frame, (kind, made, quality) in enumerate(shots):
                 exif = samples.exif_for(0, when=when + timedelta(seconds=0.4 * frame),
@@ -411,7 +325,7 @@ class TestRecall(SimilarHelper):
                 made.save(folder / f"fam{f}_{kind}.jpg", "JPEG", quality=quality,
                           **({"exif": exif.tobytes()} if exif is not None else {}))
         for name in names[2::8]:  # 63 unrelated real photos around them
-            shutil.copy(os.path.join(real, name), folder / f"other_{name}")
+            shutil.copy(os.path.join(real_dir, name), folder / f"other_{name}")
         self.config["similar"].set({"model": "inception_v3", "weights": weights})
         self.run_command("similar-import", str(folder))
         self.run_command("similar-featurize")
@@ -425,31 +339,14 @@ class TestRecall(SimilarHelper):
         assert len(groups) == 4, out
         # the burst is a burst, and its sharp frame is the one kept
         assert re.search(r"^group \d+: burst, 3 photos; keep famd_original\.jpg", out, re.M), out
-
-
-def test_streamed_groups_follow_the_rule_batch_by_batch():
-    from beetsplug.similar.dupes.streamed import streamed_groups
-    from beetsplug.similar.order.chain import knn
-
-    rng = np.random.default_rng(0)
-    centres = rng.normal(size=(60, 16))
-    x = prepare(np.repeat(centres, 4, axis=0) + rng.normal(0, 0.25, (240, 16)), "cosine")
-    neighbours, _ = knn(x, 8)
-    rows, cols = np.repeat(np.arange(len(x)), 8), neighbours.reshape(-1)
-    check_ = Recorder(yes=[(i, j) for i in range(240) for j in range(i + 1, 240)
-                           if i // 4 == j // 4])  # the same centre
-    whole = pair_groups(x, rows, cols, 0.01, rule=Rule(0.2, check_))
-    assert len(whole) > 30 and all(len({i // 4 for i in g}) == 1 for g in whole)
-    # As order/reduced.py does: the candidate pairs checked a batch at a
-    # time, then the linked sets grouped a batch at a time.
-    from beetsplug.similar.order.reduced import _checked_pairs
-    from beetsplug.similar.order.two_opt import row_distances
-
-    d = row_distances(x, rows, cols) ** 2 / 2
-    linked = _checked_pairs(rows, cols, d, 0.01, Rule(0.2, check_), lambda p: x[p], batch=100)
-    streamed = streamed_groups(len(x), *linked, 0.01, lambda p: x[p], batch=50,
-                               rule=Rule(0.2, check_))
-    assert streamed == whole
+        # the sharp, well-exposed original is kept over an over-exposed and
+        # a blurred, upscaled copy, and the line says why, with figures
+        kept = re.search(r"^group \d+: \w+, 3 photos; keep fama_original\.jpg: (.*)$", out, re.M)
+        assert kept, out
+        assert re.match(r"(sharper and better exposed|better exposed and sharper) \("
+                        r"(sharpness|exposure) [01]\.\d\d against [01]\.\d\d; "
+                        r"(sharpness|exposure) [01]\.\d\d against [01]\.\d\d\); weakest link",
+                        kept.group(1)), kept.group(1)
 
 
 def test_the_sheet_prints_plain_decimals_and_the_evidence():
@@ -467,11 +364,12 @@ class TestUnreadable(SimilarHelper):
         """Rows without files (as benchmarks/scale.py writes): the check
         cannot read them, so their groups are the network's alone, with
         one line for all of them."""
-        from beetsplug.similar.dupes.job import NearCheck
+        from beetsplug.similar.grouping import reduced
+        from beetsplug.similar.grouping.rule import NearCheck
         from beetsplug.similar.library import vectors
         from beetsplug.similar.library.models import Photo, ensure_schema
         from beetsplug.similar.library.selection import select
-        from beetsplug.similar.order import reduced
+        from beetsplug.similar.search.space import build
 
         ensure_schema(self.lib)
         rng = np.random.default_rng(0)
@@ -485,7 +383,7 @@ class TestUnreadable(SimilarHelper):
             rows.append((photo.id, f"{i:064x}", x[i]))
         vectors.save(self.lib, "k", rows, "float32")
         sel = select(self.lib)
-        space = reduced.build(self.lib, "k", sel, np.arange(300))
+        space = build(self.lib, "k", sel, np.arange(300))
         strict = reduced.near_groups(self.lib, "k", sel, space, 0.002)
         verifier = Verifier(self.lib)
         with caplog.at_level("WARNING", logger="beets"):

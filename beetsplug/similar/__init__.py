@@ -65,8 +65,8 @@ class SimilarPlugin(BeetsPlugin):
             "calibration_sample": 300,
             # threshold auto: expected wrong near-duplicate partners per photo
             "false_matches": 0.01,
-            "verify": True,  # check the network's candidate pairs geometrically
-            "verify_candidates": 4.0,  # unrelated candidates per photo, checked
+            "verify": True,  # no near-duplicate until a second check confirms the pair
+            "verify_candidates": 8.0,  # candidates per photo, checked
         }
         self.config.add(defaults)
         self.known_keys = frozenset(defaults)  # any other key is a typo (commands/guard.py)

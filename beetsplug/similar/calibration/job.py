@@ -4,7 +4,15 @@ A sample of the library is decoded once; each photo and an augmented copy
 of it (see :mod:`.augment`) go through the network together, and one
 forward pass per batch gives every candidate layer's vectors. Each layer
 is then measured (see :mod:`.measure`) and the best one chosen.
-No beets here: photos are anything with ``id`` and ``path``.
+
+Pairs of the sample that are really near-duplicates of each other are not
+unrelated: counted as such, they make the lower tail, and so the strict
+threshold, depend on how many near-duplicates the sample holds (two
+samples of much the same photos disagreed by a factor of 5). So the
+second check (``verify/check.py``, on the same decode) looks at the
+closest pairs, and those it confirms are left out, as the same bytes and
+a camera's retakes are. No beets here: photos are anything with ``id``
+and ``path``.
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ from ..imaging.decode import (
     open_upright,
     to_model_input,
 )
-from ..parallel import ordered_try_map
+from ..parallel import ordered_map, ordered_try_map
+from ..verify import check
 from . import measure, store
 from .augment import augment, light
 from .tail import MIN_PAIRS, TailError
@@ -91,18 +100,44 @@ def crossed_pairs(photos: Sequence, related: np.ndarray) -> np.ndarray:
     return related & (hashes[i] != hashes[j]) & ~adjacent
 
 
-def _pair(photo, size: tuple[int, int], max_pixels: int) -> np.ndarray:
-    """The photo, an augmented copy and a light copy, as model input:
-    (3, h, w, 3)."""
+def _pair(photo, size: tuple[int, int], max_pixels: int
+          ) -> tuple[np.ndarray, check.Features]:
+    """The photo, an augmented copy and a light copy, as model input
+    ((3, h, w, 3)), and the second check's features of the photo."""
     path = os.fsdecode(photo.path)
-    img = open_upright(path, 2 * max(size), max_pixels)
+    img = open_upright(path, max(2 * max(size), check.SIDE), max_pixels)
     rng = np.random.default_rng([SEED, photo.id])
     try:
         copy, resaved = augment(img, rng), light(img, rng)
     except Exception as exc:  # a degenerate image (1 pixel wide, ...)
         raise ImageError(path, f"cannot make an augmented copy ({exc})") from None
-    return np.stack([to_model_input(img, size), to_model_input(copy, size),
-                     to_model_input(resaved, size)])
+    return (np.stack([to_model_input(img, size), to_model_input(copy, size),
+                      to_model_input(resaved, size)]),
+            check.features(np.asarray(img, dtype=np.uint8)))
+
+
+CHECKED_SHARE = 0.01  # of the sample's pairs (one per photo at least): the closest are checked
+
+
+def confirmed_pairs(features: Sequence[check.Features], layers: Sequence[np.ndarray],
+                    threads: int = 2) -> np.ndarray:
+    """For the pairs ``i < j`` (``np.triu_indices`` order): True where the
+    second check confirms the two as near-duplicates. Only the closest
+    pairs are asked: ``CHECKED_SHARE`` of them, and at least as many as
+    there are photos, in each of the ``layers`` (each photo's vectors of
+    a layer, in order)."""
+    i, j = np.triu_indices(len(features), k=1)
+    asked = np.zeros(len(i), dtype=bool)
+    closest = min(len(i), max(len(features), int(CHECKED_SHARE * len(i))))
+    for vectors in layers:
+        unit = measure.unit_rows(vectors)
+        d = 1.0 - np.einsum("ij,ij->i", unit[i], unit[j])
+        asked[np.argpartition(d, closest - 1)[:closest]] = True
+    at = np.flatnonzero(asked)
+    out = np.zeros(len(i), dtype=bool)
+    out[at] = list(ordered_map(lambda k: check.check(features[i[k]], features[j[k]]).accepted,
+                               at.tolist(), threads, 4 * threads))
+    return out
 
 
 def run(photos: Sequence, extractor: FeatureExtractor, family: str,
@@ -120,15 +155,17 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str,
     copies: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
     lights: dict[int, list[np.ndarray]] = {d: [] for d in extractor.depths}
     read: list[bool] = []
+    features: list[check.Features] = []
     it = iter(pairs)
     while batch := list(islice(it, batch_size)):
         good = []
-        for _, images, error in batch:
+        for _, made, error in batch:
             read.append(error is None)
             if error is not None:
                 on_error(error)
             else:
-                good.append(images)
+                good.append(made[0])
+                features.append(made[1])
         on_progress(len(batch))
         if not good:
             continue
@@ -142,7 +179,10 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str,
     bb = extractor.backbone
     kept = [p for p, ok in zip(photos, read) if ok]
     related = related_pairs(kept)
-    crossed = crossed_pairs(kept, related)
+    confirmed = confirmed_pairs(features, [np.concatenate(originals[d]) for d in extractor.depths],
+                                threads)
+    crossed = crossed_pairs(kept, related) & ~confirmed
+    related |= confirmed
     try:
         layers = tuple(
             measure.figures(d, bb.layer(d), np.concatenate(originals[d]),

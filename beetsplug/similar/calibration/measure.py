@@ -54,6 +54,19 @@ class LayerFigures:
         """The share of augmented copies under ``threshold``."""
         return float(np.searchsorted(self.positive, threshold) / max(len(self.positive), 1))
 
+    def proposed(self, nearest: int, candidates_per_photo: float, n: int) -> float:
+        """The share of augmented copies the network proposes to the second
+        check in a library of ``n`` photos: under the distance at
+        ``candidates_per_photo`` unrelated partners per photo, or among the
+        photo's ``nearest`` nearest (fewer unrelated photos than that
+        expected closer, by the tail)."""
+        if not self.positive:
+            return 0.0
+        under = self.threshold(candidates_per_photo, n)
+        closer = [(max(n, 2) - 1) * self.tail.probability(d) for d in self.positive]
+        return float(np.mean([d < under or c < nearest
+                              for d, c in zip(self.positive, closer)]))
+
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)

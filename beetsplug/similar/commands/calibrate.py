@@ -14,7 +14,7 @@ from beets import config as beets_config
 from beets import ui
 from beets.exceptions import UserError
 
-from ..calibration import job, store
+from ..calibration import advice, job, store
 from ..features.extractor import (
     BACKBONES,
     FeatureConfigError,
@@ -103,54 +103,38 @@ def stored_or_new(plugin: SimilarPlugin, lib: Library, model: str, weights: str,
     return calibrate(plugin, lib, model, weights, everything, size)
 
 
-def troubles(calibration: store.Calibration, recall: float, weights: str) -> list[str]:
-    """Sentences for the figures that mean trouble."""
-    best = calibration.at(calibration.chosen)
-    untrained = (" it is untrained (weights: none); use similar.weights: imagenet or a "
-                 "weights file" if weights == "none" else "")
-    lines = []
-    if recall < 0.05:
-        lines.append(f"recall {recall:.2f}: at this threshold the network finds almost none "
-                     "of the augmented copies, so few near-duplicates will be grouped;"
-                     + (untrained or " raise similar.false_matches, or try another "
-                        "similar.model"))
-    elif best.auc < 0.8:
-        lines.append(f"AUC {best.auc:.2f}: this network tells near-duplicates from other "
-                     "photos poorly;" + (untrained or " try another similar.model"))
-    elif weights == "none":
-        lines.append("weights: none is an untrained network, for tests and demos: its "
-                     "figures say little about real photos")
-    if calibration.crossed:
-        lines.append("the sample is mostly one shoot (one camera within an hour): photos "
-                     "were measured against the augmented copies of the others, their "
-                     "next shots left out")
-    return lines
-
-
-def table(calibration: store.Calibration, partners: float, n: int, weights: str = "",
+def table(calibration: store.Calibration, at: advice.Settings, weights: str = "",
           verbose: bool = False) -> list[str]:
     """The calibration as lines of text, the chosen layer starred, with the
-    threshold and recall for ``partners`` wrong partners per photo among
-    ``n`` photos."""
+    threshold and recall for ``at.partners`` wrong partners per photo
+    among ``at.n`` photos, and with the second check the share the
+    network proposes to it."""
     made = datetime.datetime.fromtimestamp(calibration.made).strftime("%Y-%m-%d %H:%M")
     pairs = calibration.layers[0].tail.pairs
     lines = [f"{described(calibration.family, weights)}: {calibration.sample} photos and as "
              f"many augmented copies, {made}; {pairs} pairs of different photos measured",
-             f"thresholds for {n} photos and {plain(partners)} expected wrong partners "
-             "per photo (similar.false_matches)",
+             f"thresholds for {at.n} photos and {plain(at.partners)} expected wrong partners "
+             "per photo (similar.false_matches)"
+             + (f"; with the second check, each photo's {at.nearest} nearest and "
+                f"{plain(at.candidates)} candidates per photo (similar.verify_candidates)"
+                if at.checked else ""),
              f"  depth  {'layer':24} {'dim':>5} {'AUC':>6} {'threshold':>10} {'recall':>7} "
-             f"{'copy':>8}"]
+             f"{'copy':>8}" + (f" {'proposed':>9}" if at.checked else "")]
     for f in calibration.layers:
         mark = "*" if f.depth == calibration.chosen else " "
-        t = f.threshold(partners, n)
+        t = f.threshold(at.partners, at.n)
         lines.append(f"{mark} {f.depth:5}  {f.layer:24} {f.dim:5} {f.auc:6.3f} "
                      f"{plain(t, verbose):>10} {f.recall(t):7.2f} "
-                     f"{plain(f.copy_distance, verbose):>8}")
+                     f"{plain(f.copy_distance, verbose):>8}"
+                     + (f" {f.proposed(at.nearest, at.candidates, at.n):9.2f}"
+                        if at.checked else ""))
     best = calibration.at(calibration.chosen)
-    t = best.threshold(partners, n)
+    t = best.threshold(at.partners, at.n)
     lines.append(f"chosen: depth {best.depth} ({best.layer}), near-duplicates under "
-                 f"{plain(t, verbose)} for this library of {n} photos")
-    return lines + troubles(calibration, best.recall(t), weights)
+                 f"{plain(t, verbose)} for this library of {at.n} photos"
+                 + (" (on the network's word alone; with the second check, the pairs it "
+                    "confirms)" if at.checked else ""))
+    return lines + advice.troubles(calibration, at, weights)
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
@@ -181,8 +165,9 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
             raise UserError(str(exc)) from None
     layer = calibration.at(calibration.chosen).layer
     n = settings.library_size(lib, f"{model}/{layer}/{calibration.family.split('/', 1)[1]}")
-    partners = settings.wrong_partners(plugin, n, say=True)
-    for line in table(calibration, partners, n, weights, beets_config["verbose"].get(int) > 0):
+    at = advice.Settings(settings.wrong_partners(plugin, n, say=True), n,
+                         settings.verify(plugin), settings.verify_candidates(plugin))
+    for line in table(calibration, at, weights, beets_config["verbose"].get(int) > 0):
         ui.print_(line)
 
 

@@ -98,8 +98,12 @@ def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         same = _same_bytes(keeper, at, members, weighed, gone)
         copied += len(same)
         sets += len({id(p) for p in same.values()})
+        weak = group.weakest(sel)
         lines = [f"group {n}: {group.kind}, {count(len(members), 'photo')}; keep "
-                 f"{_file_name(keep)}: {decision.reason}"]
+                 f"{_file_name(keep)}: {decision.said}"
+                 + (f"; weakest link {_file_name(members[ids.index(weak.a)])} - "
+                    f"{_file_name(members[ids.index(weak.b)])}: {weak.verdict.said()}"
+                    if weak is not None else "")]
         evidence = group.evidence(sel, group.rows[at]) if shows_evidence else {}
         for i in (at, *(i for i in range(len(ids)) if i != at)):  # the kept photo first
             pid = ids[i]
@@ -124,9 +128,11 @@ def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
               + (f"; exact copies: {copied} (same bytes as another photo, in "
                  f"{count(sets, 'set')})" if copied else "")
               + (f"; near-duplicates: cosine distance under {plain(threshold)}"
-                 if near else "")
-              + (f", or under {plain(check.candidate)} and confirmed by the "
-                 "second check" if check is not None and check.candidate > threshold else ""))
+                 if near and check is None else "")
+              + (f"; near-duplicates: confirmed by the second check, of each photo's "
+                 f"{check.nearest} nearest and the pairs under {plain(check.candidate)} "
+                 f"(where it cannot read a photo: cosine distance under {plain(threshold)})"
+                 if near and check is not None else ""))
     if opts.action == "delete" and named is None:
         # Deleting different pictures must be asked for by name.
         others = len(pairs) - len(exact_pairs)

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.exceptions import UserError
 
-from ..dupes.job import featurized_rows
 from ..features import job
 from ..features.extractor import BACKBONES, FeatureConfigError, FeatureExtractor, described
+from ..grouping.job import featurized_rows
 from ..library.photos import photos
 from ..library.selection import select
-from ..order import reduced
 from ..search import kept
+from ..search.space import build
 from . import guard, settings
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def keep_graph(plugin: SimilarPlugin, lib: Library, key: str) -> None:
     rows, _ = featurized_rows(lib, sel, key)
     if len(rows) < kept.MIN_PICTURES:
         return
-    reduced.build(lib, key, sel, rows, say=ui.print_)
+    build(lib, key, sel, rows, say=ui.print_)
 
 
 def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:

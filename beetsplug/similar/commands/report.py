@@ -65,8 +65,8 @@ class _Groups:
             self.members[n] = [members[at], *members[:at], *members[at + 1:]]
             kept = group.rows[at]
             self.titles[n] = (f"group {n}: {group.kind}, {count(len(members), 'photo')}; keep "
-                              f"{_name(decision.keep)}: {decision.reason}")
-            self.notes[decision.keep.id] = f"{group.kind}: kept, {decision.reason}"
+                              f"{_name(decision.keep)}: {decision.said}")
+            self.notes[decision.keep.id] = f"{group.kind}: kept, {decision.said}"
             for row, (dist, inliers) in group.evidence(sel, kept).items():
                 if row == kept:
                     continue

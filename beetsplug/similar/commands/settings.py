@@ -124,8 +124,14 @@ def verify(plugin: SimilarPlugin) -> bool:
 
 def verify_candidates(plugin: SimilarPlugin) -> float:
     return _number(plugin.config["verify_candidates"].get(), lambda v: 0 < v <= 100,
-                   "similar.verify_candidates is the expected number of unrelated "
-                   "candidates per photo to check: above 0 and at most 100, such as 1")
+                   "similar.verify_candidates is how many candidates per photo the "
+                   "second check looks at: above 0 and at most 100, such as 8")
+
+
+def nearest_candidates(plugin: SimilarPlugin) -> int:
+    """How many of each photo's nearest the second check looks at, however
+    far: similar.verify_candidates, rounded (at least 1)."""
+    return max(1, round(verify_candidates(plugin)))
 
 
 def library_size(lib: Library, key: str) -> int:
@@ -265,10 +271,11 @@ def threshold(plugin: SimilarPlugin, lib: Library, opts, chosen: job.Settings,
 
 def candidate_threshold(plugin: SimilarPlugin, lib: Library, opts,
                         chosen: job.Settings) -> float | None:
-    """The looser distance under which pairs are candidates for the
-    geometric check: similar.verify_candidates unrelated pairs per photo for
-    this library's size, never below the strict threshold. None when
-    similar.verify is off or calibration is impossible."""
+    """The looser distance under which pairs are candidates for the second
+    check (besides each photo's nearest): similar.verify_candidates
+    unrelated pairs per photo for this library's size, never below the
+    strict threshold. None when similar.verify is off or calibration is
+    impossible."""
     if not verify(plugin):
         return None
     try:

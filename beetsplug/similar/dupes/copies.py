@@ -42,8 +42,11 @@ def choose(keeper: Keeper, group: Sequence, gone_ids: Collection[int] | None = N
     gone_ids = gone(group) if gone_ids is None else gone_ids
     present = [p for p in group if p.id not in gone_ids]
     decision = keeper.choose(present or group)
+    reason, detail = decision.reason, decision.detail
+    if len(present) == 1 < len(group) and reason == "the only photo":
+        reason = "the others' files are gone"
     protected = frozenset(p.id for p in group if keeper.protects(p))
-    return Decision(decision.keep, decision.reason, protected)
+    return Decision(decision.keep, reason, protected, detail)
 
 
 def extras(groups: Iterable[Sequence[Photo]], keeper: Keeper) -> list[tuple[Photo, Photo]]:

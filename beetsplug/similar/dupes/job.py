@@ -2,105 +2,35 @@
 
 Glue between the library and the pure grouping. Small libraries are
 grouped with exact neighbours in memory; above ``EXACT_CANDIDATES``
-pictures, in the reduced space (``order/reduced.py``).
+pictures, in the reduced space (``grouping/reduced.py``).
 """
 
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 from beets.util.functemplate import get_template
 
-from ..library import decisions, vectors
-from ..numbers import plain
+from ..grouping import reduced
+from ..grouping.job import featurized_rows, near_rule
+from ..grouping.near import by_hash, near_units
+from ..grouping.rule import NearCheck
+from ..library import vectors
 from ..library.selection import Selection
-from ..order import reduced
-from ..order.chain import prepare
-from . import kinds
-from .frames import Frames
-from .groups import Rule, distances, near_groups
+from ..numbers import plain
+from ..search.exact import distances, prepare
+from ..search.space import build
+from . import evidence, kinds
 
 if TYPE_CHECKING:
     from beets.library import Library
 
-    from ..verify.store import Verifier
 
-
-@dataclass
-class NearCheck:
-    """The second check: pairs closer than ``candidate`` (and not under
-    the strict threshold) are near-duplicates when ``verifier`` accepts
-    them. (Pairs under the calibrated copy distance are checked too: it
-    is far above the strict threshold with a pretrained network; see
-    docs/precision.md.)"""
-
-    candidate: float
-    verifier: Verifier
-
-
-def near_rule(sel: Selection, rows: np.ndarray, threshold: float,
-              check: NearCheck | None, burst_gap: float = 2.0) -> Rule | None:
-    """How the selection ``rows`` are grouped past the network's strict
-    ``threshold``: the second check (of near pairs, and of frames of one
-    burst, within ``burst_gap`` seconds), and the pairs the user keeps
-    apart; None when neither applies (the network alone). The rule's
-    indices are positions in ``rows``."""
-    ids = sel.ids[rows]
-    apart = decisions.not_duplicates(sel.lib)
-    if check is None and not apart:
-        return None
-
-    def kept_apart(a, b):
-        return np.array([(min(x, y), max(x, y)) in apart
-                         for x, y in zip(ids[a].tolist(), ids[b].tolist())], dtype=bool)
-
-    if check is None:  # nothing to check: only the strict threshold, and apart
-        return Rule(threshold, lambda a, b: np.zeros(len(a), dtype=bool),
-                    kept_apart if apart else None)
-    frames = Frames.of(sel.taken[rows], [sel.camera[r] for r in rows.tolist()], burst_gap)
-    return Rule(check.candidate, lambda a, b: check.verifier(ids[a], ids[b]),
-                kept_apart if apart else None, frames)
-
-
-def featurized_rows(lib: Library, sel: Selection, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(rows of ``sel`` with a vector under ``key``, rows without)."""
-    have = np.isin(sel.ids, vectors.featurized(lib, key))
-    return np.flatnonzero(have), np.flatnonzero(~have)
-
-
-EXACT_CANDIDATES = 20_000  # more pictures than this: the reduced space (order/reduced.py)
-
-
-def by_hash(hashes: Sequence[str]) -> list[list[int]]:
-    rows: dict[str, list[int]] = {}
-    for row, digest in enumerate(hashes):
-        rows.setdefault(digest, []).append(row)
-    return list(rows.values())
-
-
-def near_units(hashes: Sequence[str], matrix: np.ndarray, threshold: float,
-               rule: Rule | None = None) -> list[list[int]]:
-    """Near-duplicate groups (rows of ``matrix``, whose photos have
-    ``hashes``), the one rule shared by ``similar-dupes``, ``similar-report``
-    and ``similar-order``: exact copies count once, and every two
-    different pictures of a group are within ``threshold`` (cosine) of
-    each other, or pass the ``rule``'s check (see :class:`.groups.Rule`;
-    it gets rows of ``matrix``). Candidates are each picture's exact
-    nearest neighbours."""
-    units = by_hash(hashes)
-    if len(units) < 2:
-        return []
-    first = np.array([rows[0] for rows in units], dtype=np.int64)
-    heads = matrix if len(units) == len(hashes) else matrix[first]
-    # Candidates for the check reach farther: more neighbours.
-    k = 16 if rule is None else 32
-    return [[row for u in group for row in units[u]]
-            for group in near_groups(heads, threshold, "cosine", k=k,
-                                     rule=rule.on(first) if rule is not None else None)]
+EXACT_CANDIDATES = 20_000  # more pictures than this: the reduced space (grouping/reduced.py)
 
 
 @dataclass
@@ -129,11 +59,22 @@ class DuplicateGroup:
         for row in self.rows:
             twin = by_hash.get(sel.hashes[row])
             dist = None if d is None or twin is None else max(float(d[had.index(twin)]), 0.0)
-            inliers = None
+            verdict = None
             if self.check is not None and row != keep_row:
-                inliers = self.check.verifier.evidence(sel.ids[row], sel.ids[keep_row])
-            out[row] = (dist, None if inliers is None else abs(inliers))
+                verdict = self.check.verifier.evidence(sel.ids[row], sel.ids[keep_row])
+            out[row] = (dist, None if verdict is None else verdict.inliers)
         return out
+
+    def weakest(self, sel: Selection) -> evidence.Link | None:
+        """The link that holds the group together most weakly (photo ids
+        and the check's verdict; see :func:`.evidence.weakest`), None
+        without the check or when some of it was not checked."""
+        if self.check is None or self.distances_of is None:
+            return None
+        pictures = list({sel.hashes[r]: int(sel.ids[r])
+                         for r in (self.measured or self.rows)}.values())
+        return evidence.weakest(pictures, evidence.checked_links(
+            pictures, self.check.verifier.evidence))
 
 
 EVIDENCE = ("distance", "inliers")  # the template fields of :func:`formatted`
@@ -173,7 +114,7 @@ def duplicate_groups(lib: Library, sel: Selection, key: str, threshold: float,
         groups = _group_in_memory(sel, rows, matrix, threshold, copy_distance, burst_gap,
                                   check)
     else:
-        space = reduced.build(lib, key, sel, rows)
+        space = build(lib, key, sel, rows)
         near = [space.rows_of(group).tolist()
                 for group in reduced.near_groups(lib, key, sel, space, threshold, check,
                                                  burst_gap)]
@@ -220,9 +161,14 @@ def _with_kinds(sel: Selection, near: list[list[int]], distances_of,
                 check: NearCheck | None = None) -> list[DuplicateGroup]:
     """The exact groups and the ``near`` ones, with their kinds. An exact
     group inside a near group is shown there, not twice."""
+    def same_pixels(pictures) -> bool | None:
+        ids = [p.id for p in pictures]
+        return evidence.one_capture(ids, evidence.checked_links(ids, check.verifier.evidence))
+
     groups = [DuplicateGroup(kinds.kind([sel.shot(r) for r in g], distances_of(g),
-                                        copy_distance, burst_gap), g, distances_of, check,
-                             list(g))
+                                        copy_distance, burst_gap,
+                                        same_pixels if check is not None else None),
+                             g, distances_of, check, list(g))
               for g in near]
     in_near = {r for g in near for r in g}
     exact = [DuplicateGroup("exact", g) for g in _exact_groups(sel)

@@ -8,8 +8,8 @@ count as one picture there (and are shown and counted as exact copies):
 |---|---|
 | ``exact`` | the same bytes |
 | ``burst`` | from one camera, each taken within ``burst_gap`` seconds of the one before (EXIF sub-seconds count) |
-| ``copy`` | the same picture re-encoded, resized or lightly cropped: every two closer than the copy distance, which calibration measures as what such copies reach, and not taken at different moments |
-| ``similar`` | everything else under the threshold: other shots of a scene |
+| ``copy`` | one capture: re-encoded, resized, cropped or lightly edited. The second check saw the same pixels once aligned, or, where it saw no pixels differ, the camera and the capture time are the same; every two are closer than the copy distance calibration measured, and none were taken at different moments |
+| ``similar`` | everything else: other shots of a scene (a bracket, a focus series, a camera's frames at other times, other viewpoints) |
 """
 
 from __future__ import annotations
@@ -18,24 +18,19 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..grouping.frames import is_burst
+
 KINDS = ("exact", "copy", "burst", "similar")
 
 
-def is_burst(photos: Sequence, gap: float) -> bool:
-    """One camera, every frame dated, at distinct moments, each within
-    ``gap`` seconds of the one before."""
-    cameras = {p.camera for p in photos}
-    times = sorted(p.taken for p in photos)
-    if len(cameras) != 1 or not next(iter(cameras)) or not all(times):
-        return False
-    # Plain Python: a group has a few frames, and this runs for each group.
-    return all(0 < after - before <= gap for before, after in zip(times, times[1:]))
-
-
 def kind(photos: Sequence, distances: Callable[[], np.ndarray], copy_distance: float | None,
-         burst_gap: float) -> str:
+         burst_gap: float, same_pixels: Callable[[Sequence], bool | None] | None = None,
+         ) -> str:
     """The kind of a group; ``distances()`` gives those between its photos
-    (cosine), read only when the kind depends on them."""
+    (cosine), read only when the kind depends on them;
+    ``same_pixels(pictures)`` what the second check saw of those pictures:
+    True, the same pixels once aligned; False, pixels that differ; None,
+    nothing either way (None instead of the callable: no check)."""
     hashes = [p.hash for p in photos]
     if len(set(hashes)) == 1:
         return "exact"
@@ -44,9 +39,19 @@ def kind(photos: Sequence, distances: Callable[[], np.ndarray], copy_distance: f
     pictures = list({p.hash: p for p in reversed(photos)}.values())
     if is_burst(pictures, burst_gap):
         return "burst"
-    moments = {p.taken for p in photos if p.taken}
-    if copy_distance is not None and len(moments) <= 1:
-        different = np.array([[a != b for b in hashes] for a in hashes])
-        if np.all(distances()[different] <= copy_distance):
-            return "copy"
-    return "similar"
+    moments = {p.taken for p in pictures if p.taken}
+    if copy_distance is None or len(moments) > 1:  # other moments: other captures
+        return "similar"
+    different = np.array([[a != b for b in hashes] for a in hashes])
+    if not np.all(distances()[different] <= copy_distance):
+        return "similar"
+    seen = same_pixels(pictures) if same_pixels is not None else None
+    return "copy" if seen or (seen is None and _same_moment(pictures)) else "similar"
+
+
+def _same_moment(pictures: Sequence) -> bool:
+    """One known camera, and every picture taken at one known moment."""
+    cameras = {p.camera for p in pictures}
+    moments = {p.taken for p in pictures}
+    return (len(cameras) == 1 and bool(next(iter(cameras))) and len(moments) == 1
+            and bool(next(iter(moments))))

@@ -23,23 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..search import graph
+from ..search.exact import knn, prepare, sq_norms
 from ..search.reduce import DIMS, Reduction
 from .two_opt import chain_length, improve
-
-METRICS = ("euclidean", "cosine")
-
-
-def prepare(vectors: np.ndarray, metric: str = "euclidean") -> np.ndarray:
-    """float32 copy; for cosine, unit rows (so Euclidean order = cosine order)."""
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
-    x = np.array(vectors, dtype=np.float32, copy=True)
-    if x.ndim != 2:
-        raise ValueError("vectors must be a 2-D array")
-    if metric == "cosine":
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        x /= np.where(norms > 0, norms, 1)
-    return x
 
 
 def start_index(x: np.ndarray) -> int:
@@ -47,36 +33,6 @@ def start_index(x: np.ndarray) -> int:
     ties), an outlier that makes a natural end of the chain."""
     centred = x - x.mean(axis=0, dtype=np.float64).astype(np.float32)
     return int(np.argmax(np.einsum("ij,ij->i", centred, centred)))
-
-
-def _sq_norms(x: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", x, x)
-
-
-def knn(x: np.ndarray, k: int, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest neighbours of every row (itself excluded).
-
-    Returns (indices, distances), each (n, k), nearest first; ties go to
-    the lower index. Blocked so memory is ``block * n`` floats.
-    """
-    n = len(x)
-    k = min(k, n - 1)
-    idx = np.empty((n, max(k, 0)), dtype=np.int64)
-    dist = np.empty((n, max(k, 0)), dtype=np.float32)
-    if k <= 0:
-        return idx, dist
-    norms = _sq_norms(x)
-    for lo in range(0, n, block):
-        hi = min(n, lo + block)
-        d2 = norms[lo:hi, None] + norms[None, :] - 2.0 * (x[lo:hi] @ x.T)
-        d2[np.arange(hi - lo), np.arange(lo, hi)] = np.inf
-        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        pd = np.take_along_axis(d2, part, axis=1)
-        # Sort by distance, then index, for deterministic ties.
-        order = np.lexsort((part, pd), axis=1)
-        idx[lo:hi] = np.take_along_axis(part, order, axis=1)
-        dist[lo:hi] = np.sqrt(np.maximum(np.take_along_axis(pd, order, axis=1), 0))
-    return idx, dist
 
 
 class _ExactFallback:
@@ -91,7 +47,7 @@ class _ExactFallback:
     def _compact(self) -> None:
         self.ids = np.flatnonzero(~self.used)
         self.sub = self.x[self.ids]
-        self.sub_norms = _sq_norms(self.sub)
+        self.sub_norms = sq_norms(self.sub)
 
     def mark(self, i: int) -> None:
         self.used[i] = True
@@ -189,7 +145,7 @@ class _ClusterFallback:
     def nearest(self, current: int) -> int:
         idx = self.index
         point = idx.x[current]
-        d2c = _sq_norms(idx.centroids) - 2.0 * idx.centroids @ point
+        d2c = sq_norms(idx.centroids) - 2.0 * idx.centroids @ point
         d2c[self.left == 0] = np.inf
         cells = np.argsort(d2c, kind="stable")[: self.cells_to_search]
         cells = cells[np.isfinite(d2c[cells])]

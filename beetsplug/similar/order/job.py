@@ -14,19 +14,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..dupes import kinds
-from ..dupes.groups import pair_distances
-from ..dupes.job import by_hash, featurized_rows, near_rule, near_units
+from ..grouping import reduced as reduced_groups
+from ..grouping.frames import is_burst
+from ..grouping.job import featurized_rows, near_rule
+from ..grouping.near import by_hash, near_units
 from ..library import vectors
 from ..library.selection import Selection
+from ..search.exact import pair_distances, prepare
+from ..search.space import build
 from . import reduced
-from .chain import ChainResult, order_vectors, prepare
+from .chain import ChainResult, order_vectors
 
 if TYPE_CHECKING:
     from beets.library import Library
 
-    from ..dupes.job import NearCheck
-
+    from ..grouping.rule import NearCheck
     from ..library.models import Photo
 
 
@@ -83,8 +85,8 @@ def order(lib: Library, sel: Selection, key: str, metric: str, fast: bool, impro
 def _order_reduced(lib, sel, key, rows, missing, metric, improve, start, threshold,
                    burst_gap, check=None) -> Ordered:
     t0 = time.perf_counter()
-    space = reduced.build(lib, key, sel, rows)
-    near = reduced.near_groups(lib, key, sel, space, threshold, check, burst_gap) \
+    space = build(lib, key, sel, rows)
+    near = reduced_groups.near_groups(lib, key, sel, space, threshold, check, burst_gap) \
         if threshold is not None else []
     if check is not None:
         check.verifier.summary()
@@ -138,7 +140,7 @@ def _expand(units: Sequence[Sequence[int]], unit_order: np.ndarray, vectors_of,
             last = rows[0]
             continue
         members = shots_of(rows)
-        if kinds.is_burst(members, burst_gap):
+        if is_burst(members, burst_gap):
             picked = [r for _, r in sorted(zip((m.taken for m in members), rows))]
         else:
             picked = _small_chain(list(rows), last, vectors_of)

@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+from ..search.exact import row_distances
+
 
 def chain_length(x: np.ndarray, order: np.ndarray) -> float:
     """Sum of the distances between consecutive points of the chain."""
@@ -17,16 +19,6 @@ def chain_length(x: np.ndarray, order: np.ndarray) -> float:
         return 0.0
     steps = x[order[1:]] - x[order[:-1]]
     return float(np.sqrt(np.einsum("ij,ij->i", steps, steps, dtype=np.float64)).sum())
-
-
-def row_distances(x: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``|x[u] - x[v]|`` for index arrays, a block at a time (16 MB)."""
-    out = np.empty(len(u), dtype=np.float32)
-    block = max(1024, (1 << 22) // max(1, x.shape[1]))
-    for lo in range(0, len(u), block):
-        d = x[u[lo:lo + block]] - x[v[lo:lo + block]]
-        out[lo:lo + block] = np.sqrt(np.einsum("ij,ij->i", d, d))
-    return out
 
 
 def _move_gains(x: np.ndarray, order: np.ndarray, pos: np.ndarray, a: np.ndarray,

@@ -1,18 +1,30 @@
-"""The second check: do two photos show the same scene, geometrically?
+"""The second check: do two photos show the same scene?
 
-Pure: OpenCV and NumPy. Local features (SIFT) are computed once per
-photo at a reduced size; two photos are the same scene when enough of
-their matched features fit one homography (a plane, a pan, a zoom or a
-crop) within a tight tolerance, fitted by USAC MAGSAC. The parameters
-were chosen with ``benchmarks/precision.py`` (see docs/precision.md):
-a fundamental matrix fits dozens of chance matches between unrelated
-photos; a homography at 4 px does not.
+Pure: OpenCV and NumPy. Each photo is read once, at a reduced size, for
+two kinds of evidence:
+
+* local features (SIFT): two photos are the same scene when enough of
+  their matched features fit one homography (a plane, a pan, a zoom or a
+  crop) within a tight tolerance, fitted by USAC MAGSAC, spread over both
+  pictures, and the homography is a plausible one (not a collapse onto a
+  point or a line, no mirror);
+* a global likeness, for what local features cannot see (a washed-out
+  exposure, a blurred or heavily rescaled copy): the gradients of small
+  thumbnails of the whole pictures, contrast equalised, correlated, for
+  photos of the same shape.
+
+A pair that passes on its features with nearly all matches fitting, to
+a fraction of a pixel, with nearly the same descriptors and light, is
+one capture (the same pixels once aligned: re-encoded, resized, cropped
+or lightly edited). The parameters were chosen with
+``benchmarks/precision.py`` and ``benchmarks/near.py`` (see
+docs/precision.md).
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -23,52 +35,120 @@ RATIO = 0.8  # Lowe's ratio test
 TOLERANCE = 4.0  # pixels: a match fits the homography within this
 MIN_INLIERS = 25  # matches that fit, at least
 MIN_SHARE = 0.2  # and this share of the matches that passed the ratio test
+MIN_SPREAD = 0.02  # and they cover this share of each picture (convex hull)
+MAX_SCALE = 25.0  # the homography scales areas by less than this, either way
+THUMB = 32  # side of the thumbnail the global likeness is measured on
+MIN_LIKENESS = 0.6  # correlation of the thumbnails' gradients
+SAME_SHAPE = 0.03  # the likeness compares pictures whose aspect ratios differ less (log)
+# Far ends of a group (see grouping/confirmed.py): weaker evidence will do.
+LOOSE_INLIERS, LOOSE_SHARE, LOOSE_LIKENESS = 12, 0.15, 0.45
+# One capture: nearly all matches fit, closely, with nearly the same
+# descriptors, light and shape.
+ONE_SHARE = 0.9
+ONE_ERROR = 0.3  # pixels, median
+ONE_DESCRIPTOR = 80.0  # median L2 distance of the fitting SIFT descriptors
+ONE_LIGHT = 1.25  # mean brightness within this factor
+ONE_STRETCH = 1.05  # the homography scales the two axes alike (a similarity)
+
+MEASURES = 2  # bumped when what a verdict measures changes: kept verdicts are redone
 
 cv2.setNumThreads(1)  # the callers parallelise; OpenCV's pool would oversubscribe
 
 
 @dataclass(frozen=True)
 class Features:
-    """A photo's keypoints (x, y at ``SIDE``) and SIFT descriptors."""
+    """A photo's keypoints (x, y at ``SIDE``), SIFT descriptors, the size
+    they were found at and a grey thumbnail of the whole picture."""
 
     xy: np.ndarray  # (n, 2) float32
     descriptors: np.ndarray  # (n, 128) uint8
+    shape: tuple[int, int]  # (height, width) of the picture the points are on
+    thumb: np.ndarray  # (THUMB, THUMB) uint8 grey, squeezed to a square
 
     def __len__(self) -> int:
         return len(self.xy)
 
     def to_bytes(self) -> bytes:
-        n = np.array([len(self.xy)], dtype="<u4").tobytes()
-        return n + self.xy.astype("<f4").tobytes() + self.descriptors.astype(np.uint8).tobytes()
+        head = np.array([len(self.xy), *self.shape], dtype="<u4").tobytes()
+        return (head + self.xy.astype("<f4").tobytes()
+                + self.descriptors.astype(np.uint8).tobytes()
+                + self.thumb.astype(np.uint8).tobytes())
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Features:
-        n = int(np.frombuffer(blob[:4], dtype="<u4")[0])
-        xy = np.frombuffer(blob[4:4 + 8 * n], dtype="<f4").reshape(n, 2)
-        desc = np.frombuffer(blob[4 + 8 * n:], dtype=np.uint8).reshape(n, 128)
-        return cls(xy.astype(np.float32), desc)
+        n, h, w = (int(v) for v in np.frombuffer(blob[:12], dtype="<u4"))
+        at = 12
+        xy = np.frombuffer(blob[at:at + 8 * n], dtype="<f4").reshape(n, 2)
+        at += 8 * n
+        desc = np.frombuffer(blob[at:at + 128 * n], dtype=np.uint8).reshape(n, 128)
+        thumb = np.frombuffer(blob[at + 128 * n:], dtype=np.uint8).reshape(THUMB, THUMB)
+        return cls(xy.astype(np.float32), desc, (h, w), thumb)
 
 
 @dataclass(frozen=True)
 class Verdict:
+    """What the check found for a pair (measures, not the decision: the
+    properties decide)."""
+
     inliers: int  # matches that fit the homography
     matches: int  # matches that passed the ratio test
+    spread: float = 0.0  # the inliers' hull, the smaller share of the two pictures
+    scale: float = 0.0  # how the homography scales areas (its determinant)
+    likeness: float = 0.0  # global: correlation of the thumbnails' gradients
+    one_capture: bool = False  # the same pixels once aligned
 
     @property
     def share(self) -> float:
         return self.inliers / self.matches if self.matches else 0.0
 
+    def _fits(self, inliers: int, share: float, spread: float) -> bool:
+        return (self.inliers >= inliers and self.share >= share and self.spread >= spread
+                and 1 / MAX_SCALE < self.scale < MAX_SCALE)
+
+    @property
+    def geometric(self) -> bool:
+        """The local features fit one plausible homography."""
+        return self._fits(MIN_INLIERS, MIN_SHARE, MIN_SPREAD)
+
+    @property
+    def alike(self) -> bool:
+        """The whole pictures look alike (exposure, blur, rescaling)."""
+        return self.likeness >= MIN_LIKENESS
+
     @property
     def accepted(self) -> bool:
-        return self.inliers >= MIN_INLIERS and self.share >= MIN_SHARE
+        return self.geometric or self.alike
+
+    @property
+    def loosely(self) -> bool:
+        """Weaker evidence: enough to keep two far ends of a group together."""
+        return (self._fits(LOOSE_INLIERS, LOOSE_SHARE, MIN_SPREAD / 2)
+                or self.likeness >= LOOSE_LIKENESS)
+
+    @property
+    def strength(self) -> float:
+        """How strongly the pair is confirmed, comparable across both kinds
+        of evidence: 1 at either limit, 4 at 100 inliers or a likeness of
+        0.9; 0 when refused."""
+        geometric = self.inliers / MIN_INLIERS if self.geometric else 0.0
+        alike = 1.0 + 10.0 * (self.likeness - MIN_LIKENESS) if self.alike else 0.0
+        return max(geometric, alike)
+
+    def said(self) -> str:
+        """The evidence, for people."""
+        if self.geometric:
+            return f"{self.inliers} inliers"
+        if self.alike:
+            return f"likeness {self.likeness:.2f}"
+        return f"refused ({self.inliers} inliers, likeness {self.likeness:.2f})"
 
 
 _local = threading.local()  # one detector per thread: they keep state
 
 
 def features(rgb: np.ndarray) -> Features:
-    """SIFT features of an upright RGB (or grey) uint8 image, resized so
-    that its long side is ``SIDE`` (never enlarged)."""
+    """The check's features of an upright RGB (or grey) uint8 image,
+    resized so that its long side is ``SIDE`` (never enlarged)."""
     sift = getattr(_local, "sift", None)
     if sift is None:
         sift = _local.sift = cv2.SIFT_create(nfeatures=FEATURES)
@@ -76,34 +156,111 @@ def features(rgb: np.ndarray) -> Features:
     scale = SIDE / max(grey.shape[:2])
     if scale < 1:
         grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    thumb = cv2.resize(grey, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
     # Equalised contrast: exposure brackets keep their features.
-    grey = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey)
-    points, desc = sift.detectAndCompute(grey, None)
+    equalised = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey)
+    points, desc = sift.detectAndCompute(equalised, None)
+    shape = (int(grey.shape[0]), int(grey.shape[1]))
     if desc is None or not points:
-        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8))
+        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), shape,
+                        thumb)
     xy = np.array([p.pt for p in points], dtype=np.float32)
-    return Features(xy, np.clip(np.round(desc), 0, 255).astype(np.uint8))
+    return Features(xy, np.clip(np.round(desc), 0, 255).astype(np.uint8), shape, thumb)
 
 
-def _matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
-    """Matched points of ``a`` and ``b`` that pass the ratio test."""
-    forward = cv2.BFMatcher(cv2.NORM_L2).knnMatch(
-        a.descriptors.astype(np.float32), b.descriptors.astype(np.float32), k=2)
-    pairs = [(m[0].queryIdx, m[0].trainIdx) for m in forward
-             if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
-    if not pairs:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
-    ia, ib = np.array(pairs).T
-    return a.xy[ia], b.xy[ib]
+def _matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Matched points of ``a`` and ``b`` that pass the ratio test, and
+    their descriptors' distances. (One matrix product, by OpenCV, which
+    keeps to this thread: twice as fast as its brute-force matcher.)"""
+    da, db = a.descriptors.astype(np.float32), b.descriptors.astype(np.float32)
+    d2 = cv2.gemm(da, db, -2.0, None, 0.0, flags=cv2.GEMM_2_T)
+    d2 += np.einsum("ij,ij->i", db, db)[None, :]
+    rows = np.arange(len(da))
+    best = d2.argmin(axis=1)
+    first = d2[rows, best].copy()
+    d2[rows, best] = np.inf
+    second = d2.min(axis=1)
+    own = np.einsum("ij,ij->i", da, da)  # |a|^2, left out above: the same for both
+    first = np.sqrt(np.maximum(first + own, 0.0))
+    second = np.sqrt(np.maximum(second + own, 0.0))
+    ok = first < RATIO * second
+    return a.xy[ok], b.xy[best[ok]], first[ok]
+
+
+def _gradients(thumb: np.ndarray) -> np.ndarray | None:
+    """The thumbnail's gradients after histogram equalisation, centred and
+    of length 1; None for a flat picture."""
+    t = cv2.equalizeHist(thumb).astype(np.float32)
+    g = np.concatenate([cv2.Sobel(t, cv2.CV_32F, 1, 0).ravel(),
+                        cv2.Sobel(t, cv2.CV_32F, 0, 1).ravel()])
+    g -= g.mean()
+    norm = float(np.linalg.norm(g))
+    return g / norm if norm > 1e-6 else None
+
+
+def likeness(a: Features, b: Features) -> float:
+    """The global likeness of two pictures of the same shape (0 for other
+    shapes, or a flat picture)."""
+    (ha, wa), (hb, wb) = a.shape, b.shape
+    if min(ha, wa, hb, wb) == 0 or abs(np.log((wa / ha) / (wb / hb))) > SAME_SHAPE:
+        return 0.0
+    ga, gb = _gradients(a.thumb), _gradients(b.thumb)
+    return 0.0 if ga is None or gb is None else float(ga @ gb)
+
+
+def _hull_share(points: np.ndarray, shape: tuple[int, int]) -> float:
+    if len(points) < 3:
+        return 0.0
+    area = cv2.contourArea(cv2.convexHull(points.astype(np.float32)))
+    return float(area) / max(shape[0] * shape[1], 1)
+
+
+def _light(a: Features, b: Features, homography: np.ndarray) -> float:
+    """How much brighter ``b`` is than ``a`` where they overlap: ``b``'s
+    thumbnail brought onto ``a``'s by the homography (a crop compares
+    with its part of the whole); 0 when they hardly overlap."""
+    to_a = np.diag([THUMB / a.shape[1], THUMB / a.shape[0], 1.0])
+    from_b = np.diag([b.shape[1] / THUMB, b.shape[0] / THUMB, 1.0])
+    onto = to_a @ np.linalg.inv(homography) @ from_b
+    moved = cv2.warpPerspective(b.thumb.astype(np.float32), onto, (THUMB, THUMB),
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=-1.0)
+    inside = moved >= 0
+    if inside.sum() < THUMB * THUMB // 16:
+        return 0.0
+    return (float(moved[inside].mean()) + 1) / (float(a.thumb[inside].mean()) + 1)
+
+
+def _one_capture(a: Features, b: Features, homography: np.ndarray, pa: np.ndarray,
+                 pb: np.ndarray, dist: np.ndarray) -> bool:
+    """Whether the inlier matches (``pa`` to ``pb``, descriptors ``dist``
+    apart) say the same pixels once aligned."""
+    moved = cv2.perspectiveTransform(pa.reshape(-1, 1, 2), homography).reshape(-1, 2)
+    error = float(np.median(np.linalg.norm(moved - pb, axis=1)))
+    axes = np.linalg.svd(homography[:2, :2] / homography[2, 2], compute_uv=False)
+    return (error <= ONE_ERROR and float(np.median(dist)) <= ONE_DESCRIPTOR
+            and axes[0] <= ONE_STRETCH * max(axes[1], 1e-9)
+            and 1 / ONE_LIGHT <= _light(a, b, homography) <= ONE_LIGHT)
 
 
 def check(a: Features, b: Features) -> Verdict:
-    """How many matches of two photos fit one homography."""
+    """What two photos' features say about them."""
+    alike = likeness(a, b)
     if len(a) < 2 or len(b) < 2:
-        return Verdict(0, 0)
-    pa, pb = _matches(a, b)
-    if len(pa) < max(8, MIN_INLIERS):
-        return Verdict(0, len(pa))
-    _, mask = cv2.findHomography(pa, pb, cv2.USAC_MAGSAC, TOLERANCE, maxIters=2000,
-                                 confidence=0.999)
-    return Verdict(int(mask.sum()) if mask is not None else 0, len(pa))
+        return Verdict(0, 0, likeness=alike)
+    pa, pb, dist = _matches(a, b)
+    if len(pa) < max(8, LOOSE_INLIERS):
+        return Verdict(0, len(pa), likeness=alike)
+    homography, mask = cv2.findHomography(pa, pb, cv2.USAC_MAGSAC, TOLERANCE, maxIters=2000,
+                                          confidence=0.999)
+    if homography is None or mask is None or abs(homography[2, 2]) < 1e-12:
+        return Verdict(0, len(pa), likeness=alike)
+    fit = mask.ravel().astype(bool)
+    inliers = int(fit.sum())
+    spread = min(_hull_share(pa[fit], a.shape), _hull_share(pb[fit], b.shape))
+    scale = float(np.linalg.det(homography[:2, :2] / homography[2, 2]))
+    verdict = Verdict(inliers, len(pa), spread, scale, alike)
+    if verdict.geometric and verdict.share >= ONE_SHARE \
+            and _one_capture(a, b, homography, pa[fit], pb[fit], dist[fit]):
+        return replace(verdict, one_capture=True)
+    return verdict

@@ -5,7 +5,7 @@ import) and the pure check (``check.py``). A photo's features are
 computed once, for photos that have candidate pairs only, and kept in
 ``similar_keypoints``; they are redone when the file's hash, size or
 modification time is not the one they were computed for. A pair's verdict
-is kept too (``similar_checked_pairs``, by the two files' hashes, sizes
+is kept too (``similar_pair_verdicts``, by the two files' hashes, sizes
 and modification times), so a later command checks only new or changed
 pairs: on a big library the pairs, not the photos, are most of the
 check's work.
@@ -32,7 +32,8 @@ TABLE = "similar_keypoints"
 _CHUNK = 900  # SQLite host parameters per statement
 
 
-PAIRS = "similar_checked_pairs"
+PAIRS = "similar_pair_verdicts"
+OLD_PAIRS = "similar_checked_pairs"  # verdicts of an older check: dropped
 
 
 def _ensure_table(lib) -> None:
@@ -43,16 +44,21 @@ def _ensure_table(lib) -> None:
                   "hash TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL, "
                   "version TEXT NOT NULL, blob BLOB NOT NULL);"
                   f"CREATE TABLE IF NOT EXISTS {PAIRS} (lo TEXT NOT NULL, hi TEXT NOT NULL, "
-                  "version TEXT NOT NULL, inliers INTEGER NOT NULL, "
-                  "PRIMARY KEY (lo, hi)) WITHOUT ROWID;")
+                  "version TEXT NOT NULL, inliers INTEGER NOT NULL, matches INTEGER NOT NULL, "
+                  "spread REAL NOT NULL, scale REAL NOT NULL, likeness REAL NOT NULL, "
+                  "one_capture INTEGER NOT NULL, PRIMARY KEY (lo, hi)) WITHOUT ROWID;"
+                  f"DROP TABLE IF EXISTS {OLD_PAIRS};")
     lib._similar_keypoints_ready = True
 
 
 # Features made with other parameters are redone.
-VERSION = f"sift{check.FEATURES}@{check.SIDE}"
-# A verdict depends on the features and on every parameter of the rule.
-PAIR_VERSION = (f"{VERSION}/ratio{check.RATIO}/homography{check.TOLERANCE}/"
-                f"{check.MIN_INLIERS}/{check.MIN_SHARE}")
+VERSION = f"sift{check.FEATURES}@{check.SIDE}+thumb{check.THUMB}"
+# A verdict's measures depend on the features and on these parameters
+# (the limits that decide on the measures are applied when they are read).
+PAIR_VERSION = (f"{VERSION}/measures{check.MEASURES}/ratio{check.RATIO}/"
+                f"homography{check.TOLERANCE}/one"
+                f"{check.ONE_SHARE},{check.ONE_ERROR},{check.ONE_DESCRIPTOR},"
+                f"{check.ONE_LIGHT},{check.ONE_STRETCH}/shape{check.SAME_SHAPE}")
 
 
 def photo_features(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> check.Features:
@@ -64,12 +70,12 @@ def photo_features(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> check.Fea
 @dataclass
 class Verifier:
     """Checks pairs of photos (by id) of ``lib``, remembering each pair's
-    inlier count (``inliers``) for the evidence that commands print."""
+    :class:`.check.Verdict` (``verdicts``) for the groups' evidence."""
 
     lib: object
     max_pixels: int = DEFAULT_MAX_PIXELS
     threads: int = 2
-    inliers: dict[tuple[int, int], int] = field(default_factory=dict)
+    verdicts: dict[tuple[int, int], check.Verdict] = field(default_factory=dict)
     unreadable: set[int] = field(default_factory=set)
     seconds_features: float = 0.0
     seconds_pairs: float = 0.0
@@ -80,6 +86,9 @@ class Verifier:
         _ensure_table(self.lib)
         self._features: dict[int, check.Features | None] = {}
         self._facts: dict[int, tuple[str, str, int, float] | None] = {}
+        # By photo id: looked at (``_survey``), and cannot be read (``unreadable``)
+        self._looked = np.zeros(0, dtype=bool)
+        self._cannot = np.zeros(0, dtype=bool)
 
     def _stat(self, ids: list[int]) -> dict[int, tuple[str, str, int, float] | None]:
         """{id: (path, hash, size, mtime)}, None when the file cannot be read."""
@@ -117,25 +126,29 @@ class Verifier:
         todo = []
         for pid in ids:
             now, was = facts[pid], cached.get(pid)
-            if now is None:
+            if now is None:  # marked unreadable by ``_facts_of``
                 self._features[pid] = None
-                self.unreadable.add(pid)
             elif was and was[:4] == (now[1], now[2], now[3], VERSION):
                 self._features[pid] = check.Features.from_bytes(was[4])
             else:
                 todo.append((pid, now))
+        self._compute(todo)
+
+    def _compute(self, todo: list[tuple[int, tuple]]) -> None:
+        """Compute and store the features of ``todo`` ((id, facts) pairs)."""
         if not todo:
             return
         t0 = time.perf_counter()
-        made = []
+        made, failed = [], []
         for (pid, now), feats, error in ordered_try_map(
                 lambda item: photo_features(item[1][0], self.max_pixels), todo,
                 self.threads, 4 * self.threads, catch=(ImageError, OSError)):
             self._features[pid] = feats
             if error is not None:
-                self.unreadable.add(pid)
+                failed.append(pid)
             else:
                 made.append((pid, now[1], now[2], now[3], VERSION, feats.to_bytes()))
+        self._cannot_read(failed)
         self.seconds_features += time.perf_counter() - t0
         self.computed += len(made)
         with self.lib.transaction() as tx:
@@ -147,33 +160,95 @@ class Verifier:
         """Whether each pair (a[i], b[i]) of photo ids passes the check;
         a pair with an unreadable photo does not (unless its verdict was
         kept from an earlier run)."""
+        return self._each(a, b, lambda v: v.accepted, bool)
+
+    def loosely(self, a, b) -> np.ndarray:
+        """Whether each pair passes on weaker evidence (:attr:`.check.Verdict.loosely`)."""
+        return self._each(a, b, lambda v: v.loosely, bool)
+
+    def strength(self, a, b) -> np.ndarray:
+        """How strongly each pair is confirmed (:attr:`.check.Verdict.strength`; 0: not)."""
+        return self._each(a, b, lambda v: v.strength, np.float64)
+
+    def _each(self, a, b, measure, dtype) -> np.ndarray:
+        """``measure(verdict)`` of each pair; 0 where it cannot be judged."""
+        verdicts = self.judged(a, b)
+        out = np.zeros(len(verdicts), dtype=dtype)
+        at = [i for i, v in enumerate(verdicts) if v is not None]
+        out[at] = [measure(verdicts[i]) for i in at]
+        return out
+
+    def unchecked(self, a, b) -> np.ndarray:
+        """Whether each pair has a photo the check could not read (once asked)."""
         a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-        pairs = [(int(x), int(y)) for x, y in zip(a, b)]
-        todo = [p for p in dict.fromkeys(map(_key, *zip(*pairs))) if p not in self.inliers] \
-            if pairs else []
+        cannot = self._cannot
+        return (((a < len(cannot)) & cannot[np.minimum(a, len(cannot) - 1)])
+                | ((b < len(cannot)) & cannot[np.minimum(b, len(cannot) - 1)])
+                if len(cannot) else np.zeros(len(a), dtype=bool))
+
+    def judged(self, a, b) -> list[check.Verdict | None]:
+        """The verdict of each pair (a[i], b[i]) of photo ids, checked where
+        none is known yet; None where a photo cannot be read."""
+        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        # Each file is looked at first, and the pairs of photos that cannot
+        # be read are left out at once: a big library without files
+        # (benchmarks/scale.py) has millions.
+        self._survey(np.concatenate([lo, hi]))
+        readable = ~self.unchecked(lo, hi)
+        keys = list(zip(lo[readable].tolist(), hi[readable].tolist()))
+        todo = [p for p in dict.fromkeys(keys) if p not in self.verdicts]
         todo = self._kept_verdicts(todo)
         self.load([i for p in todo for i in p])
         todo = [p for p in todo if self._features.get(p[0]) is not None
                 and self._features.get(p[1]) is not None]
         t0 = time.perf_counter()
-        made = []
-        for (x, y), verdict in zip(todo, ordered_map(
+        for pair, verdict in zip(todo, ordered_map(
                 lambda p: check.check(self._features[p[0]], self._features[p[1]]), todo,
                 self.threads, 4 * self.threads)):
-            self.inliers[(x, y)] = verdict.inliers if verdict.accepted else -verdict.inliers
-            made.append((x, y))
+            self.verdicts[pair] = verdict
         self.seconds_pairs += time.perf_counter() - t0
         self.checked += len(todo)
-        self._keep_verdicts(made)
-        return np.array([self.inliers.get(_key(x, y), -1) > 0 for x, y in pairs], dtype=bool)
+        self._keep_verdicts(todo)
+        out: list[check.Verdict | None] = [None] * len(lo)
+        for at, key in zip(np.flatnonzero(readable).tolist(), keys):
+            out[at] = self.verdicts.get(key)
+        return out
+
+    def _survey(self, ids: np.ndarray) -> None:
+        """Look at the files of the photos ``ids`` not looked at yet (see
+        :meth:`_facts_of`), without a Python step per photo seen before."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) and ids.max() >= len(self._looked):
+            self._looked = np.concatenate(
+                [self._looked, np.zeros(int(ids.max()) + 1 - len(self._looked), dtype=bool)])
+        new = np.unique(ids[~self._looked[ids]])
+        if len(new):
+            self._facts_of(new.tolist())
+            self._looked[new] = True
 
     def _facts_of(self, ids) -> dict[int, tuple[str, str, int, float] | None]:
         """{id: (path, hash, size, mtime)} of ``ids`` (see ``_stat``), each
         file looked at once per verifier."""
         new = sorted({int(i) for i in ids} - self._facts.keys())
         if new:
-            self._facts.update(self._stat(new))
+            facts = self._stat(new)
+            self._facts.update(facts)
+            # known at once: their pairs need no work (see ``judged``)
+            self._cannot_read([i for i, fact in facts.items() if fact is None])
         return {int(i): self._facts[int(i)] for i in ids}
+
+    def _cannot_read(self, ids: list[int]) -> None:
+        """The photos ``ids`` cannot be read: in ``unreadable``, and marked
+        by id for :meth:`unchecked`."""
+        if not ids:
+            return
+        self.unreadable.update(ids)
+        top = max(ids)
+        if top >= len(self._cannot):
+            self._cannot = np.concatenate(
+                [self._cannot, np.zeros(top + 1 - len(self._cannot), dtype=bool)])
+        self._cannot[ids] = True
 
     def _identity(self, pair: tuple[int, int]) -> tuple[str, str] | None:
         """The two files as a kept verdict knows them (hash, size and
@@ -190,7 +265,7 @@ class Verifier:
 
     def _kept_verdicts(self, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Take the kept verdicts of ``pairs`` (id pairs, in order) into
-        ``inliers``; return the pairs without one."""
+        ``verdicts``; return the pairs without one."""
         if not pairs:
             return pairs
         self._facts_of([i for p in pairs for i in p])
@@ -203,25 +278,28 @@ class Verifier:
         with self.lib.transaction() as tx:
             for start in range(0, len(los), _CHUNK):
                 chunk = los[start:start + _CHUNK]
-                for lo, hi, inliers in tx.query(
-                        f"SELECT lo, hi, inliers FROM {PAIRS} WHERE version = ? AND "
+                for lo, hi, *measures in tx.query(
+                        f"SELECT lo, hi, inliers, matches, spread, scale, likeness, one_capture "
+                        f"FROM {PAIRS} WHERE version = ? AND "
                         f"lo IN ({','.join('?' * len(chunk))})", [PAIR_VERSION, *chunk]):
                     for p in by_files.get((lo, hi), ()):
-                        self.inliers[p] = inliers
-        return [p for p in pairs if p not in self.inliers]
+                        self.verdicts[p] = _verdict(*measures)
+        return [p for p in pairs if p not in self.verdicts]
 
     def _keep_verdicts(self, pairs: list[tuple[int, int]]) -> None:
-        rows = {f: self.inliers[p] for p in pairs if (f := self._identity(p)) is not None}
+        rows = {f: self.verdicts[p] for p in pairs if (f := self._identity(p)) is not None}
         if rows:
             with self.lib.transaction() as tx:
-                tx.mutate_many(f"INSERT OR REPLACE INTO {PAIRS} (lo, hi, version, inliers) "
-                               "VALUES (?, ?, ?, ?)",
-                               [(lo, hi, PAIR_VERSION, n) for (lo, hi), n in rows.items()])
+                tx.mutate_many(f"INSERT OR REPLACE INTO {PAIRS} (lo, hi, version, inliers, "
+                               "matches, spread, scale, likeness, one_capture) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               [(lo, hi, PAIR_VERSION, v.inliers, v.matches, v.spread, v.scale,
+                                 v.likeness, int(v.one_capture))
+                                for (lo, hi), v in rows.items()])
 
-    def evidence(self, x: int, y: int) -> int | None:
-        """The inliers of the pair's check (negative: refused), None when
-        it was not checked."""
-        return self.inliers.get(_key(int(x), int(y)))
+    def evidence(self, x: int, y: int) -> check.Verdict | None:
+        """The pair's verdict, None when it was not checked."""
+        return self.verdicts.get(_key(int(x), int(y)))
 
     def summary(self) -> None:
         """One line when some photos could not be read for the check (and
@@ -232,11 +310,16 @@ class Verifier:
                       "{} accepted", self.computed, self.seconds_features,
                       1000 * self.seconds_features / max(self.computed, 1), self.checked,
                       self.seconds_pairs, 1000 * self.seconds_pairs / max(self.checked, 1),
-                      sum(v > 0 for v in self.inliers.values()))
+                      sum(v.accepted for v in self.verdicts.values()))
         if self.unreadable:
             log.warning("similar: {} photos could not be read for the second check; "
                         "their pairs count only under the strict threshold",
                         len(self.unreadable))
+
+
+def _verdict(inliers, matches, spread, scale, likeness, one_capture) -> check.Verdict:
+    return check.Verdict(int(inliers), int(matches), float(spread), float(scale),
+                         float(likeness), bool(one_capture))
 
 
 def _key(x: int, y: int) -> tuple[int, int]:

@@ -1,5 +1,5 @@
 """Near-duplicate groups of a library too big to hold: a batch of linked
-sets at a time, by the rule of ``groups.py``.
+sets at a time, by the rule of ``complete.py``.
 
 Pure: NumPy and SciPy.
 """
@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..parallel import ordered_map
-from .groups import Rule, components, linked_sets, pair_groups
+from .complete import pair_groups
+from .linked import components, linked_sets
+from .rule import Rule
 
 
 def streamed_groups(n: int, rows: np.ndarray, cols: np.ndarray, threshold: float,

@@ -22,9 +22,9 @@ from beets.exceptions import UserError
 
 from ..library import vector_log, vectors
 from ..progress import Progress
-from ..search import graph, kept
-from ..search.reduce import Reduction
-from ..search.slots import Slots
+from . import graph, kept
+from .reduce import Reduction
+from .slots import Slots
 
 if TYPE_CHECKING:
     from beets.library import Library

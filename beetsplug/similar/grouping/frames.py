@@ -59,3 +59,14 @@ class Frames:
         if not firsts:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def is_burst(photos: Sequence, gap: float) -> bool:
+    """One camera, every frame dated, at distinct moments, each within
+    ``gap`` seconds of the one before."""
+    cameras = {p.camera for p in photos}
+    times = sorted(p.taken for p in photos)
+    if len(cameras) != 1 or not next(iter(cameras)) or not all(times):
+        return False
+    # Plain Python: a group has a few frames, and this runs for each group.
+    return all(0 < after - before <= gap for before, after in zip(times, times[1:]))
