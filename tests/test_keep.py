@@ -243,7 +243,7 @@ class TestNewlineNames(SimilarHelper):
         self.config["similar"].set(MODEL)
         self.run_command("similar-import", str(root))
         out = self.run_output(capsys, "similar-dupes", "-e", "-f", "$id")
-        assert "group 1: exact, 2 photos; keep copy.jpg: imported first" in out
+        assert "group 1: exact, 2 photos; keep copy.jpg: no clear best (" in out
         out = self.run_output(capsys, "similar-dupes", "-e", "--trash")
         assert "sent 1 photo (1 file" in out and os.listdir(root) == ["copy.jpg"]
 

@@ -87,10 +87,12 @@ class TestReadOnlyLibrary(SimilarHelper):
         (root / "copy.jpg").write_bytes((root / "p00.jpg").read_bytes())
         self.run_command("similar-import", str(root))
         self.run_command("similar-dupes", "-e", "--move")
+        moved = sorted(p.name for p in root.iterdir())
+        assert len(moved) == 2 and "duplicates" in moved  # one of the two went
         self.read_only()  # similar-undo checks nothing first: its first write fails
         with pytest.raises(UserError, match="is read-only and similar-undo writes to it"):
             self.run_command("similar-undo")
-        assert sorted(p.name for p in root.iterdir()) == ["duplicates", "p00.jpg"]
+        assert sorted(p.name for p in root.iterdir()) == moved
 
 
 @pytest.fixture

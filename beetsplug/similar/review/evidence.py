@@ -1,19 +1,21 @@
 """How strongly each photo of a group matches the suggested keeper, in
 plain words, with the figures behind them (shown on hover): the cosine
-distance of their vectors and the inliers of the geometric check, the
-same evidence as ``similar-dupes``' ``$distance`` and ``$inliers``."""
+distance of their vectors and the second check's verdict on the pair,
+the same evidence as ``similar-dupes``' ``$distance`` and ``$inliers``.
+(A group is a connected set of confirmed pairs: a photo may be linked to
+the keeper only through another photo of the group.)"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..dupes.groups import distances
 from ..dupes.job import DuplicateGroup, NearCheck
 from ..library import vectors
 from ..library.selection import Selection
 from ..numbers import plain
-from ..order.chain import prepare
+from ..search.exact import distances, prepare
+from ..verify.check import Verdict
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -22,9 +24,10 @@ if TYPE_CHECKING:
 
 
 def measured(lib: Library, key: str, kind: str, members: Sequence[Photo], keep: Photo,
-             check: NearCheck | None) -> dict[int, tuple[float | None, int | None]]:
-    """{photo id: (cosine distance to ``keep``, inliers of the check against
-    it)}, None where not measured, as ``similar-dupes`` computes them."""
+             check: NearCheck | None) -> dict[int, tuple[float | None, Verdict | None]]:
+    """{photo id: (cosine distance to ``keep``, the second check's verdict
+    on the pair)}, None where not measured, as ``similar-dupes`` computes
+    them."""
     sel = Selection.of(lib, members)
     rows = list(range(len(members)))
     keep_row = [p.id for p in members].index(keep.id)
@@ -42,27 +45,31 @@ def measured(lib: Library, key: str, kind: str, members: Sequence[Photo], keep: 
             return lambda: distances(prepare(picked, "cosine"), "cosine")
 
         group = DuplicateGroup(kind, rows, distances_of, check, had)
-    return {members[r].id: e for r, e in group.evidence(sel, keep_row).items()}
+    verdict = (lambda pid: None) if check is None else \
+        (lambda pid: check.verifier.evidence(pid, keep.id))
+    return {members[r].id: (dist, verdict(members[r].id))
+            for r, (dist, _) in group.evidence(sel, keep_row).items()}
 
 
-def words(photo: Photo, keep: Photo, distance: float | None, inliers: int | None,
-          threshold: float, copy_distance: float | None) -> tuple[str, str]:
+def words(photo: Photo, keep: Photo, distance: float | None, verdict: Verdict | None,
+          threshold: float) -> tuple[str, str]:
     """(how strongly ``photo`` matches the keeper, in plain words; the
     figures behind it)."""
     if photo.hash == keep.hash:
         return "identical file", "the same bytes as the suggested keeper"
-    if distance is None:
-        return "grouped with the keeper", "no vector to measure how close it is"
-    figures = f"distance {plain(distance)} to the suggested keeper (near-duplicates: " \
-              f"under {plain(threshold)}" \
-              + (f"; the same picture: under {plain(copy_distance)}" if copy_distance else "") \
-              + ")" \
-              + (f"; {inliers} matching points (inliers) in the geometric check"
-                 if inliers is not None else "")
-    if copy_distance is not None and distance <= copy_distance:
-        return "same picture, re-saved or resized", figures
-    if distance <= threshold:
-        return "close match", figures
-    if inliers is not None:
-        return "looser match, confirmed by its details", figures
-    return "looser match", figures
+    figures = [] if distance is None else [
+        f"distance {plain(distance)} to the suggested keeper (the network alone: "
+        f"near-duplicates under {plain(threshold)})"]
+    if verdict is not None:
+        figures.append(f"second check: {verdict.inliers} matching points (inliers) of "
+                       f"{verdict.matches}, likeness {verdict.likeness:.2f}")
+    said = "; ".join(figures) or "no vector to measure how close it is"
+    if verdict is not None and verdict.one_capture:
+        return "the same picture: re-saved, resized or cropped", said
+    if verdict is not None and verdict.geometric:
+        return f"the same scene: {verdict.inliers} points match", said
+    if verdict is not None and verdict.alike:
+        return "alike as a whole (light, focus or size differ)", said
+    if distance is not None and distance <= threshold:
+        return "close match", said
+    return "in the group through its other photos", said

@@ -172,8 +172,7 @@ def details(lib: Library, group: Group, settings: Settings, notes: dict[int, str
     photos = []
     for p, c in zip(members, cells):
         match = ("", "") if p.id == decision.keep.id else evidence.words(
-            p, decision.keep, *measured.get(p.id, (None, None)), settings.threshold,
-            settings.copy_distance)
+            p, decision.keep, *measured.get(p.id, (None, None)), settings.threshold)
         photos.append({
             "id": p.id,
             "name": os.path.basename(os.fsdecode(p.path)),
@@ -196,7 +195,8 @@ def details(lib: Library, group: Group, settings: Settings, notes: dict[int, str
         "state": group.state,
         "version": version(group.state, [p.id for p in members]),
         "keep": decision.keep.id if decision else None,
-        "reason": decision.reason if decision else "",
+        "reason": decision.reason if decision else "",  # short: the bulk dialog's filter
+        "said": decision.said if decision else "",  # with its figures
         "photos": photos,
         "gone": [i for i in group.ids if i not in found],
         "differences": fields.differences(cells),

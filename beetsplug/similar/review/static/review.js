@@ -101,7 +101,7 @@ function render() {
   if (suggested >= 0) {
     const b = document.createElement("b");
     b.textContent = `${suggested + 1}. ${d.photos[suggested].name}`;
-    $("#reason").append("keep ", b, `: ${d.reason}${state}`);
+    $("#reason").append("keep ", b, `: ${d.said}${state}`);
   } else {
     $("#reason").textContent = "no photo of this group is left in the library" + state;
   }
