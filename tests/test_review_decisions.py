@@ -196,3 +196,28 @@ class TestEvidence(ReviewHelper):
         assert sorted(os.listdir(self.temp_path / "photos")) == before
         assert self.get("/api/state").get_json()["undo"] is None
         assert self.act(0, "apply", keep=[group["keep"]], action="move").status_code == 200
+
+    def test_a_run_cut_off_is_named_and_nothing_moves(self, scenes_dir, trash_home, capsys):
+        """The attack's case: `similar-order` killed, then the page's Enter.
+        As `similar-dupes --trash` and `--move` do, the page refuses both
+        (the library's paths may lag behind the files), in one line that
+        says what finishes the run."""
+        from .test_undo_resume import cut_off
+
+        self.library(scenes_dir)
+        self.reopen()
+        group = self.get("/api/groups/0").get_json()
+        run_id = cut_off(self.lib)
+        before = sorted(os.listdir(self.temp_path / "photos"))
+        said = (f"rename run {run_id} was interrupted; run `beet similar-order --resume` to "
+                "finish it or `beet similar-undo` to roll it back first")
+        for action in ("trash", "move"):
+            refused = self.act(0, "apply", keep=[group["keep"]], action=action)
+            assert (refused.status_code, refused.get_json()) == (409, {"error": said}), action
+        count, done = self.bulk(self.review.groups[0].kind)
+        assert (done.status_code, done.get_json()) == (409, {"error": said})
+        assert sorted(os.listdir(self.temp_path / "photos")) == before
+        assert not os.path.exists(trash_home) or not os.listdir(trash_home)
+        assert self.get("/api/state").get_json()["undo"] is None
+        self.run_output(capsys, "similar-order", "--resume")
+        assert self.act(0, "apply", keep=[group["keep"]]).get_json()["state"] == "resolved"

@@ -209,17 +209,23 @@ class Review:
         guarded = {e.id: "it is under a reference folder (similar.keep: path:...)"
                    for e, _ in pairs if self.settings.keeper.protects(e)}
         pairs = [pair for pair in pairs if pair[0].id not in guarded]
-        if action == "trash":
-            # As the command line: a keeper without a sidecar takes one over.
-            outcome = trash_job.trash_extras(self.lib, pairs, sidecars=trash_job.ADOPT)
-            run_id, refused = outcome.run_id, dict(outcome.refused)
-            files, size = outcome.files, outcome.bytes
-            self.freed_files += files
-            self.freed_bytes += size
-        else:
-            run_id, refused, files = self._move(pairs)
-            size = 0
-            self.moved_files += files
+        # As the command line: nothing moves while a run is unfinished (the
+        # library's paths may lag behind its files), and none starts meanwhile.
+        with live.holding(self.lib):
+            unfinished = journal.unfinished_line(self.lib, " first")
+            if unfinished is not None:
+                raise ReviewError(unfinished)
+            if action == "trash":
+                # As the command line: a keeper without a sidecar takes one over.
+                outcome = trash_job.trash_extras(self.lib, pairs, sidecars=trash_job.ADOPT)
+                run_id, refused = outcome.run_id, dict(outcome.refused)
+                files, size = outcome.files, outcome.bytes
+                self.freed_files += files
+                self.freed_bytes += size
+            else:
+                run_id, refused, files = self._move(pairs)
+                size = 0
+                self.moved_files += files
         done = len(pairs) - len(refused)
         refused.update(guarded)
         before = {}
@@ -238,9 +244,6 @@ class Review:
     def _move(self, pairs) -> tuple[int | None, dict[int, str], int]:
         """Move the extras to ``similar.dupes_folder``, journaled, as
         ``similar-dupes --move``: (run id, {photo id: why not}, files moved)."""
-        unfinished = journal.unfinished_line(self.lib, " first")
-        if unfinished is not None:
-            raise ReviewError(unfinished)
         comps = companions.of(self.lib, [p.id for p, _ in pairs])
         try:
             steps = copies.move_steps(pairs, self.settings.dupes_folder,
@@ -249,10 +252,9 @@ class Review:
             raise ReviewError(str(exc)) from None
         if not steps:
             return None, {}, 0
-        with live.holding(self.lib):  # as similar-dupes --move: no gap between the two
-            run_id, refused = journal.start(self.lib, "move-copies", steps,
-                                            lambda: copies.tag(pairs))
-            outcome = journal.resume(self.lib, run_id, fresh=True)
+        run_id, refused = journal.start(self.lib, "move-copies", steps,
+                                        lambda: copies.tag(pairs))
+        outcome = journal.resume(self.lib, run_id, fresh=True)
         why = "; ".join(outcome.errors) or "it could not be moved"
         refused.update({pid: why for pid in outcome.failed})
         moved = {p.id for p, _ in pairs} - set(refused)
