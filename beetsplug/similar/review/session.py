@@ -61,7 +61,6 @@ class Review:
         self.lock = threading.RLock()
         self.notes: dict[int, dict[int, str]] = {}  # group index -> {photo id: why it stayed}
         self.done: list[Done] = []
-        self.freed_files = self.freed_bytes = self.moved_files = 0
         by_key = {g.key: g.index for g in found}
         self.start = by_key.get(decisions.position(lib), 0) if found else 0
 
@@ -86,14 +85,21 @@ class Review:
     def state(self) -> dict:
         with self.lock:
             self._sync()
+            with self.lib.transaction() as tx:
+                undone = {r for (r,) in tx.query("SELECT id FROM similar_runs "
+                                                 "WHERE state='undone'")}
+        # What this review's actions moved, less the runs undone since (by
+        # `similar-undo`: the page's own undo drops its action).
+        runs = [d for d in self.done if d.run_id is not None and d.run_id not in undone]
         counts: dict[str, int] = {}
         for g in self.groups:
             if g.state not in groups_.CLOSED:
                 counts[g.kind] = counts.get(g.kind, 0) + 1
         return {"total": len(self.groups), "start": self.start,
                 "resolved": sum(g.state in groups_.CLOSED for g in self.groups),
-                "freed_files": self.freed_files, "freed_bytes": self.freed_bytes,
-                "moved_files": self.moved_files, "open": counts,
+                "freed_files": sum(d.files for d in runs if d.what == "trash"),
+                "freed_bytes": sum(d.bytes for d in runs if d.what == "trash"),
+                "moved_files": sum(d.files for d in runs if d.what == "move"), "open": counts,
                 "undo": self.done[-1].what if self.done else None}
 
     def listing(self, offset: int, limit: int) -> list[dict]:
@@ -220,12 +226,9 @@ class Review:
                 outcome = trash_job.trash_extras(self.lib, pairs, sidecars=trash_job.ADOPT)
                 run_id, refused = outcome.run_id, dict(outcome.refused)
                 files, size = outcome.files, outcome.bytes
-                self.freed_files += files
-                self.freed_bytes += size
             else:
                 run_id, refused, files = self._move(pairs)
                 size = 0
-                self.moved_files += files
         done = len(pairs) - len(refused)
         refused.update(guarded)
         before = {}
@@ -306,12 +309,9 @@ class Review:
             if last.what == "trash":
                 if last.run_id is not None and not back:
                     errors = _errors(trash_job.undo_run(self.lib, last.run_id))
-                self.freed_files -= last.files
-                self.freed_bytes -= last.bytes
             elif last.what == "move":
                 if last.run_id is not None and not back:
                     errors = journal.undo(self.lib, last.run_id).errors
-                self.moved_files -= last.files
             elif last.what == "keep_all":
                 decisions.remove_not_duplicates(self.lib, last.ids)
             self.done.pop()
