@@ -420,7 +420,8 @@ class TestTrash(SimilarHelper):
         make(root, "copy.jpg", 7)  # a new file took the name
         newer = sha(root / "copy.jpg")
         out = self.run_output(capsys, "similar-undo")
-        assert "0 files back from the trash" in out and "1 problems" in out
+        assert "0 files back from the trash, 0 photos back in the library; 1 problem (see " \
+               "above)" in out
         assert any("copy.jpg is taken by another file; it stays in the trash at" in
                    r.getMessage() for r in caplog.records)
         assert sha(root / "copy.jpg") == newer
@@ -565,3 +566,69 @@ def test_restore_across_file_systems_and_never_over_a_file(tmp_path, monkeypatch
     assert os.listdir(original.parent) == ["a.jpg"]  # no hidden copy left beside it
     freedesktop.discard([found])
     assert not kept.exists() and not info.exists()
+
+
+# beet for a trash on another mount (os.link from it fails, as across
+# mounts), killed with -9 half way through the copy back of the Nth file.
+ACROSS_MOUNTS_BEET = textwrap.dedent("""\
+    import errno, os, shutil, signal, sys
+    link, copy = os.link, shutil.copyfileobj
+    def across_mounts(src, dst, *args, **kwargs):
+        if os.sep + "Trash" + os.sep in os.fsdecode(src):
+            if os.path.lexists(dst):
+                raise FileExistsError(errno.EEXIST, "File exists", dst)
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return link(src, dst, *args, **kwargs)
+    copies = []
+    def killed_in_copy(fsrc, fdst, *args):
+        copies.append(fdst)
+        if len(copies) == int(os.environ.get("KILL_AT_COPY", "0")):
+            fdst.write(fsrc.read()[:100])
+            fdst.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return copy(fsrc, fdst, *args)
+    os.link, shutil.copyfileobj = across_mounts, killed_in_copy
+    from beets.ui import main
+    main(sys.argv[1:])
+    """)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_at_copy", [1, 3])
+def test_undo_copying_back_killed_9_is_finished_by_undo(tmp_path, kill_at_copy):
+    """The attack's case with a real kill -9: the undo of a trash run on
+    another mount dies half way through copying a file back; the next
+    undo puts every file back whole, with its row, and leaves no half file
+    and no hidden name."""
+    data = tmp_path / "home" / ".local" / "share"
+    data.mkdir(parents=True)
+    root = tmp_path / "photos"
+    root.mkdir()
+    for i in range(3):
+        make(root, f"p{i}.jpg", 10 + i)
+        (root / f"p{i} (1).jpg").write_bytes((root / f"p{i}.jpg").read_bytes())
+    (root / "p1 (1).xmp").write_text(LIGHTROOM_XMP.format(rating=4))
+    beetsdir = write_config(tmp_path / "beets")
+    script = tmp_path / "across.py"
+    script.write_text(ACROSS_MOUNTS_BEET)
+
+    def beet(*args, **env):
+        return subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                              text=True, timeout=300,
+                              env=dict(os.environ, BEETSDIR=str(beetsdir),
+                                       HOME=str(data.parent.parent), XDG_DATA_HOME=str(data),
+                                       **env))
+
+    assert beet("similar-import", str(root)).returncode == 0
+    files = {p.name: sha(p) for p in root.iterdir()}
+    rows = _names(beetsdir)
+    assert "sent 3 photos" in beet("similar-dupes", "-e", "--trash").stdout
+    killed = beet("similar-undo", KILL_AT_COPY=str(kill_at_copy))
+    assert killed.returncode == -signal.SIGKILL
+    done = beet("similar-undo")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "finishing the undo of run 1, which was interrupted" in done.stdout
+    assert "problem" not in done.stdout and not done.stderr
+    assert {p.name: sha(p) for p in root.iterdir()} == files  # no half file, no hidden name
+    assert _names(beetsdir) == rows
+    assert not os.listdir(trash_dir(data) / "files")
