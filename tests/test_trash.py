@@ -357,6 +357,29 @@ class TestTrash(SimilarHelper):
         assert state(self.lib, extra.id) == before
         assert not os.listdir(trash_dir(self.data) / "files")
 
+    def test_an_undo_killed_between_link_and_unlink_leaves_nothing_in_the_trash(
+            self, capsys):
+        """The attack's case: an undo killed after linking a file back to
+        its name and before unlinking it from the trash. The next undo
+        finds it back, restores its row and removes the trash's second
+        name of it (it stayed in the trash, a file that emptying the trash
+        would not free, and a photo shown there)."""
+        root = self.copies(keeper_sidecar=False, extra_sidecar=None)
+        extra = self.photo("copy.jpg")
+        before = state(self.lib, extra.id)
+        self.run_command("similar-dupes", "-e", "--trash")
+        (entry, info), = [(trash_dir(self.data) / "files" / i.name[:-10], i)
+                          for i in (trash_dir(self.data) / "info").iterdir()]
+        os.link(entry, root / "copy.jpg")  # the killed undo got this far
+        with self.lib.transaction() as tx:
+            tx.mutate("UPDATE similar_runs SET state='undoing'")
+        out = self.run_output(capsys, "similar-undo")
+        assert "finishing the undo of run 1" in out and "1 photo back in the library" in out
+        assert "problem" not in out
+        assert state(self.lib, extra.id) == before
+        assert not entry.exists() and not info.exists()
+        assert os.stat(root / "copy.jpg").st_nlink == 1
+
     def test_a_run_that_sent_nothing_is_not_a_run(self, capsys, caplog):
         """Issue 27, 3: undo takes the real run, not an empty one after it;
         the refusal names the photo."""

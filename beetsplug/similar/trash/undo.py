@@ -115,9 +115,11 @@ def _undo_step(s: runs.Step, since: float, outcome: UndoOutcome) -> str | None:
             return "undone"  # never moved
         raise RenameError(f"{s.dst}: the sidecar taken over is gone or was replaced; "
                           f"it was {s.src}")
-    if s.ident and holds(s.src, s.ident):
-        return "undone"  # never sent
     found = freedesktop.find_sent(s.src, since, s.ident, s.dst)
+    if s.ident and holds(s.src, s.ident):  # never sent, or back already
+        if found is not None and holds(found.file, s.ident):
+            freedesktop.discard([found])  # linked back by a walk cut off before unlinking
+        return "undone"
     if found is not None:
         copied = freedesktop.restore(found, s.src)
         if copied is not None:
