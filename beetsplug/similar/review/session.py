@@ -306,6 +306,13 @@ class Review:
             errors: list[str] = []
             # `similar-undo` may have put the files back already.
             back = last.run_id is not None and _run_state(self.lib, last.run_id) == "undone"
+            newest = journal.last_undoable(self.lib) if last.run_id is not None else None
+            if not back and newest is not None and newest[0] > last.run_id:
+                # A later run may have moved the same files: as similar-undo,
+                # newest first.
+                raise ReviewError(f"run {newest[0]} came after this action and is not "
+                                  "undone: `beet similar-undo` undoes it first (runs go back "
+                                  "newest first)")
             if last.what == "trash":
                 if last.run_id is not None and not back:
                     errors = _errors(trash_job.undo_run(self.lib, last.run_id))
