@@ -134,3 +134,16 @@ def test_draft_decode_matches_full_decode(tmp_path):
     fast = load_for_model(path, (299, 299)).astype(float)
     full = np.asarray(Image.open(path).convert("RGB").resize((299, 299), Image.Resampling.BILINEAR), float)
     assert np.abs(fast - full).mean() < 4
+
+
+def test_a_raw_file_gone_is_vanished_not_corrupt(tmp_path):
+    """The attack's case: a DNG that a run cut off renamed (the library
+    still has its old name) was "not a RAW file LibRaw can read
+    (b'Input/output error') (re-copy it from the camera)"."""
+    from beetsplug.similar.imaging import raw
+
+    path = str(tmp_path / "IMG_1.dng")
+    for read in (raw.read, lambda p: raw.open_upright(p, 256)):
+        with pytest.raises(ImageError) as exc:
+            read(path)
+        assert str(exc.value) == f"{path}: file vanished (run the command again)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -19,7 +20,7 @@ from beets.exceptions import UserError
 
 from beetsplug.similar.rename import live
 
-from .conftest import featurized_library, run_beet
+from .conftest import featurized_library, run_beet, write_config
 from .test_order_command import tree_state
 from .test_run_truth import Library, hidden
 from .test_safety import SLOW_BEET, assert_consistent, make
@@ -108,6 +109,29 @@ class TestALiveRunIsKnown(Library):
         self.run_command("similar-undo")
         assert sorted(os.listdir(root)) == ["p_00.jpg", "p_01.jpg"]
 
+    def test_a_database_held_by_a_live_run_names_the_run(self):
+        """The attack's case: a trash run holds the database while it sends
+        50 photos between two commits; on a slow disk a command started
+        meanwhile waits longer than beets' timeout. It names the run, not
+        "another program"."""
+        root = self.prepare(2)
+        run_id = cut_off(self.lib)
+        self.lib.timeout = 0.2
+        self.lib._close()
+        fd = hold_as_another_process(self.lib, 4242, run_id)
+        walker = sqlite3.connect(os.fsdecode(self.lib.path))
+        walker.execute("BEGIN IMMEDIATE")  # the walk's transaction, written to
+        try:
+            for args in (["similar-order", "--resume"], ["similar-featurize"],
+                         ["similar-import", str(root)], ["similar-dupes", "-e", "--trash"]):
+                with pytest.raises(UserError) as exc:
+                    self.run_command(*args)
+                assert str(exc.value) == f"run {run_id} is in progress (pid 4242); wait for it to end"
+        finally:
+            walker.rollback()
+            walker.close()
+            os.close(fd)
+
 
 # beet whose first rename waits until the test says GO (after the second
 # command has had its say).
@@ -190,3 +214,60 @@ def test_kill_9_releases_the_lock(tmp_path):
         "or `beet similar-undo` to roll it back first")
     run_beet(beetsdir, "similar-order", "--resume")
     assert sorted(tree_state(root).values()) == sorted(original.values()) and not hidden(root)
+
+
+# beet whose second send to the trash waits until the test says GO: the
+# trash walk holds the database meanwhile (the first photo's rows are
+# written in it), as it does on a slow disk.
+WAITING_TRASH = textwrap.dedent("""\
+    import os, sys, time
+    import send2trash
+    real = send2trash.send2trash
+    sent = []
+    def waiting(path):
+        sent.append(path)
+        if len(sent) == 1:
+            return real(path)
+        open(os.environ["STARTED"], "w").close()
+        deadline = time.monotonic() + 300
+        while not os.path.exists(os.environ["GO"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return real(path)
+    send2trash.send2trash = waiting
+    from beets.ui import main
+    main(sys.argv[1:])
+    """)
+
+
+@pytest.mark.slow
+def test_a_command_kept_waiting_by_a_trash_run_names_it(tmp_path):
+    """The attack's case, with real processes: `similar-order --resume`
+    started while `similar-dupes --trash` sends files waits for the
+    database longer than beets' timeout, and says which run holds it."""
+    root = tmp_path / "pics"
+    root.mkdir()
+    for i in range(3):
+        make(root, f"p_{i}.jpg", 90 + i)
+        shutil.copyfile(root / f"p_{i}.jpg", root / f"p_{i} (1).jpg")
+    beetsdir = write_config(tmp_path / "beets", "timeout: 0.5\nsimilar: {weights: none, "
+                                                "model: mobilenet_v3_small}\n")
+    run_beet(beetsdir, "similar-import", str(root))
+    (tmp_path / "waiting.py").write_text(WAITING_TRASH)
+    started, go = tmp_path / "started", tmp_path / "go"
+    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), STARTED=str(started),
+               GO=str(go), XDG_DATA_HOME=str(beetsdir / "data"))
+    first = subprocess.Popen([sys.executable, str(tmp_path / "waiting.py"), "similar-dupes",
+                              "-e", "--trash"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not started.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    other = run_beet(beetsdir, "similar-order", "--resume", check=False)
+    go.touch()
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert "sent 3 photos (3 files" in out
+    assert other.returncode == 1 and "Traceback" not in other.stderr
+    assert other.stderr.strip().splitlines() == [
+        f"error: run 1 is in progress (pid {first.pid}); wait for it to end"]
+    assert sorted(os.listdir(root)) == ["p_0.jpg", "p_1.jpg", "p_2.jpg"]

@@ -347,3 +347,34 @@ class TestPageLayout(ReviewHelper):
                 context.close()
         finally:
             server.stop()
+
+    def test_a_group_undone_in_the_terminal_is_shown_open_again(self, scenes_dir, trash_home,
+                                                                browser):
+        """The attack's case: Enter, then `beet similar-undo` in a terminal,
+        then back to that group in the page still open (no reload): it is
+        shown open, with its photos back, and the counts as they are now;
+        not as the page read it before."""
+        from playwright.sync_api import expect
+
+        self.library(scenes_dir)
+        review = self.fresh()
+        n, ids = len(review.groups), review.groups[0].ids
+        server = Server(create_app(review, TOKEN)).start()
+        try:
+            with LaunchFile(f"{server.address}?token={TOKEN}") as launch:
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                page.goto(launch.uri)
+                expect(page.locator(".card")).to_have_count(len(ids))
+                page.keyboard.press("Enter")
+                expect(page.locator("#counter")).to_have_text(f"group 2 of {n}")
+                expect(page.locator("#totals")).to_contain_text(f"1 of {n} decided")
+                page.wait_for_timeout(500)  # the page has read group 1 again (prefetch)
+                self.run_command("similar-undo")
+                page.keyboard.press("k")
+                expect(page.locator("#counter")).to_have_text(f"group 1 of {n}")
+                expect(page.locator(".card")).to_have_count(len(ids))
+                expect(page.locator("#reason")).not_to_contain_text("resolved")
+                expect(page.locator("#totals")).to_contain_text(f"0 of {n} decided · 0 files")
+                page.close()
+        finally:
+            server.stop()

@@ -9,11 +9,15 @@ import os
 import re
 import time
 
+from beetsplug.similar import samples
+from beetsplug.similar.commands.review import open_review
 from beetsplug.similar.library import decisions
 from beetsplug.similar.library.photos import photos
 from beetsplug.similar.numbers import plain
+from beetsplug.similar.review.server import create_app
 
-from .test_review_api import ReviewHelper, trash_home  # noqa: F401 - a fixture
+from .conftest import SimilarHelper
+from .test_review_api import TOKEN, ReviewHelper, similar_plugin, trash_home  # noqa: F401
 
 
 class TestDecisionsFollowTheFacts(ReviewHelper):
@@ -33,7 +37,9 @@ class TestDecisionsFollowTheFacts(ReviewHelper):
         assert key in {g.key for g in self.fresh().groups}  # the next review shows it
         # and so does the review still open, without a restart
         assert self.get("/api/groups/1").get_json()["state"] == "open"
-        assert self.get("/api/state").get_json()["resolved"] == 0
+        state = self.get("/api/state").get_json()
+        # its files are out of the trash: the page's counts say so too
+        assert (state["resolved"], state["freed_files"], state["freed_bytes"]) == (0, 0, 0)
         # u in the page then finds the files back already, and says so.
         undone = self.post("/api/undo").get_json()
         assert undone == {"undone": "trash", "index": 1, "errors": [], "already": True}
@@ -200,3 +206,66 @@ class TestEvidence(ReviewHelper):
         assert sorted(os.listdir(self.temp_path / "photos")) == before
         assert self.get("/api/state").get_json()["undo"] is None
         assert self.act(0, "apply", keep=[group["keep"]], action="move").status_code == 200
+
+    def test_a_run_cut_off_is_named_and_nothing_moves(self, scenes_dir, trash_home, capsys):
+        """The attack's case: `similar-order` killed, then the page's Enter.
+        As `similar-dupes --trash` and `--move` do, the page refuses both
+        (the library's paths may lag behind the files), in one line that
+        says what finishes the run."""
+        from .test_undo_resume import cut_off
+
+        self.library(scenes_dir)
+        self.reopen()
+        group = self.get("/api/groups/0").get_json()
+        run_id = cut_off(self.lib)
+        before = sorted(os.listdir(self.temp_path / "photos"))
+        said = (f"rename run {run_id} was interrupted; run `beet similar-order --resume` to "
+                "finish it or `beet similar-undo` to roll it back first")
+        for action in ("trash", "move"):
+            refused = self.act(0, "apply", keep=[group["keep"]], action=action)
+            assert (refused.status_code, refused.get_json()) == (409, {"error": said}), action
+        count, done = self.bulk(self.review.groups[0].kind)
+        assert (done.status_code, done.get_json()) == (409, {"error": said})
+        assert sorted(os.listdir(self.temp_path / "photos")) == before
+        assert not os.path.exists(trash_home) or not os.listdir(trash_home)
+        assert self.get("/api/state").get_json()["undo"] is None
+        self.run_output(capsys, "similar-order", "--resume")
+        assert self.act(0, "apply", keep=[group["keep"]]).get_json()["state"] == "resolved"
+
+
+class TestPageUndoComesAfterLaterRuns(SimilarHelper):
+    def test_u_refuses_while_a_later_run_is_not_undone(self, trash_home, capsys):
+        """The attack's case: Enter in the page (the kept photo takes over
+        the extra's sidecar), `similar-order` in a terminal (it renames the
+        kept photo and that sidecar), then u in the page. u went first and
+        left the extra's sidecar with the kept photo ("the sidecar taken
+        over is gone or was replaced"); now it says which run to undo
+        first, and once that is undone it puts everything back."""
+        root = self.photos_dir()
+        samples.save_photo(samples.scene(3, (96, 64)), str(root / "a.jpg"), 3)
+        (root / "b.jpg").write_bytes((root / "a.jpg").read_bytes())
+        os.utime(root / "a.jpg", (1e9, 1e9))
+        (root / "b.xmp").write_text("edits of b")
+        files = {p.name: p.read_bytes() for p in root.iterdir()}
+        self.config["similar"].set({"weights": "none", "model": "mobilenet_v3_small",
+                                    "keep": ["oldest"]})
+        self.run_command("similar-import", str(root))
+        self.run_command("similar-featurize")
+        client = create_app(open_review(similar_plugin(), self.lib, [], "exact"),
+                            TOKEN).test_client()
+        headers = {"X-Review-Token": TOKEN}
+        group = client.get("/api/groups/0", headers=headers).get_json()
+        client.post("/api/groups/0/apply", headers=headers,
+                    json={"keep": [group["keep"]], "version": group["version"]})
+        assert sorted(os.listdir(root)) == ["a.jpg", "a.xmp"]
+        self.run_output(capsys, "similar-order")  # run 2
+        renamed = sorted(os.listdir(root))
+        refused = client.post("/api/undo", headers=headers)
+        assert (refused.status_code, refused.get_json()) == (409, {"error": (
+            "run 2 came after this action and is not undone: `beet similar-undo` undoes "
+            "it first (runs go back newest first)")})
+        assert sorted(os.listdir(root)) == renamed
+        self.run_output(capsys, "similar-undo")
+        undone = client.post("/api/undo", headers=headers).get_json()
+        assert undone["undone"] == "trash" and undone["errors"] == []
+        assert {p.name: p.read_bytes() for p in root.iterdir()} == files

@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -183,6 +184,26 @@ class TestSecrets(SimilarHelper):
         assert not seen["path"].parent.exists()  # the launch file went with it
         assert signal.getsignal(signal.SIGTERM) == before
 
+
+    def test_ctrl_c_while_the_server_starts_stops_it_as_ever(self, capfd, monkeypatch):
+        """The attack's case: Ctrl-C right after the address lines, while the
+        server's thread starts. The review stops with its summary line (it
+        ended with two tracebacks: the server thread's "Invalid file
+        descriptor" and "cannot join thread before it is started")."""
+        self.review()
+        start = Server.start
+
+        def pressed(server):
+            os.kill(os.getpid(), signal.SIGINT)  # as the terminal sends it
+            time.sleep(0.5)  # here comes the KeyboardInterrupt, unless it waits
+            return start(server)
+
+        monkeypatch.setattr(Server, "start", pressed)
+        monkeypatch.setattr(review_command.webbrowser, "open", lambda uri: True)
+        self.run_command("similar-review", "--kind", "exact")
+        out, err = capfd.readouterr()
+        assert "review stopped: 0 groups resolved" in out
+        assert "Traceback" not in err and "Exception" not in err
 
 @pytest.mark.slow
 def test_the_real_command_shows_its_token_to_no_one(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -238,6 +239,147 @@ class TestTrash(SimilarHelper):
         with pytest.raises(UserError, match="nothing to undo"):  # said once, not every time
             self.run_command("similar-undo")
 
+    def test_a_trash_that_copies_within_one_disk_is_undone(self, monkeypatch, capsys):
+        """The attack's case: photos on a bind mount (a container's volume,
+        a folder mounted twice). The move into the home trash crosses
+        mounts of one disk, so send2trash copies each file there (a new
+        inode on the same device, beside the record of its failed move).
+        Undo finds each copy by the record the run took and puts back the
+        files and the photo's row; it said "does not record where files
+        came from" and put back nothing."""
+        root = self.copies(keeper_sidecar=True)
+        extra = self.photo("copy.jpg")
+        before = state(self.lib, extra.id)
+        files = {n: sha(root / n) for n in ("a.jpg", "a.xmp", "copy.jpg", "copy.xmp")}
+        rename = os.rename
+
+        def across_mounts(src, dst, *args, **kwargs):
+            if f"{os.sep}Trash{os.sep}" in os.fsdecode(dst):
+                raise OSError(errno.EXDEV, "Invalid cross-device link")
+            return rename(src, dst, *args, **kwargs)
+
+        monkeypatch.setattr(os, "rename", across_mounts)
+        out = self.run_output(capsys, "similar-dupes", "-e", "--trash")
+        assert "sent 1 photo (2 files," in out and not (root / "copy.jpg").exists()
+        out = self.run_output(capsys, "similar-undo")
+        assert "undid run 1 (trash): 2 files back from the trash, 1 photo back in the " \
+               "library\n" in out
+        assert {n: sha(root / n) for n in files} == files
+        assert state(self.lib, extra.id) == before
+        assert not os.listdir(trash_dir(self.data) / "files")
+
+    @pytest.mark.parametrize("then", ["similar-undo", "similar-order --resume"])
+    def test_a_copy_sent_right_before_a_kill_is_found(self, monkeypatch, capsys, then):
+        """As above, killed after the files were copied into the trash and
+        before that was recorded: undo finds the copies by their records
+        and puts them back, resume finds them sent ("not found in the
+        trash (emptied, or restored by hand?)" before, the row kept for a
+        file in the trash)."""
+        root = self.copies(keeper_sidecar=True)
+        extra = self.photo("copy.jpg")
+        files = {n: sha(root / n) for n in ("a.jpg", "a.xmp", "copy.jpg", "copy.xmp")}
+        rename, record = os.rename, job.runs.set_states
+
+        def across_mounts(src, dst, *args, **kwargs):
+            if f"{os.sep}Trash{os.sep}" in os.fsdecode(dst):
+                raise OSError(errno.EXDEV, "Invalid cross-device link")
+            return rename(src, dst, *args, **kwargs)
+
+        def killed(tx, run_id, done):  # the process dies before recording them
+            raise SystemExit("killed")
+
+        monkeypatch.setattr(os, "rename", across_mounts)
+        monkeypatch.setattr(job.runs, "set_states", killed)
+        with pytest.raises(SystemExit):
+            self.run_command("similar-dupes", "-e", "--trash")
+        monkeypatch.setattr(job.runs, "set_states", record)
+        assert not (root / "copy.jpg").exists()
+        assert len(os.listdir(trash_dir(self.data) / "files")) == 2
+        out = self.run_output(capsys, *then.split())
+        if then == "similar-undo":  # its row was never removed: none comes back
+            assert "undid run 1 (trash): 2 files back from the trash, 0 photos back in the " \
+                   "library\n" in out
+            assert {n: sha(root / n) for n in files} == files
+            assert [os.path.basename(p.path) for p in photos(self.lib)].count(b"copy.jpg") == 1
+            assert not os.listdir(trash_dir(self.data) / "files")
+        else:
+            assert "sent 1 photo (2 files," in out
+            assert state(self.lib, extra.id)[0] == []  # its row goes with its files
+            assert "2 files back from the trash" in self.run_output(capsys, "similar-undo")
+            assert {n: sha(root / n) for n in files} == files
+
+    @pytest.mark.parametrize("killed", ["in a copy", "before its record"])
+    def test_an_undo_copying_back_killed_is_finished_by_undo(self, monkeypatch, capsys,
+                                                             killed):
+        """The trash on another mount than the photos: undo copies each file
+        back. Killed in the middle of a copy (it left half a file under the
+        photo's own name, and the next undo said "taken by another file"),
+        or after the copies and before they were recorded (the next undo
+        said "not found in the trash" and never gave the rows back): the
+        next undo puts back every file whole and every row."""
+        root = self.copies(keeper_sidecar=True)
+        extra = self.photo("copy.jpg")
+        before = state(self.lib, extra.id)
+        files = {n: sha(root / n) for n in ("a.jpg", "a.xmp", "copy.jpg", "copy.xmp")}
+        self.run_command("similar-dupes", "-e", "--trash")
+        link, copy, record = os.link, shutil.copyfileobj, undo.runs.set_states
+
+        def across_mounts(src, dst, *args, **kwargs):
+            if f"{os.sep}Trash{os.sep}" in os.fsdecode(src):
+                if os.path.lexists(dst):  # as Linux says first
+                    raise FileExistsError(errno.EEXIST, "File exists", dst)
+                raise OSError(errno.EXDEV, "Invalid cross-device link")
+            return link(src, dst, *args, **kwargs)
+
+        def half_then_killed(fsrc, fdst, *args):
+            fdst.write(fsrc.read()[:100])
+            fdst.flush()
+            raise SystemExit("killed")
+
+        def killed_before_record(tx, run_id, done):
+            raise SystemExit("killed")
+
+        monkeypatch.setattr(os, "link", across_mounts)
+        if killed == "in a copy":
+            monkeypatch.setattr(shutil, "copyfileobj", half_then_killed)
+        else:
+            monkeypatch.setattr(undo.runs, "set_states", killed_before_record)
+        with pytest.raises(SystemExit):
+            self.run_command("similar-undo")
+        monkeypatch.setattr(shutil, "copyfileobj", copy)
+        monkeypatch.setattr(undo.runs, "set_states", record)
+        for name in ("copy.jpg", "copy.xmp"):  # never half a file under its name
+            assert not (root / name).exists() or sha(root / name) == files[name]
+        out = self.run_output(capsys, "similar-undo")
+        assert "1 photo back in the library" in out and "problem" not in out
+        assert {n: sha(root / n) for n in files} == files
+        assert sorted(os.listdir(root)) == sorted(files)  # no hidden name left
+        assert state(self.lib, extra.id) == before
+        assert not os.listdir(trash_dir(self.data) / "files")
+
+    def test_an_undo_killed_between_link_and_unlink_leaves_nothing_in_the_trash(
+            self, capsys):
+        """The attack's case: an undo killed after linking a file back to
+        its name and before unlinking it from the trash. The next undo
+        finds it back, restores its row and removes the trash's second
+        name of it (it stayed in the trash, a file that emptying the trash
+        would not free, and a photo shown there)."""
+        root = self.copies(keeper_sidecar=False, extra_sidecar=None)
+        extra = self.photo("copy.jpg")
+        before = state(self.lib, extra.id)
+        self.run_command("similar-dupes", "-e", "--trash")
+        (entry, info), = [(trash_dir(self.data) / "files" / i.name[:-10], i)
+                          for i in (trash_dir(self.data) / "info").iterdir()]
+        os.link(entry, root / "copy.jpg")  # the killed undo got this far
+        with self.lib.transaction() as tx:
+            tx.mutate("UPDATE similar_runs SET state='undoing'")
+        out = self.run_output(capsys, "similar-undo")
+        assert "finishing the undo of run 1" in out and "1 photo back in the library" in out
+        assert "problem" not in out
+        assert state(self.lib, extra.id) == before
+        assert not entry.exists() and not info.exists()
+        assert os.stat(root / "copy.jpg").st_nlink == 1
+
     def test_a_run_that_sent_nothing_is_not_a_run(self, capsys, caplog):
         """Issue 27, 3: undo takes the real run, not an empty one after it;
         the refusal names the photo."""
@@ -301,7 +443,8 @@ class TestTrash(SimilarHelper):
         make(root, "copy.jpg", 7)  # a new file took the name
         newer = sha(root / "copy.jpg")
         out = self.run_output(capsys, "similar-undo")
-        assert "0 files back from the trash" in out and "1 problems" in out
+        assert "0 files back from the trash, 0 photos back in the library; 1 problem (see " \
+               "above)" in out
         assert any("copy.jpg is taken by another file; it stays in the trash at" in
                    r.getMessage() for r in caplog.records)
         assert sha(root / "copy.jpg") == newer
@@ -439,6 +582,76 @@ def test_restore_across_file_systems_and_never_over_a_file(tmp_path, monkeypatch
     def cross_device(src, dst):
         raise OSError(errno.EXDEV, "Invalid cross-device link")
     monkeypatch.setattr(os, "link", cross_device)
-    freedesktop.restore(found, str(original))
-    assert original.read_bytes() == b"photo bytes"
+    # Copied back: the entry stays in the trash until the caller has
+    # recorded the file back (then it discards it).
+    assert freedesktop.restore(found, str(original)) == found
+    assert original.read_bytes() == b"photo bytes" and kept.exists() and info.exists()
+    assert os.listdir(original.parent) == ["a.jpg"]  # no hidden copy left beside it
+    freedesktop.discard([found])
     assert not kept.exists() and not info.exists()
+
+
+# beet for a trash on another mount (os.link from it fails, as across
+# mounts), killed with -9 half way through the copy back of the Nth file.
+ACROSS_MOUNTS_BEET = textwrap.dedent("""\
+    import errno, os, shutil, signal, sys
+    link, copy = os.link, shutil.copyfileobj
+    def across_mounts(src, dst, *args, **kwargs):
+        if os.sep + "Trash" + os.sep in os.fsdecode(src):
+            if os.path.lexists(dst):
+                raise FileExistsError(errno.EEXIST, "File exists", dst)
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return link(src, dst, *args, **kwargs)
+    copies = []
+    def killed_in_copy(fsrc, fdst, *args):
+        copies.append(fdst)
+        if len(copies) == int(os.environ.get("KILL_AT_COPY", "0")):
+            fdst.write(fsrc.read()[:100])
+            fdst.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return copy(fsrc, fdst, *args)
+    os.link, shutil.copyfileobj = across_mounts, killed_in_copy
+    from beets.ui import main
+    main(sys.argv[1:])
+    """)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_at_copy", [1, 3])
+def test_undo_copying_back_killed_9_is_finished_by_undo(tmp_path, kill_at_copy):
+    """The attack's case with a real kill -9: the undo of a trash run on
+    another mount dies half way through copying a file back; the next
+    undo puts every file back whole, with its row, and leaves no half file
+    and no hidden name."""
+    data = tmp_path / "home" / ".local" / "share"
+    data.mkdir(parents=True)
+    root = tmp_path / "photos"
+    root.mkdir()
+    for i in range(3):
+        make(root, f"p{i}.jpg", 10 + i)
+        (root / f"p{i} (1).jpg").write_bytes((root / f"p{i}.jpg").read_bytes())
+    (root / "p1 (1).xmp").write_text(LIGHTROOM_XMP.format(rating=4))
+    beetsdir = write_config(tmp_path / "beets")
+    script = tmp_path / "across.py"
+    script.write_text(ACROSS_MOUNTS_BEET)
+
+    def beet(*args, **env):
+        return subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                              text=True, timeout=300,
+                              env=dict(os.environ, BEETSDIR=str(beetsdir),
+                                       HOME=str(data.parent.parent), XDG_DATA_HOME=str(data),
+                                       **env))
+
+    assert beet("similar-import", str(root)).returncode == 0
+    files = {p.name: sha(p) for p in root.iterdir()}
+    rows = _names(beetsdir)
+    assert "sent 3 photos" in beet("similar-dupes", "-e", "--trash").stdout
+    killed = beet("similar-undo", KILL_AT_COPY=str(kill_at_copy))
+    assert killed.returncode == -signal.SIGKILL
+    done = beet("similar-undo")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "finishing the undo of run 1, which was interrupted" in done.stdout
+    assert "problem" not in done.stdout and not done.stderr
+    assert {p.name: sha(p) for p in root.iterdir()} == files  # no half file, no hidden name
+    assert _names(beetsdir) == rows
+    assert not os.listdir(trash_dir(data) / "files")

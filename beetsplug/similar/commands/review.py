@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.exceptions import UserError
 
+from .. import interrupts
 from ..dupes.kinds import KINDS
 from ..review import groups
 from ..review.fields import size_text
@@ -75,7 +76,8 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         # so do `kill` and a closed terminal (the launch file is removed).
         with _stopped_by(signal.SIGTERM, signal.SIGHUP):
             try:
-                server.start()
+                with interrupts.deferred():  # a thread half started cannot be stopped
+                    server.start()
                 if not opts.no_browser:
                     webbrowser.open(launch.uri)
                 while server.thread.is_alive():

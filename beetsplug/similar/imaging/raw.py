@@ -51,9 +51,9 @@ def _open(path: str):
     check_regular(path)  # LibRaw would wait forever on a FIFO
     try:
         return rawpy.imread(path)
-    except FileNotFoundError:
-        raise ImageError(path, "file vanished", "run the command again") from None
     except (rawpy.LibRawError, OSError, ValueError) as exc:
+        if not os.path.lexists(path):  # LibRaw says "Input/output error"
+            raise ImageError(path, "file vanished", "run the command again") from None
         raise ImageError(path, f"not a RAW file LibRaw can read ({exc})",
                          "re-copy it from the camera") from None
 

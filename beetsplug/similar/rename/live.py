@@ -53,8 +53,13 @@ class Busy(Exception):
 
 
 def locked_line(lib) -> str:
-    """What to say when another program held the library database longer
-    than beets waits (SQLite's "database is locked")."""
+    """What to say when the library database was held longer than beets
+    waits (SQLite's "database is locked"): by the run in progress in
+    another ``beet``, when there is one (a trash run holds the database
+    while it sends a batch of files), else by another program."""
+    other = holder(lib)
+    if other is not None:
+        return str(Busy(other))
     return ("the library database is locked by another program (beets waited "
             f"{lib.timeout:g} seconds); nothing is lost: try again when it is done, or "
             "raise `timeout` in your beets config")

@@ -266,4 +266,5 @@ class Server:
         if self.thread.is_alive():  # (shutdown waits for a loop that never ran, else)
             self.httpd.shutdown()
         self.httpd.server_close()
-        self.thread.join(timeout=5)
+        if self.thread.ident is not None:  # started
+            self.thread.join(timeout=5)

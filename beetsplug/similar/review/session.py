@@ -61,7 +61,6 @@ class Review:
         self.lock = threading.RLock()
         self.notes: dict[int, dict[int, str]] = {}  # group index -> {photo id: why it stayed}
         self.done: list[Done] = []
-        self.freed_files = self.freed_bytes = self.moved_files = 0
         by_key = {g.key: g.index for g in found}
         self.start = by_key.get(decisions.position(lib), 0) if found else 0
 
@@ -86,14 +85,21 @@ class Review:
     def state(self) -> dict:
         with self.lock:
             self._sync()
+            with self.lib.transaction() as tx:
+                undone = {r for (r,) in tx.query("SELECT id FROM similar_runs "
+                                                 "WHERE state='undone'")}
+        # What this review's actions moved, less the runs undone since (by
+        # `similar-undo`: the page's own undo drops its action).
+        runs = [d for d in self.done if d.run_id is not None and d.run_id not in undone]
         counts: dict[str, int] = {}
         for g in self.groups:
             if g.state not in groups_.CLOSED:
                 counts[g.kind] = counts.get(g.kind, 0) + 1
         return {"total": len(self.groups), "start": self.start,
                 "resolved": sum(g.state in groups_.CLOSED for g in self.groups),
-                "freed_files": self.freed_files, "freed_bytes": self.freed_bytes,
-                "moved_files": self.moved_files, "open": counts,
+                "freed_files": sum(d.files for d in runs if d.what == "trash"),
+                "freed_bytes": sum(d.bytes for d in runs if d.what == "trash"),
+                "moved_files": sum(d.files for d in runs if d.what == "move"), "open": counts,
                 "undo": self.done[-1].what if self.done else None}
 
     def listing(self, offset: int, limit: int) -> list[dict]:
@@ -209,17 +215,20 @@ class Review:
         guarded = {e.id: "it is under a reference folder (similar.keep: path:...)"
                    for e, _ in pairs if self.settings.keeper.protects(e)}
         pairs = [pair for pair in pairs if pair[0].id not in guarded]
-        if action == "trash":
-            # As the command line: a keeper without a sidecar takes one over.
-            outcome = trash_job.trash_extras(self.lib, pairs, sidecars=trash_job.ADOPT)
-            run_id, refused = outcome.run_id, dict(outcome.refused)
-            files, size = outcome.files, outcome.bytes
-            self.freed_files += files
-            self.freed_bytes += size
-        else:
-            run_id, refused, files = self._move(pairs)
-            size = 0
-            self.moved_files += files
+        # As the command line: nothing moves while a run is unfinished (the
+        # library's paths may lag behind its files), and none starts meanwhile.
+        with live.holding(self.lib):
+            unfinished = journal.unfinished_line(self.lib, " first")
+            if unfinished is not None:
+                raise ReviewError(unfinished)
+            if action == "trash":
+                # As the command line: a keeper without a sidecar takes one over.
+                outcome = trash_job.trash_extras(self.lib, pairs, sidecars=trash_job.ADOPT)
+                run_id, refused = outcome.run_id, dict(outcome.refused)
+                files, size = outcome.files, outcome.bytes
+            else:
+                run_id, refused, files = self._move(pairs)
+                size = 0
         done = len(pairs) - len(refused)
         refused.update(guarded)
         before = {}
@@ -238,9 +247,6 @@ class Review:
     def _move(self, pairs) -> tuple[int | None, dict[int, str], int]:
         """Move the extras to ``similar.dupes_folder``, journaled, as
         ``similar-dupes --move``: (run id, {photo id: why not}, files moved)."""
-        unfinished = journal.unfinished_line(self.lib, " first")
-        if unfinished is not None:
-            raise ReviewError(unfinished)
         comps = companions.of(self.lib, [p.id for p, _ in pairs])
         try:
             steps = copies.move_steps(pairs, self.settings.dupes_folder,
@@ -249,10 +255,9 @@ class Review:
             raise ReviewError(str(exc)) from None
         if not steps:
             return None, {}, 0
-        with live.holding(self.lib):  # as similar-dupes --move: no gap between the two
-            run_id, refused = journal.start(self.lib, "move-copies", steps,
-                                            lambda: copies.tag(pairs))
-            outcome = journal.resume(self.lib, run_id, fresh=True)
+        run_id, refused = journal.start(self.lib, "move-copies", steps,
+                                        lambda: copies.tag(pairs))
+        outcome = journal.resume(self.lib, run_id, fresh=True)
         why = "; ".join(outcome.errors) or "it could not be moved"
         refused.update({pid: why for pid in outcome.failed})
         moved = {p.id for p, _ in pairs} - set(refused)
@@ -301,15 +306,19 @@ class Review:
             errors: list[str] = []
             # `similar-undo` may have put the files back already.
             back = last.run_id is not None and _run_state(self.lib, last.run_id) == "undone"
+            newest = journal.last_undoable(self.lib) if last.run_id is not None else None
+            if not back and newest is not None and newest[0] > last.run_id:
+                # A later run may have moved the same files: as similar-undo,
+                # newest first.
+                raise ReviewError(f"run {newest[0]} came after this action and is not "
+                                  "undone: `beet similar-undo` undoes it first (runs go back "
+                                  "newest first)")
             if last.what == "trash":
                 if last.run_id is not None and not back:
                     errors = _errors(trash_job.undo_run(self.lib, last.run_id))
-                self.freed_files -= last.files
-                self.freed_bytes -= last.bytes
             elif last.what == "move":
                 if last.run_id is not None and not back:
                     errors = journal.undo(self.lib, last.run_id).errors
-                self.moved_files -= last.files
             elif last.what == "keep_all":
                 decisions.remove_not_duplicates(self.lib, last.ids)
             self.done.pop()

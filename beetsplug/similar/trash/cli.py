@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from beets import ui, util
 from beets.exceptions import UserError
 
+from ..numbers import count
 from ..progress import Progress
 from . import job
 
@@ -83,7 +84,8 @@ def undo(plugin: SimilarPlugin, lib: Library, run_id: int) -> None:
     ui.print_(f"undid run {run_id} (trash): {outcome.files} file"
               f"{'s' * (outcome.files != 1)} back from the trash, {n} photo"
               f"{'s' * (n != 1)} back in the library"
-              + (f"; {len(outcome.errors)} problems (see above)" if outcome.errors else ""))
+              + (f"; {count(len(outcome.errors), 'problem')} (see above)"
+                 if outcome.errors else ""))
     if outcome.interrupted:
         raise UserError("interrupted; no file is lost. Run `beet similar-undo` again to "
                         "put back the rest")

@@ -14,13 +14,16 @@ import errno
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-from ..rename.planner import FileId, holds
+from ..rename.planner import FileId, digest_of, holds, partial_copy
 
 INFO = ".trashinfo"
 SLACK = 2.0  # seconds: DeletionDate has whole seconds, in local time
+# A link that fails so: across file systems, or a disk without hard links.
+_NO_LINKS = (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK)
 
 
 class RestoreError(Exception):
@@ -101,10 +104,13 @@ def _probed(base: str):
         n += 1
 
 
-def find(original: str, since: float, ident: FileId | None = None) -> Trashed | None:
+def find(original: str, since: float, ident: FileId | None = None,
+         known: str | None = None) -> Trashed | None:
     """The file trashed from ``original`` at or after ``since``: the latest
-    one, and when ``ident`` is given the one that is still that file (a
-    file moved across file systems is a copy: then the latest one there).
+    one, and when ``ident`` is given the one that is still that file, else
+    ``known`` (the trashed file recorded when it was sent: a copy, when the
+    trash is across mounts of one disk), else the latest one on another
+    file system (a copy there).
 
     The names send2trash tries are probed first, up to the first free one
     (where it put the file, unless names were freed since); the whole
@@ -120,7 +126,7 @@ def find(original: str, since: float, ident: FileId | None = None) -> Trashed | 
                     not os.path.lexists(os.path.join(trash, "files", name)):
                 break
             _consider(found, trash, top, name, original, since)
-    best = _best(found, ident)
+    best = _best(found, ident, known)
     if best is not None:
         return best
     found = []
@@ -133,7 +139,17 @@ def find(original: str, since: float, ident: FileId | None = None) -> Trashed | 
             name = info_name[:-len(INFO)]
             if info_name.endswith(INFO) and _may_be(name, base):
                 _consider(found, trash, top, name, original, since)
-    return _best(found, ident)
+    return _best(found, ident, known)
+
+
+def find_sent(original: str, since: float, ident: FileId | None,
+              known: str) -> Trashed | None:
+    """The file a run sent from ``original`` at or after ``since`` (it is
+    no longer there): as :func:`find`, with ``known`` the trashed file
+    recorded when it was sent; when none was (the run was cut off between
+    sending it and recording where it landed), the newest record of its
+    path, even a copy on the same disk (across mounts of one disk)."""
+    return find(original, since, ident, known) or (None if known else find(original, since))
 
 
 def _consider(found: list[Trashed], trash: str, top: str, name: str, original: str,
@@ -145,10 +161,11 @@ def _consider(found: list[Trashed], trash: str, top: str, name: str, original: s
         found.append(Trashed(file, info, facts[1]))
 
 
-def _best(found: list[Trashed], ident: FileId | None) -> Trashed | None:
+def _best(found: list[Trashed], ident: FileId | None, known: str | None) -> Trashed | None:
     if ident is not None:
-        same = [t for t in found if holds(t.file, ident)]
-        found = same or [t for t in found if _device(t.file) != ident[0]]
+        found = ([t for t in found if holds(t.file, ident)]
+                 or [t for t in found if known and t.file == os.path.normpath(known)]
+                 or [t for t in found if _device(t.file) != ident[0]])
     return max(found, key=lambda t: t.deleted, default=None)
 
 
@@ -159,40 +176,84 @@ def _device(path: str) -> int | None:
         return None
 
 
-def restore(trashed: Trashed, original: str) -> None:
-    """Move a trashed file back to ``original`` and drop its info; never
-    replaces a file. Raises :class:`RestoreError`."""
+def restore(trashed: Trashed, original: str) -> Trashed | None:
+    """Put a trashed file back at ``original``, never over a file; raises
+    :class:`RestoreError`. Moved back (one file system), its entry in the
+    trash is removed. Copied back, the entry is returned, for the caller to
+    :func:`discard` once it has recorded the file back: the copy is a new
+    file, which a walk cut off before that record knows by the entry."""
     where = f"; it stays in the trash at {trashed.file}"
     os.makedirs(os.path.dirname(original) or ".", exist_ok=True)
     try:
         os.link(trashed.file, original)  # fails when the name is taken
         os.unlink(trashed.file)
     except FileExistsError:
-        raise RestoreError(f"{original} is taken by another file{where}") from None
+        if not _same_bytes(original, trashed.file):
+            raise RestoreError(f"{original} is taken by another file{where}") from None
+        return trashed  # copied back before, by a walk cut off before its record
     except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+        if exc.errno not in _NO_LINKS:
             raise RestoreError(f"{original}: cannot put it back ({exc.strerror}){where}") \
                 from None
         _copy_back(trashed.file, original, where)
-    try:
-        os.unlink(trashed.info)
-    except FileNotFoundError:
-        pass
+        return trashed
+    discard([trashed])
+    return None
+
+
+def discard(entries: Sequence[Trashed]) -> None:
+    """Remove entries of the trash (their files are back)."""
+    for entry in entries:
+        for path in (entry.file, entry.info):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
 
 def _copy_back(src: str, dst: str, where: str) -> None:
-    """Across file systems (or without hard links): copy into a new name,
-    then remove the trashed file."""
+    """Across file systems (or without hard links): copy to a hidden name
+    beside ``dst``, then give the copy its name, never over a file. Cut off
+    anywhere, no part of a file is under ``dst``."""
+    part = partial_copy(dst)
     try:
-        with open(src, "rb") as fin, open(dst, "xb") as fout:
+        if os.path.lexists(part):
+            os.unlink(part)  # our own copy, cut off
+        with open(src, "rb") as fin, open(part, "xb") as fout:
             shutil.copyfileobj(fin, fout, 1 << 20)
-        shutil.copystat(src, dst)
-    except FileExistsError:
-        raise RestoreError(f"{dst} is taken by another file{where}") from None
+            fout.flush()
+            os.fsync(fout.fileno())
+        shutil.copystat(src, part)
+        _name_copy(part, dst, where)
     except OSError as exc:
-        try:
-            os.unlink(dst)
-        except OSError:
-            pass
         raise RestoreError(f"{dst}: cannot put it back ({exc.strerror}){where}") from None
-    os.unlink(src)
+    finally:
+        try:
+            os.unlink(part)
+        except FileNotFoundError:
+            pass
+
+
+def _name_copy(part: str, dst: str, where: str) -> None:
+    """Give the copy ``part`` the name ``dst``, never over another file
+    (where the disk has no hard links, a rename after a check)."""
+    try:
+        os.link(part, dst)
+        return
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        if not os.path.lexists(dst):
+            os.rename(part, dst)
+            return
+    if not _same_bytes(dst, part):
+        raise RestoreError(f"{dst} is taken by another file{where}")
+
+
+def _same_bytes(a: str, b: str) -> bool:
+    try:
+        return digest_of(a) == digest_of(b)
+    except OSError:
+        return False

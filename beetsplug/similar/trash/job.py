@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -177,7 +178,7 @@ class _Walk:
             return "the photo to keep is no longer in the library"
         main = next(s for s in steps if s.part == 0)
         if main.ident is None or not holds(main.src, main.ident):
-            if main.ident and freedesktop.find(main.src, self.since, main.ident):
+            if main.ident and freedesktop.find_sent(main.src, self.since, main.ident, main.dst):
                 return None  # sent before the run was cut off: its checks were passed
             return "the file is gone or was replaced"
         kept = os.fsdecode(keep.path)
@@ -191,7 +192,7 @@ class _Walk:
             try:
                 st = os.lstat(s.src)
             except OSError:
-                if s.ident and freedesktop.find(s.src, self.since, s.ident):
+                if s.ident and freedesktop.find_sent(s.src, self.since, s.ident, s.dst):
                     continue
                 return f"its companion {s.src} is gone; re-import its folder"
             if not stat.S_ISREG(st.st_mode):
@@ -235,12 +236,16 @@ class _Walk:
     def send(self, s: runs.Step) -> tuple[runs.Step, str, int]:
         if s.ident is not None and holds(s.src, s.ident):
             size = os.lstat(s.src).st_size
+            sent = time.time()
             send2trash(s.src)
-            found = freedesktop.find(s.src, self.since, s.ident)
+            # Moved into the trash, or copied there (a new inode, across
+            # mounts of one disk too): then the newest record of its path.
+            found = (freedesktop.find(s.src, self.since, s.ident)
+                     or freedesktop.find(s.src, sent))
             if found is None and os.path.lexists(s.src):
                 raise OSError(f"{s.src}: still there after sending it to the trash")
             return s, found.file if found else "", size  # "": a trash without records
-        found = s.ident and freedesktop.find(s.src, self.since, s.ident)
+        found = s.ident and freedesktop.find_sent(s.src, self.since, s.ident, s.dst)
         if not found:
             raise RenameError(f"{s.src}: file vanished or replaced by another file")
         return s, found.file, os.lstat(found.file).st_size
@@ -252,8 +257,9 @@ class _Walk:
             try:
                 if s.adopt:
                     perform(dst, s.src, s.ident)
-                elif (found := freedesktop.find(s.src, self.since, s.ident)) is not None:
-                    freedesktop.restore(found, s.src)
+                elif (found := freedesktop.find_sent(s.src, self.since, s.ident, dst)) is not None:
+                    if freedesktop.restore(found, s.src) is not None:
+                        freedesktop.discard([found])  # copied back: nothing to record
                 else:
                     problems.append(f"{s.src} is in the system trash")
             except (RenameError, freedesktop.RestoreError, OSError) as exc:

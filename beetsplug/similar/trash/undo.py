@@ -15,7 +15,7 @@ from .. import interrupts
 from ..library.models import Photo, ensure_schema
 from ..library.paths import from_db
 from ..rename import live
-from ..rename.planner import RenameError, holds, perform
+from ..rename.planner import RenameError, discard_partial_copies, holds, perform
 from . import freedesktop, runs, store
 
 COMMIT_EVERY = 50  # photos per database transaction
@@ -32,6 +32,7 @@ class UndoOutcome:
     errors: list[str] = field(default_factory=list)  # one line each
     elsewhere: list[str] = field(default_factory=list)  # where a file is, one line each
     interrupted: bool = False  # Ctrl-C: the rest is undone by undoing the run again
+    copied: list[freedesktop.Trashed] = field(default_factory=list)  # see freedesktop.restore
 
 
 def undo_run(lib: Library, run_id: int | None,
@@ -63,8 +64,12 @@ def undo_run(lib: Library, run_id: int | None,
                     if interrupt.consume():
                         outcome.interrupted = True
                         break
+            freedesktop.discard(outcome.copied)  # copied back, and recorded so
+            outcome.copied.clear()
             if outcome.interrupted:
                 return outcome  # the run stays undoable: the rest next time
+        # A copy back that a kill cut off is left neither way.
+        discard_partial_copies([s.src for steps in by_photo.values() for s in steps])
         _ratings(lib, saved)
         runs.finish(lib, run_id, "failed" if outcome.errors else "undone")
         interrupt.consume()  # pressed after the last file: the undo is whole
@@ -110,13 +115,17 @@ def _undo_step(s: runs.Step, since: float, outcome: UndoOutcome) -> str | None:
             return "undone"  # never moved
         raise RenameError(f"{s.dst}: the sidecar taken over is gone or was replaced; "
                           f"it was {s.src}")
-    found = freedesktop.find(s.src, since, s.ident)
+    found = freedesktop.find_sent(s.src, since, s.ident, s.dst)
+    if s.ident and holds(s.src, s.ident):  # never sent, or back already
+        if found is not None and holds(found.file, s.ident):
+            freedesktop.discard([found])  # linked back by a walk cut off before unlinking
+        return "undone"
     if found is not None:
-        freedesktop.restore(found, s.src)
+        copied = freedesktop.restore(found, s.src)
+        if copied is not None:
+            outcome.copied.append(copied)
         outcome.files += 1
         return "undone"
-    if s.ident and holds(s.src, s.ident):
-        return "undone"  # never sent
     if s.state == "done" and not s.dst:
         outcome.elsewhere.append(f"{s.src}: in the system trash, which does not record "
                                  "where files came from; restore it from there")

@@ -61,6 +61,7 @@ function remember(i) {  // where the review is, for the next similar-review
 async function show(i) {
   if (total === 0) return;
   index = Math.min(Math.max(0, i), total - 1);
+  const known = details.has(index);
   try {
     current = await fetchGroup(index);
   } catch (e) { say(e.message, true); return; }
@@ -71,6 +72,23 @@ async function show(i) {
   forgetShots();
   prefetch(next(index, 1));
   prefetch(next(index, -1));
+  if (known) recheck(index);
+}
+
+// A group read before may have changed since (in another tab, or by
+// `beet similar-undo`): it is read again, with the counts, and shown as it
+// is now.
+async function recheck(i) {
+  const shown = details.get(i);
+  details.delete(i);
+  try {
+    const [d] = await Promise.all([fetchGroup(i), refreshState()]);
+    if (index !== i || d.version === (await shown).version) return;
+    marks.delete(i);
+    current = d;
+    defaults(d);
+    render();
+  } catch (e) { /* shown as read before: an action is checked again anyway */ }
 }
 
 function next(i, step) {  // the next group (of the kind chosen in the overview)
