@@ -69,6 +69,17 @@ def pytest_terminal_summary(terminalreporter, config):
     return result
 
 
+@pytest.fixture(autouse=True)
+def beets_log_handlers():
+    """Put back the beets logger's handlers after each test: a command run in
+    the test process adds one on the test's captured stderr, closed after it."""
+    import logging
+    log = logging.getLogger("beets")
+    before = list(log.handlers)
+    yield
+    log.handlers[:] = before
+
+
 class SimilarHelper(PluginTestHelper):
     """A temporary beets library (on disk) with the plugin loaded."""
 
