@@ -220,9 +220,11 @@ def main() -> None:
         beetsdir = os.path.join(work, name.replace(": ", "_"))
         write_config(beetsdir, config)
         shutil.copy(os.path.join(full, "library.db"), os.path.join(beetsdir, "library.db"))
+        if extra is None:  # the check's features, made by featurize (verify/cache.py)
+            shutil.copytree(os.path.join(full, "similar-cache"),
+                            os.path.join(beetsdir, "similar-cache"), dirs_exist_ok=True)
         with sqlite3.connect(os.path.join(beetsdir, "library.db")) as con:  # a first run
-            for table in ("similar_keypoints", "similar_pair_verdicts"):
-                con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute("DROP TABLE IF EXISTS similar_pair_verdicts")
         overlay = None
         if extra:
             overlay = os.path.join(work, "overlay.yaml")

@@ -147,9 +147,29 @@ def test_pipeline_batches_in_order_and_skips_bad(mobilenet, photo_files, tmp_pat
     errors = []
     batches = list(featurize(items, mobilenet, batch_size=2, threads=2,
                              on_error=lambda k, e: errors.append(k)))
-    keys = [k for batch in batches for k, _, _ in batch]
+    keys = [k for batch in batches for k, _, _, _ in batch]
     assert keys == ["a", "b", "c"] and sorted(errors) == ["bad1", "bad2"]
-    got = {k: v for batch in batches for k, v, _ in batch}
-    measures = {k: m for batch in batches for k, _, m in batch}
+    got = {k: v for batch in batches for k, v, _, _ in batch}
+    measures = {k: m for batch in batches for k, _, m, _ in batch}
     assert all(0 < m.sharpness < 1 and m.exposure == 1.0 for m in measures.values())
     np.testing.assert_allclose(got["a"], vec(mobilenet, photo_files["base"]), rtol=1e-4, atol=1e-5)
+
+
+def test_pipeline_reads_each_photo_once_for_the_check_too(mobilenet, photo_files):
+    """With ``local``, the decode that makes the vector gives the second
+    check's features, the very ones the check computes alone, with the
+    file's size and time as they were before the read."""
+    import os
+
+    from beetsplug.similar.verify.store import photo_features
+
+    items = [(k, photo_files[k]) for k in ("base", "other")]
+    found = {k: f for b in featurize(items, mobilenet, batch_size=2, local=True)
+             for k, _, _, f in b}
+    plain = {k: f for b in featurize(items, mobilenet, batch_size=2) for k, _, _, f in b}
+    assert plain == {"base": None, "other": None}
+    for key, path in items:
+        local = found[key]
+        assert local.features.to_bytes() == photo_features(path).to_bytes()
+        assert len(local.features) > 50
+        assert (local.size, local.mtime) == (os.stat(path).st_size, os.stat(path).st_mtime)

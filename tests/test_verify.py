@@ -17,7 +17,9 @@ from PIL import Image
 from beetsplug.similar import samples
 from beetsplug.similar.library.photos import photos
 from beetsplug.similar.verify import check
-from beetsplug.similar.verify.store import Verifier, photo_features
+from beetsplug.similar.verify import store
+from beetsplug.similar.verify.cache import FeatureCache
+from beetsplug.similar.verify.store import VERSION, Verifier, photo_features
 from beetsplug.similar.verify.variants import KINDS, variant
 
 from .conftest import SimilarHelper, shared_photos
@@ -209,6 +211,51 @@ class TestCache(SimilarHelper):
         assert verifier([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [True]
         assert verifier.unreadable == set()
 
+    def test_features_are_held_in_memory_a_bounded_number_at_a_time(self, monkeypatch):
+        folder = self.photos_dir()
+        ids = self.imported_pair(folder)
+        save(textured(9), folder / "c.jpg")
+        self.run_command("similar-import", str(folder))
+        c = next(p.id for p in photos(self.lib) if p.filepath.name == "c.jpg")
+        monkeypatch.setattr(store, "HELD", 1)
+        monkeypatch.setattr(store, "PAIRS_AT_ONCE", 1)
+        verifier = Verifier(self.lib)
+        a, b = ids["a.jpg"], ids["b.jpg"]
+        assert verifier([a, a, b], [b, c, c]).tolist() == [True, False, False]
+        assert verifier.checked == 3 and verifier.computed == 3  # each read once, then cached
+        assert len(verifier._features) <= 2
+
+    def test_a_library_that_kept_features_inside_moves_them_out(self, caplog):
+        """Before, library.db held the features (similar_keypoints, 66 KB a
+        photo): moved into the cache once, the table dropped, the space
+        given back, with a line."""
+        folder = self.photos_dir()
+        ids = self.imported_pair(folder)
+        a = ids["a.jpg"]
+        st = os.stat(folder / "a.jpg")
+        digest = next(p.hash for p in photos(self.lib) if p.id == a)
+        with self.lib.transaction() as tx:
+            tx.script("CREATE TABLE similar_keypoints (photo_id INTEGER PRIMARY KEY, "
+                      "hash TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL, "
+                      "version TEXT NOT NULL, blob BLOB NOT NULL)")
+            tx.mutate("INSERT INTO similar_keypoints VALUES (?, ?, ?, ?, ?, ?)",
+                      (a, digest, st.st_size, st.st_mtime, VERSION,
+                       photo_features(str(folder / "a.jpg")).to_bytes()))
+            tx.mutate("INSERT INTO similar_keypoints VALUES (?, ?, ?, ?, ?, ?)",
+                      (ids["b.jpg"], "x", 1, 1.0, "an older check", os.urandom(3_000_000)))
+        before = os.path.getsize(self.lib.path)
+        with caplog.at_level("INFO", logger="beets"):
+            verifier = Verifier(self.lib)
+        lines = [r.getMessage() for r in caplog.records]
+        assert any(re.fullmatch(r"similar: moved the second check's features of 2 photos out "
+                                r"of library\.db into .*similar-cache \(library\.db is "
+                                r"[0-9.]+ MB smaller\)", line) for line in lines), lines
+        assert os.path.getsize(self.lib.path) < before - 2_500_000
+        with self.lib.transaction() as tx:
+            assert not tx.query("SELECT 1 FROM sqlite_master WHERE name = 'similar_keypoints'")
+        assert verifier([a], [ids["b.jpg"]]).tolist() == [True]
+        assert verifier.computed == 1  # a's features came along; b's were of an older check
+
     def test_a_missing_file_fails_the_check_quietly(self):
         folder = self.photos_dir()
         ids = self.imported_pair(folder)
@@ -270,6 +317,29 @@ class TestCommands(SimilarHelper):
         evidence = re.findall(r'<div class="evidence">([0-9.]+) from the photo kept; '
                               r'(\d+) points matched by the second check</div>', html)
         assert len(evidence) == 6 and all(int(n) >= check.MIN_INLIERS for _, n in evidence)
+
+    def test_featurize_reads_each_photo_once_and_keeps_features_beside_the_library(
+            self, capsys, monkeypatch):
+        self.library(verify=True)
+        cache = FeatureCache.of(self.lib, VERSION)
+        assert os.path.dirname(cache.path) == os.path.join(
+            os.path.dirname(os.fsdecode(self.lib.path)), "similar-cache")
+        ids = [p.id for p in photos(self.lib)]
+        assert sorted(cache.get(ids)) == sorted(ids) and len(ids) == 17
+        with self.lib.transaction() as tx:
+            assert not tx.query("SELECT 1 FROM sqlite_master WHERE name = 'similar_keypoints'")
+
+        def read_again(*args):
+            raise AssertionError("a photo read a second time for the check")
+
+        monkeypatch.setattr(store, "photo_features", read_again)
+        out = self.run_output(capsys, "similar-dupes", "-f", "|$origname")
+        assert len(self.groups(out)) == 3, out
+
+    def test_without_the_check_featurize_keeps_no_features(self):
+        self.library(verify=False)
+        cache = FeatureCache.of(self.lib, VERSION)
+        assert cache.get([p.id for p in photos(self.lib)]) == {}
 
     def test_verify_no_is_the_network_alone(self, capsys):
         self.library(verify=False)

@@ -41,7 +41,8 @@ def featurize_photos(plugin: SimilarPlugin, lib: Library, found, force: bool,
 
     result = job.run(
         lib, list(found), chosen, get_extractor, key, force=force,
-        on_error=lambda e: plugin._log.warning("skipped {}", e))
+        on_error=lambda e: plugin._log.warning("skipped {}", e),
+        local=settings.verify(plugin))
     rate = f" at {result.stored / result.seconds:.1f}/s" if result.stored else ""
     ui.print_(f"featurized {result.stored} with {described(key, chosen.weights)}{rate}, "
               f"{result.skipped} already done, {len(result.errors)} skipped (bad files)")

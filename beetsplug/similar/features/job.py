@@ -17,6 +17,7 @@ from ..keep import score
 from ..library import vectors
 from ..library.photos import unchanged, update_from_record
 from ..progress import Progress
+from ..verify.store import keep_features
 from .extractor import FeatureExtractor
 from .pipeline import featurize
 
@@ -92,8 +93,11 @@ def run(
     key: str,
     force: bool = False,
     on_error: Callable[[ImageError], None] = lambda e: None,
+    local: bool = False,
 ) -> Report:
     """Featurize ``photos`` under model ``key``; store batch by batch.
+    With ``local`` (the second check on), the same decode gives the
+    check's features, kept in its cache.
 
     The model is only built when there is work. An interruption keeps
     every batch already stored.
@@ -122,12 +126,15 @@ def run(
             threads=settings.threads,
             max_pixels=settings.max_pixels,
             on_error=failed,
+            local=local,
         ):
+            keep_features(lib, [(pid, by_id[pid].hash, found.size, found.mtime, found.features)
+                                for pid, _, _, found in batch if found is not None])
             report.stored += vectors.save(
                 lib, key,
-                [(pid, by_id[pid].hash, vec) for pid, vec, _ in batch],
+                [(pid, by_id[pid].hash, vec) for pid, vec, _, _ in batch],
                 settings.dtype,
-                lambda: _store_measures([(by_id[pid], m) for pid, _, m in batch],
+                lambda: _store_measures([(by_id[pid], m) for pid, _, m, _ in batch],
                                         settings.formats),
             )
             progress.update(len(batch))

@@ -1,14 +1,15 @@
-"""The check run on a library's photos: features cached in its database.
+"""The check run on a library's photos: features and verdicts kept.
 
 Glue between the library (duck-typed: ``lib.transaction()``, no beets
 import) and the pure check (``check.py``). A photo's features are
-computed once, for photos that have candidate pairs only, and kept in
-``similar_keypoints``; they are redone when the file's hash, size or
+computed once, by ``similar-featurize`` in the same decode as its vector
+or here for photos without them, and kept in the feature cache beside the
+library (``cache.py``); they are redone when the file's hash, size or
 modification time is not the one they were computed for. A pair's verdict
-is kept too (``similar_pair_verdicts``, by the two files' hashes, sizes
-and modification times), so a later command checks only new or changed
-pairs: on a big library the pairs, not the photos, are most of the
-check's work.
+is kept in the library (``similar_pair_verdicts``, by the two files'
+hashes, sizes and modification times), so a later command checks only new
+or changed pairs: on a big library the pairs, not the photos, are most of
+the check's work. At most ``HELD`` photos' features are held in memory.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from ..imaging.errors import ImageError
 from ..library.paths import from_db
 from ..parallel import ordered_map, ordered_try_map
 from . import check
+from .cache import FeatureCache
 
 log = logging.getLogger("beets")
 
-TABLE = "similar_keypoints"
 _CHUNK = 900  # SQLite host parameters per statement
+HELD = 20_000  # photos' features held in memory at most (about 16 KB each)
+PAIRS_AT_ONCE = 20_000  # pairs whose photos' features are loaded together
 
 
 PAIRS = "similar_pair_verdicts"
@@ -37,18 +40,15 @@ OLD_PAIRS = "similar_checked_pairs"  # verdicts of an older check: dropped
 
 
 def _ensure_table(lib) -> None:
-    if getattr(lib, "_similar_keypoints_ready", False):
+    if getattr(lib, "_similar_pairs_ready", False):
         return
     with lib.transaction() as tx:
-        tx.script(f"CREATE TABLE IF NOT EXISTS {TABLE} (photo_id INTEGER PRIMARY KEY, "
-                  "hash TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL, "
-                  "version TEXT NOT NULL, blob BLOB NOT NULL);"
-                  f"CREATE TABLE IF NOT EXISTS {PAIRS} (lo TEXT NOT NULL, hi TEXT NOT NULL, "
+        tx.script(f"CREATE TABLE IF NOT EXISTS {PAIRS} (lo TEXT NOT NULL, hi TEXT NOT NULL, "
                   "version TEXT NOT NULL, inliers INTEGER NOT NULL, matches INTEGER NOT NULL, "
                   "spread REAL NOT NULL, scale REAL NOT NULL, likeness REAL NOT NULL, "
                   "one_capture INTEGER NOT NULL, PRIMARY KEY (lo, hi)) WITHOUT ROWID;"
                   f"DROP TABLE IF EXISTS {OLD_PAIRS};")
-    lib._similar_keypoints_ready = True
+    lib._similar_pairs_ready = True
 
 
 # Features made with other parameters are redone.
@@ -65,6 +65,14 @@ def photo_features(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> check.Fea
     """The check's features of the photo at ``path`` (raises ImageError)."""
     img = open_upright(path, check.SIDE, max_pixels)
     return check.features(np.asarray(img, dtype=np.uint8))
+
+
+def keep_features(lib, found: list[tuple[int, str, int, float, check.Features]]) -> None:
+    """Keep features computed elsewhere (in ``similar-featurize``'s decode):
+    (photo id, file hash, size, modification time, features) each."""
+    if found:
+        FeatureCache.of(lib, VERSION).put((pid, digest, size, mtime, VERSION, f.to_bytes())
+                                          for pid, digest, size, mtime, f in found)
 
 
 @dataclass
@@ -84,6 +92,7 @@ class Verifier:
 
     def __post_init__(self) -> None:
         _ensure_table(self.lib)
+        self.cache = FeatureCache.of(self.lib, VERSION)
         self._features: dict[int, check.Features | None] = {}
         self._facts: dict[int, tuple[str, str, int, float] | None] = {}
         # By photo id: looked at (``_survey``), and cannot be read (``unreadable``)
@@ -115,21 +124,14 @@ class Verifier:
         if not ids:
             return
         facts = self._facts_of(ids)
-        cached: dict[int, tuple] = {}
-        with self.lib.transaction() as tx:
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start:start + _CHUNK]
-                for pid, digest, size, mtime, version, blob in tx.query(
-                        f"SELECT photo_id, hash, size, mtime, version, blob FROM {TABLE} "
-                        f"WHERE photo_id IN ({','.join('?' * len(chunk))})", chunk):
-                    cached[pid] = (digest, size, mtime, version, blob)
+        cached = self.cache.get(ids)
         todo = []
         for pid in ids:
             now, was = facts[pid], cached.get(pid)
             if now is None:  # marked unreadable by ``_facts_of``
                 self._features[pid] = None
-            elif was and was[:4] == (now[1], now[2], now[3], VERSION):
-                self._features[pid] = check.Features.from_bytes(was[4])
+            elif was and was[1:5] == (now[1], now[2], now[3], VERSION):
+                self._features[pid] = check.Features.from_bytes(was[5])
             else:
                 todo.append((pid, now))
         self._compute(todo)
@@ -151,10 +153,13 @@ class Verifier:
         self._cannot_read(failed)
         self.seconds_features += time.perf_counter() - t0
         self.computed += len(made)
-        with self.lib.transaction() as tx:
-            for row in made:
-                tx.mutate(f"INSERT OR REPLACE INTO {TABLE} (photo_id, hash, size, mtime, "
-                          "version, blob) VALUES (?, ?, ?, ?, ?, ?)", row)
+        self.cache.put(made)
+
+    def _forget_features(self) -> None:
+        """Keep at most ``HELD`` photos' features in memory (those that
+        cannot be read stay known as such)."""
+        if len(self._features) > HELD:
+            self._features = {i: f for i, f in self._features.items() if f is None}
 
     def __call__(self, a, b) -> np.ndarray:
         """Whether each pair (a[i], b[i]) of photo ids passes the check;
@@ -198,22 +203,28 @@ class Verifier:
         readable = ~self.unchecked(lo, hi)
         keys = list(zip(lo[readable].tolist(), hi[readable].tolist()))
         todo = [p for p in dict.fromkeys(keys) if p not in self.verdicts]
-        todo = self._kept_verdicts(todo)
-        self.load([i for p in todo for i in p])
-        todo = [p for p in todo if self._features.get(p[0]) is not None
-                and self._features.get(p[1]) is not None]
-        t0 = time.perf_counter()
-        for pair, verdict in zip(todo, ordered_map(
-                lambda p: check.check(self._features[p[0]], self._features[p[1]]), todo,
-                self.threads, 4 * self.threads)):
-            self.verdicts[pair] = verdict
-        self.seconds_pairs += time.perf_counter() - t0
-        self.checked += len(todo)
-        self._keep_verdicts(todo)
+        todo = sorted(self._kept_verdicts(todo))
+        for start in range(0, len(todo), PAIRS_AT_ONCE):
+            self._check(todo[start:start + PAIRS_AT_ONCE])
         out: list[check.Verdict | None] = [None] * len(lo)
         for at, key in zip(np.flatnonzero(readable).tolist(), keys):
             out[at] = self.verdicts.get(key)
         return out
+
+    def _check(self, pairs: list[tuple[int, int]]) -> None:
+        """Check ``pairs`` (without a verdict yet) and keep their verdicts."""
+        self.load([i for p in pairs for i in p])
+        pairs = [p for p in pairs if self._features.get(p[0]) is not None
+                 and self._features.get(p[1]) is not None]
+        t0 = time.perf_counter()
+        for pair, verdict in zip(pairs, ordered_map(
+                lambda p: check.check(self._features[p[0]], self._features[p[1]]), pairs,
+                self.threads, 4 * self.threads)):
+            self.verdicts[pair] = verdict
+        self.seconds_pairs += time.perf_counter() - t0
+        self.checked += len(pairs)
+        self._keep_verdicts(pairs)
+        self._forget_features()
 
     def _survey(self, ids: np.ndarray) -> None:
         """Look at the files of the photos ``ids`` not looked at yet (see
