@@ -20,7 +20,6 @@ from ..dupes.kinds import KINDS
 from ..review import groups
 from ..review.fields import size_text
 from ..review.launch import LaunchFile
-from ..review.server import HOST, Server, create_app, new_token
 from ..review.session import Review
 from ..verify.config import near_check
 from . import settings
@@ -60,6 +59,8 @@ def run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         ui.print_("no groups to review: every group of these photos is decided, or "
                   "there are none")
         return
+    from ..review.server import HOST, Server, create_app, new_token  # Flask: only here
+
     token = new_token()
     try:
         server = Server(create_app(review, token), opts.port or 0)
