@@ -14,6 +14,7 @@ the check's work. At most ``HELD`` photos' features are held in memory.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -55,10 +56,11 @@ def _ensure_table(lib) -> None:
 VERSION = f"sift{check.FEATURES}@{check.SIDE}+thumb{check.THUMB}"
 # A verdict's measures depend on the features and on these parameters
 # (the limits that decide on the measures are applied when they are read).
-PAIR_VERSION = (f"{VERSION}/measures{check.MEASURES}/ratio{check.RATIO}/"
-                f"homography{check.TOLERANCE}/one"
-                f"{check.ONE_SHARE},{check.ONE_ERROR},{check.ONE_DESCRIPTOR},"
-                f"{check.ONE_LIGHT},{check.ONE_STRETCH}/shape{check.SAME_SHAPE}")
+# Stored as a short digest: every verdict row holds it.
+PAIR_VERSION = hashlib.sha256(
+    (f"{VERSION}/measures{check.MEASURES}/ratio{check.RATIO}/homography{check.TOLERANCE}/"
+     f"one{check.ONE_SHARE},{check.ONE_ERROR},{check.ONE_DESCRIPTOR},{check.ONE_LIGHT},"
+     f"{check.ONE_STRETCH}/shape{check.SAME_SHAPE}").encode()).hexdigest()[:12]
 
 
 def photo_features(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> check.Features:
