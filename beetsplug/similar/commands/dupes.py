@@ -98,12 +98,7 @@ def _run(plugin: SimilarPlugin, lib: Library, opts, args: list[str]) -> None:
         same = _same_bytes(keeper, at, members, weighed, gone)
         copied += len(same)
         sets += len({id(p) for p in same.values()})
-        weak = group.weakest(sel)
-        lines = [f"group {n}: {group.kind}, {count(len(members), 'photo')}; keep "
-                 f"{_file_name(keep)}: {decision.said}"
-                 + (f"; weakest link {_file_name(members[ids.index(weak.a)])} - "
-                    f"{_file_name(members[ids.index(weak.b)])}: {weak.verdict.said()}"
-                    if weak is not None else "")]
+        lines = [group_title(n, group, sel, members, keep, decision.said)]
         evidence = group.evidence(sel, group.rows[at]) if shows_evidence else {}
         for i in (at, *(i for i in range(len(ids)) if i != at)):  # the kept photo first
             pid = ids[i]
@@ -182,6 +177,19 @@ def _grow(group, rows: list[int], measured: list[int]) -> None:
     if hasattr(group, "measured"):
         group.measured = _measured(group) + measured
     group.rows += rows
+
+
+def group_title(n: int, group, sel, members, keep, said: str, name=None) -> str:
+    """A group's line: its kind and size, the photo kept (``keep``, one of
+    ``members``, in the order of ``group.rows``) and why, and the link
+    that holds it most weakly."""
+    name = name or _file_name
+    weak = group.weakest(sel)
+    ids = sel.ids[group.rows].tolist()
+    return (f"group {n}: {group.kind}, {count(len(members), 'photo')}; keep {name(keep)}: "
+            f"{said}" + (f"; weakest link {name(members[ids.index(weak.a)])} - "
+                         f"{name(members[ids.index(weak.b)])}: {weak.verdict.said()}"
+                         if weak is not None else ""))
 
 
 def _file_name(photo) -> str:

@@ -18,7 +18,7 @@ from ..order import job as order_job
 from ..report import sheet
 from ..verify.config import near_check
 from . import settings
-from .dupes import with_exact
+from .dupes import group_title, with_exact
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -64,8 +64,8 @@ class _Groups:
             at = [p.id for p in members].index(decision.keep.id)
             self.members[n] = [members[at], *members[:at], *members[at + 1:]]
             kept = group.rows[at]
-            self.titles[n] = (f"group {n}: {group.kind}, {count(len(members), 'photo')}; keep "
-                              f"{_name(decision.keep)}: {decision.said}")
+            self.titles[n] = group_title(n, group, sel, members, decision.keep, decision.said,
+                                         _name)
             self.notes[decision.keep.id] = f"{group.kind}: kept, {decision.said}"
             for row, (dist, inliers) in group.evidence(sel, kept).items():
                 if row == kept:
