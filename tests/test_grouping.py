@@ -12,7 +12,7 @@ from beetsplug.similar.grouping.complete import pair_groups
 from beetsplug.similar.grouping.frames import PER_SIDE, Frames
 from beetsplug.similar.grouping.near import candidates, near_groups, near_units
 from beetsplug.similar.grouping.reduced import _checked_pairs
-from beetsplug.similar.grouping.rule import Judge, Rule
+from beetsplug.similar.grouping.rule import Judge, Rule, accepted
 from beetsplug.similar.grouping.streamed import streamed_groups
 from beetsplug.similar.search.exact import knn, metric_distances, prepare
 
@@ -251,3 +251,30 @@ def test_a_weak_cut_is_the_least_total_strength():
     strength = np.array([1.5, 1.0, 1.0, 1.0, 1.0])
     cut = confirmed._min_cut(5, a, b, strength, np.ones(5, dtype=bool), 0, 2)
     assert cut.tolist() == [0]
+
+
+def test_a_long_check_shows_its_progress_and_answers_every_pair(capsys, monkeypatch):
+    """More pairs than a batch: asked a batch at a time, with a progress
+    line (outside a terminal, once a minute: the clock is moved on)."""
+    from beetsplug.similar.grouping import rule as rule_module
+    from beetsplug.similar.progress import Progress
+
+    now = [0.0]
+    monkeypatch.setattr(rule_module, "Progress",
+                        lambda total, label: Progress(total, label, clock=lambda: now[0]))
+    check = Check(yes=[(0, 1), (3, 4)])
+    judge = Judge(check, np.arange(6))
+    a, b = np.array([0, 1, 2, 3, 4]), np.array([1, 2, 3, 4, 5])
+
+    class Clocked(Judge):
+        def accepts(self, x, y):
+            now[0] += 61.0
+            return super().accepts(x, y)
+
+    ok = accepted(Clocked(check, np.arange(6)), a, b, batch=2)
+    assert ok.tolist() == [True, False, False, True, False]
+    assert len(check.asked) == 5
+    err = capsys.readouterr().err
+    assert "second check" in err, err
+    assert accepted(judge, a, b, batch=10).tolist() == ok.tolist()
+    assert capsys.readouterr().err == ""  # one batch: no progress

@@ -28,7 +28,7 @@ from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from ..search.exact import metric_distances
 from .linked import components, linked_sets
-from .rule import Rule
+from .rule import Rule, accepted
 
 UNCHECKED = 1.0  # strength of a link on the network's word (a photo the check cannot read)
 CAPACITY = 100  # strengths are integer capacities of the maximum flow: this per unit
@@ -75,7 +75,7 @@ def links(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float, r
     lo, hi = pair // max(len(x), 1), pair % max(len(x), 1)
     asked = ~rule.kept_apart(lo, hi)
     ok = np.zeros(len(lo), dtype=bool)
-    ok[asked] = rule.judge.accepts(lo[asked], hi[asked])
+    ok[asked] = accepted(rule.judge, lo[asked], hi[asked])
     strength = np.zeros(len(lo), dtype=np.float64)
     strength[ok] = rule.judge.strength(lo[ok], hi[ok])
     unread = asked & ~ok

@@ -16,11 +16,10 @@ import numpy as np
 from beets.exceptions import UserError
 
 from ..library import vectors
-from ..progress import Progress
 from ..search.exact import metric_distances, prepare, row_distances
 from ..search.space import VECTORS_GONE, Space, stage
 from .job import near_rule
-from .rule import NearCheck, Rule
+from .rule import NearCheck, Rule, accepted
 from .streamed import streamed_groups
 
 if TYPE_CHECKING:
@@ -96,14 +95,7 @@ def _checked_pairs(rows: np.ndarray, cols: np.ndarray, reduced_d: np.ndarray,
         ask[at] = metric_distances(x, local[:len(at)], local[len(at):], "cosine") < rule.candidate
     at = np.flatnonzero(ask)
     ok = np.zeros(len(rows), dtype=bool)
-    progress = Progress(len(at), "second check") if len(at) > batch else None
-    for lo in range(0, len(at), batch):
-        part = at[lo:lo + batch]
-        ok[part] = rule.judge.accepts(rows[part], cols[part])
-        if progress is not None:
-            progress.update(len(part))
-    if progress is not None:
-        progress.close()
+    ok[at] = accepted(rule.judge, rows[at], cols[at], batch)
     unread = ~ok & ~apart & (reduced_d < threshold * (1 + 1e-4) + 1e-6)
     unread[unread] = rule.judge.unchecked(rows[unread], cols[unread])
     keep = ok | unread

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..progress import Progress
 from .frames import Frames
 
 if TYPE_CHECKING:
@@ -63,6 +64,20 @@ class Judge:
     def unchecked(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Whether the check could not read a photo of each pair."""
         return np.asarray(self.verifier.unchecked(self.ids[a], self.ids[b]), dtype=bool)
+
+
+def accepted(judge: Judge, a: np.ndarray, b: np.ndarray, batch: int = 2_000) -> np.ndarray:
+    """``judge.accepts`` of many pairs, ``batch`` at a time, with progress
+    when there is more than one batch (a library's first check is long)."""
+    ok = np.zeros(len(a), dtype=bool)
+    progress = Progress(len(a), "second check") if len(a) > batch else None
+    for lo in range(0, len(a), batch):
+        ok[lo:lo + batch] = judge.accepts(a[lo:lo + batch], b[lo:lo + batch])
+        if progress is not None:
+            progress.update(len(ok[lo:lo + batch]))
+    if progress is not None:
+        progress.close()
+    return ok
 
 
 @dataclass(frozen=True)
