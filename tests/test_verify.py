@@ -464,3 +464,27 @@ class TestUnreadable(SimilarHelper):
         assert len(verifier.unreadable) > 50 and verifier.checked == 0
         lines = [r.getMessage() for r in caplog.records if "second check" in r.getMessage()]
         assert len(lines) == 1 and "count only under the strict threshold" in lines[0]
+
+
+class TestFeatureCacheTrouble:
+    """The cache beside the library: damaged, or in a folder that cannot
+    be written: the command goes on, with a line, and loses nothing."""
+
+    def rows(self):
+        return [(1, "h", 10, 1.5, "v", b"features")]
+
+    def test_a_damaged_cache_file_is_made_again(self, tmp_path):
+        path = tmp_path / "similar-cache" / "check-library.sqlite"
+        path.parent.mkdir()
+        path.write_bytes(b"not a database at all, " * 100)
+        cache = FeatureCache(str(path))
+        cache.put(self.rows())
+        assert FeatureCache(str(path)).get([1]) == {1: self.rows()[0]}
+
+    def test_a_folder_that_cannot_be_made_keeps_them_in_memory(self, tmp_path, caplog):
+        (tmp_path / "similar-cache").write_text("a file where the folder goes")
+        with caplog.at_level("WARNING", logger="beets"):
+            cache = FeatureCache(str(tmp_path / "similar-cache" / "check-library.sqlite"))
+        cache.put(self.rows())
+        assert cache.get([1]) == {1: self.rows()[0]} and cache.path is None
+        assert "cannot keep the second check's features in" in caplog.text

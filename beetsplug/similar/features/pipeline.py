@@ -9,16 +9,14 @@ second check on, the same decode gives the check's features of the photo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 from typing import TypeVar
 
-import numpy as np
-
-import os
-from dataclasses import dataclass
-
 import cv2
+import numpy as np
 
 from ..imaging.decode import (
     DEFAULT_MAX_PIXELS,

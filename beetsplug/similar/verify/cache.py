@@ -30,6 +30,9 @@ _SCHEMA = ("CREATE TABLE IF NOT EXISTS features (photo_id INTEGER PRIMARY KEY, "
            "hash TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL, "
            "version TEXT NOT NULL, blob BLOB NOT NULL)")
 
+_PUT = ("INSERT OR REPLACE INTO features (photo_id, hash, size, mtime, version, blob) "
+        "VALUES (?, ?, ?, ?, ?, ?)")
+
 Row = tuple  # (photo_id, hash, size, mtime, version, blob)
 
 
@@ -46,15 +49,37 @@ def path_of(db: str | bytes) -> str | None:
 
 class FeatureCache:
     """Rows of photo features, by photo id, in one SQLite file (in memory
-    when ``path`` is None)."""
+    when ``path`` is None, or when the file cannot be written: then they
+    are computed again by the next command, with a line saying why)."""
 
     def __init__(self, path: str | None) -> None:
         self.path = path
+        try:
+            try:
+                self._db = self._open(path)
+            except sqlite3.OperationalError:
+                raise
+            except sqlite3.DatabaseError:  # not a database (damaged): made again
+                os.remove(path)
+                self._db = self._open(path)
+        except (OSError, sqlite3.Error) as exc:  # a folder that cannot be written
+            self._kept_nowhere(exc)
+
+    @staticmethod
+    def _open(path: str | None) -> sqlite3.Connection:
         if path is not None:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._db = sqlite3.connect(path or ":memory:", timeout=60, check_same_thread=False)
-        self._db.execute(_SCHEMA)
-        self._db.commit()
+        db = sqlite3.connect(path or ":memory:", timeout=60, check_same_thread=False)
+        db.execute(_SCHEMA)
+        db.commit()
+        return db
+
+    def _kept_nowhere(self, exc: Exception) -> None:
+        """Go on with the features in memory, and say so."""
+        log.warning("similar: cannot keep the second check's features in {} ({}); the "
+                    "next command computes them again", self.path, exc)
+        self.path = None
+        self._db = self._open(None)
 
     @classmethod
     def of(cls, lib, version: str) -> FeatureCache:
@@ -80,9 +105,14 @@ class FeatureCache:
         return out
 
     def put(self, rows: Iterable[Row]) -> None:
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO features (photo_id, hash, size, "
-                                 "mtime, version, blob) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        rows = list(rows)
+        try:
+            with self._db:
+                self._db.executemany(_PUT, rows)
+        except sqlite3.OperationalError as exc:  # a full disk, a folder made read-only
+            self._kept_nowhere(exc)
+            with self._db:
+                self._db.executemany(_PUT, rows)
 
 
 def move_out(lib, cache: FeatureCache, version: str) -> None:
@@ -98,8 +128,11 @@ def move_out(lib, cache: FeatureCache, version: str) -> None:
         moved = tx.query(f"SELECT count(*) FROM {OLD_TABLE}")[0][0]
     cache.put(tuple(row) for row in rows)
     before = _size(lib.path)
-    with lib.transaction() as tx:
-        tx.script(f"DROP TABLE IF EXISTS {OLD_TABLE}")
+    try:
+        with lib.transaction() as tx:
+            tx.script(f"DROP TABLE IF EXISTS {OLD_TABLE}")
+    except sqlite3.OperationalError:  # read-only or busy: moved out by a later command
+        return
     try:
         with lib.transaction() as tx:
             tx.script("VACUUM")
@@ -111,7 +144,6 @@ def move_out(lib, cache: FeatureCache, version: str) -> None:
     log.info("similar: moved the second check's features of {} out of library.db into {} "
              "(library.db is {:.1f} MB smaller)", count(moved, "photo"),
              os.path.dirname(cache.path or FOLDER), max(before - _size(lib.path), 0) / 1e6)
-
 
 
 def _size(path) -> int:
