@@ -51,6 +51,13 @@ class Progress:
                               f"{self.rate:.1f}/s, {self._eta()} left\n")
             self.stream.flush()
 
+    def stage(self, total: int, label: str) -> None:
+        """Go on with the next stage of the same work: ``total`` steps under
+        ``label``, counted from 0; a log's minute between lines runs on."""
+        if self.terminal and self.done:
+            self.stream.write("\n")
+        self.total, self.label, self.done, self.start = total, label, 0, self.clock()
+
     def close(self) -> None:
         if self.terminal:
             self.stream.write("\n")

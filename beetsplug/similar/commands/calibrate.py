@@ -72,7 +72,7 @@ def calibrate(plugin: SimilarPlugin, lib: Library, model: str, weights: str, fou
             threads=settings.threads(plugin), max_pixels=settings.max_pixels(plugin),
             batch_size=plugin.config["batch_size"].get(int),
             on_error=lambda e: plugin._log.warning("skipped {}", e),
-            on_progress=progress.update)
+            on_progress=progress.update, on_stage=progress.stage)
     except KeyboardInterrupt:
         kept = "the previous one is kept" if store.load(lib, family) else "none was stored"
         raise UserError(f"calibration of {described(family, weights)} interrupted; {kept}"
@@ -111,8 +111,10 @@ def table(calibration: store.Calibration, at: advice.Settings, weights: str = ""
     network proposes to it."""
     made = datetime.datetime.fromtimestamp(calibration.made).strftime("%Y-%m-%d %H:%M")
     pairs = calibration.layers[0].tail.pairs
-    lines = [f"{described(calibration.family, weights)}: {calibration.sample} photos and as "
-             f"many augmented copies, {made}; {pairs} pairs of different photos measured",
+    copies = len(calibration.layers[0].positive)
+    lines = [f"{described(calibration.family, weights)}: {calibration.sample} photos and "
+             + ("as many" if copies == calibration.sample else str(copies))
+             + f" augmented copies, {made}; {pairs} pairs of different photos measured",
              f"thresholds for {at.n} photos and {plain(at.partners)} expected wrong partners "
              "per photo (similar.false_matches)"
              + (f"; with the second check, each photo's {at.nearest} nearest and "
