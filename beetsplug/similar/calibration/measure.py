@@ -132,8 +132,13 @@ def figures(depth: int, layer: str, originals: np.ndarray, copies: np.ndarray,
     )
 
 
+AUC_TIE = 0.01  # AUCs closer than this are one: the noise of 100 augmented copies
+
+
 def best(layers: list[LayerFigures], partners_per_photo: float, n: int) -> LayerFigures:
-    """The layer that separates best (AUC), then the one with more recall
-    at the threshold for ``n`` photos, then the later one."""
-    return max(layers, key=lambda f: (
-        round(f.auc, 3), round(f.recall(f.threshold(partners_per_photo, n)), 3), -f.depth))
+    """Of the layers that separate best (AUC within ``AUC_TIE`` of the
+    best), the one with more recall at the threshold for ``n`` photos,
+    then the later one."""
+    top = max(f.auc for f in layers)
+    return max((f for f in layers if f.auc >= top - AUC_TIE), key=lambda f: (
+        round(f.recall(f.threshold(partners_per_photo, n)), 3), -f.depth))

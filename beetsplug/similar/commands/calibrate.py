@@ -183,7 +183,7 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
                  help="backbone: " + ", ".join(BACKBONES) + " (default: similar.model)")
     p.add_option("-w", "--weights", dest="weights", help="imagenet, none, or a weights file")
     p.add_option("-s", "--sample", type="int",
-                 help="photos to measure (default: similar.calibration_sample, 300)")
+                 help="photos to measure (default: similar.calibration_sample, 200)")
     p.add_option("--show", action="store_true", default=False,
                  help="print the stored calibration; measure nothing")
     cmd.func = lambda lib, opts, args: run(plugin, lib, opts, args)
