@@ -1,19 +1,18 @@
 """Calibrate a backbone on the user's own photos.
 
-A sample of the library is decoded once; each photo and an augmented copy
-of it (see :mod:`.augment`) go through the network together, and one
-forward pass per batch gives every candidate layer's vectors. Each layer
-is then measured (see :mod:`.measure`) and the best one chosen.
+Each photo of a sample goes through the network as ``similar-featurize``
+reads it, and ``COPIED`` of them with an augmented and a light copy (see
+:mod:`.augment`); one forward pass per batch gives every candidate
+layer's vectors. Each layer is then measured (see :mod:`.measure`) and the
+best one chosen.
 
 Pairs of the sample that are really near-duplicates of each other are not
 unrelated: counted as such, they make the lower tail, and so the strict
 threshold, depend on how many near-duplicates the sample holds (two
 samples of much the same photos disagreed by a factor of 5). So the
-second check (``verify/check.py``, on the same decode) looks at the
-closest pairs, and those it confirms are left out, as the same bytes and
-a camera's retakes are. No beets here: photos are anything with ``id``
-and ``path``.
-"""
+second check (``verify/``) looks at the closest pairs, and those it
+confirms are left out, as the same bytes and a camera's retakes are. No
+beets here: photos are anything with ``id`` and ``path``."""
 
 from __future__ import annotations
 
@@ -158,7 +157,7 @@ def vectors(photos: Sequence, extractor: FeatureExtractor, threads: int, max_pix
     it = iter(made)
     while batch := list(islice(it, batch_size)):
         good = []
-        for k, inputs, error in batch:
+        for _, inputs, error in batch:
             read.append(error is None)
             if error is not None:
                 on_error(error)
@@ -175,9 +174,8 @@ def vectors(photos: Sequence, extractor: FeatureExtractor, threads: int, max_pix
                 parts["copies"][depth].append(v[with_copies + 1])
                 parts["lights"][depth].append(v[with_copies + 2])
         on_progress(len(batch))
-    joined = {name: {d: np.concatenate(v) if v else np.zeros((0, extractor.backbone.dims[d - 1]),
-                                                              np.float32)
-                     for d, v in by_depth.items()}
+    check_enough(sum(read), "could be read")
+    joined = {name: {d: np.concatenate(v) for d, v in by_depth.items()}
               for name, by_depth in parts.items()}
     return Vectors(read, np.array(kept_copied, dtype=np.intp), **joined)
 
@@ -253,11 +251,7 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str,
     (first the photos)."""
     check_enough(len(photos))
     got = vectors(photos, extractor, threads, max_pixels, batch_size, on_error, on_progress)
-    read = got.read
-    measured = sum(read)
-    check_enough(measured, "could be read")
-    bb = extractor.backbone
-    kept = [p for p, ok in zip(photos, read) if ok]
+    kept = [p for p, ok in zip(photos, got.read) if ok]
     related = related_pairs(kept)
     layers_read = [got.originals[d] for d in extractor.depths]
     asked = closest_pairs(len(kept), layers_read)
@@ -271,13 +265,13 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str,
     related |= confirmed
     try:
         layers = tuple(
-            measure.figures(d, bb.layer(d), got.originals[d], got.copies[d], related,
+            measure.figures(d, extractor.backbone.layer(d), got.originals[d], got.copies[d], related,
                             got.lights[d], crossed, got.copied)
             for d in extractor.depths)
     except TailError as exc:
         raise CalibrationError(
             f"calibration found too few pairs of different pictures ({exc}, at least "
             f"{MIN_PAIRS} needed); set similar.depth and similar.threshold yourself") from None
-    chosen = measure.best(list(layers), partners_per_photo, library_size or measured)
-    return store.Calibration(family, store.now(), measured, chosen.depth, layers,
+    chosen = measure.best(list(layers), partners_per_photo, library_size or len(kept))
+    return store.Calibration(family, store.now(), len(kept), chosen.depth, layers,
                              bool(crossed.any()))
