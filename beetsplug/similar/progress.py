@@ -59,6 +59,6 @@ class Progress:
         self.total, self.label, self.done, self.start = total, label, 0, self.clock()
 
     def close(self) -> None:
-        if self.terminal:
+        if self.terminal and self.done:  # a bar was drawn
             self.stream.write("\n")
             self.stream.flush()

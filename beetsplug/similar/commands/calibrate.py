@@ -63,10 +63,9 @@ def calibrate(plugin: SimilarPlugin, lib: Library, model: str, weights: str, fou
     chosen = job.sample(found, size)
     job.check_enough(len(chosen))  # before building the network
     family = family_key(model, weights)
-    progress = None
+    progress = Progress(len(chosen), "calibrate")  # its minute counts the network's start
     try:
         extractor = _extractor(plugin, model, weights)
-        progress = Progress(len(chosen), "calibrate")
         calibration = job.run(
             chosen, extractor, family, settings.wrong_partners(plugin, len(found)), len(found),
             threads=settings.threads(plugin), max_pixels=settings.max_pixels(plugin),
@@ -78,8 +77,7 @@ def calibrate(plugin: SimilarPlugin, lib: Library, model: str, weights: str, fou
         raise UserError(f"calibration of {described(family, weights)} interrupted; {kept}"
                         ) from None
     finally:
-        if progress is not None:
-            progress.close()
+        progress.close()
     store.save(lib, calibration)
     return calibration
 
