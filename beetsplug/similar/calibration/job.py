@@ -265,8 +265,8 @@ def run(photos: Sequence, extractor: FeatureExtractor, family: str,
     related |= confirmed
     try:
         layers = tuple(
-            measure.figures(d, extractor.backbone.layer(d), got.originals[d], got.copies[d], related,
-                            got.lights[d], crossed, got.copied)
+            measure.figures(d, extractor.backbone.layer(d), got.originals[d], got.copies[d],
+                            related, got.lights[d], crossed, got.copied)
             for d in extractor.depths)
     except TailError as exc:
         raise CalibrationError(
