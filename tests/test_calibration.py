@@ -355,6 +355,21 @@ def test_copies_of_some_photos_give_the_positives_and_every_photo_the_negatives(
     assert len(job.copied_rows(12)) == 5 and len(job.copied_rows(4)) == 4
 
 
+def test_no_copy_read_is_one_clear_error(tmp_path, monkeypatch):
+    from beetsplug.similar.features.extractor import FeatureExtractor
+
+    folder = tmp_path / "pics"
+    good = [samples.save_photo(samples.scene(i, (200, 150)), str(folder / f"{i}.jpg"), seed=i)
+            for i in range(12)]
+    bad = sorted(samples.write_bad_files(str(folder / "bad"), good[0]).values())
+    items = [types.SimpleNamespace(id=i, path=os.fsencode(p)) for i, p in enumerate(bad + good)]
+    monkeypatch.setattr(job, "copied_rows", lambda count: np.arange(len(bad)))
+    extractor = FeatureExtractor("mobilenet_v3_small", 1, "none", depths=(1,))
+    with pytest.raises(job.CalibrationError, match=rf"^calibration could read none of the "
+                       rf"{len(bad)} photos it makes augmented copies of; set similar.depth"):
+        job.run(items, extractor, "x")
+
+
 def test_distances_with_copies_of_some_photos():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(6, 8))

@@ -175,6 +175,10 @@ def vectors(photos: Sequence, extractor: FeatureExtractor, threads: int, max_pix
                 parts["lights"][depth].append(v[with_copies + 2])
         on_progress(len(batch))
     check_enough(sum(read), "could be read")
+    if not kept_copied:
+        raise CalibrationError(
+            f"calibration could read none of the {len(copied)} photos it makes augmented "
+            "copies of; set similar.depth and similar.threshold yourself")
     joined = {name: {d: np.concatenate(v) for d, v in by_depth.items()}
               for name, by_depth in parts.items()}
     return Vectors(read, np.array(kept_copied, dtype=np.intp), **joined)
