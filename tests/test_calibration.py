@@ -108,7 +108,7 @@ def test_pairs_the_check_confirms_are_not_counted_as_unrelated(tmp_path):
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(10, 16))
     vectors[8], vectors[9] = vectors[0] + 0.01, vectors[3] + 0.01  # the closest pairs
-    confirmed = job.confirmed_pairs(features, [vectors])
+    confirmed = job.confirmed_pairs(dict(enumerate(features)), [vectors])
     i, j = np.triu_indices(10, k=1)
     assert {(int(a), int(b)) for a, b in zip(i[confirmed], j[confirmed])} == {(0, 8), (3, 9)}
 
@@ -197,12 +197,25 @@ class TestCalibrate(SimilarHelper):
         assert float(chosen[4]) == max(float(r[4]) for r in rows)  # the best AUC
         assert re.search(rf"chosen: depth {chosen[1]} \({chosen[2]}\), near-duplicates under ",
                          out)
-        assert "36 photos and as many augmented copies" in out
+        assert "36 photos and as many augmented copies" in out  # at most job.COPIED
         assert "594 pairs of different photos measured" in out  # 36 * 35 / 2, less 12 * 3 retakes
         assert "thresholds for 36 photos and 0.01 expected wrong partners per photo" in out
         saved = store.load(self.lib, "mobilenet_v3_small/none-seed0")
         assert saved.chosen == int(chosen[1]) and saved.sample == 36
         assert self.run_output(capsys, "similar-calibrate", "--show") == out
+
+    def test_calibrate_writes_its_progress_to_a_log_in_every_stage(self, scenes_dir, capsys,
+                                                                 monkeypatch):
+        from beetsplug.similar import progress
+
+        monkeypatch.setattr(progress, "LOG_EVERY", 0.0)  # a line at every step
+        self.prepare(scenes_dir)
+        capsys.readouterr()
+        self.run_command("similar-calibrate")
+        err = capsys.readouterr().err
+        for label in ("calibrate", "calibrate, second check's features",
+                      "calibrate, second check"):
+            assert re.search(rf"^{label}: \d+ of \d+, ", err, re.M), err
 
     def test_defaults_calibrate_once_and_find_the_groups(self, scenes_dir, capsys):
         self.prepare(scenes_dir)
@@ -317,6 +330,87 @@ def test_unreadable_photos_in_the_sample_are_skipped(tmp_path):
     assert result.sample == 12 and len(errors) == len(bad)
     assert [f.depth for f in result.layers] == [1, 2]
     assert Image.open(good[0]).size == (200, 150)
+
+
+def test_copies_of_some_photos_give_the_positives_and_every_photo_the_negatives(
+        tmp_path, monkeypatch):
+    """The negatives (the threshold) need every photo of the sample, the
+    positives far fewer: only ``COPIED`` photos go through the network
+    three times."""
+    from beetsplug.similar.features.extractor import FeatureExtractor
+
+    monkeypatch.setattr(job, "COPIED", 5)
+    folder = tmp_path / "pics"
+    items = [types.SimpleNamespace(id=i, path=os.fsencode(samples.save_photo(
+        samples.scene(i, (200, 150)), str(folder / f"{i}.jpg"), seed=i))) for i in range(12)]
+    extractor = FeatureExtractor("mobilenet_v3_small", 1, "none", depths=(1, 2))
+    seen = []
+    original = extractor.extract_all
+    monkeypatch.setattr(extractor, "extract_all", lambda x: seen.append(len(x)) or original(x))
+    result = job.run(items, extractor, "x")
+    assert sum(seen) == 12 + 2 * 5  # each photo once, the copies of five
+    assert all(len(f.positive) == 5 for f in result.layers)
+    assert all(f.tail.pairs == 66 for f in result.layers)  # 12 * 11 / 2: every photo
+    assert job.copied_rows(12).tolist() == sorted(set(job.copied_rows(12).tolist()))
+    assert len(job.copied_rows(12)) == 5 and len(job.copied_rows(4)) == 4
+
+
+def test_no_copy_read_is_one_clear_error(tmp_path, monkeypatch):
+    from beetsplug.similar.features.extractor import FeatureExtractor
+
+    folder = tmp_path / "pics"
+    good = [samples.save_photo(samples.scene(i, (200, 150)), str(folder / f"{i}.jpg"), seed=i)
+            for i in range(12)]
+    bad = sorted(samples.write_bad_files(str(folder / "bad"), good[0]).values())
+    items = [types.SimpleNamespace(id=i, path=os.fsencode(p)) for i, p in enumerate(bad + good)]
+    monkeypatch.setattr(job, "copied_rows", lambda count: np.arange(len(bad)))
+    extractor = FeatureExtractor("mobilenet_v3_small", 1, "none", depths=(1,))
+    with pytest.raises(job.CalibrationError, match=rf"^calibration could read none of the "
+                       rf"{len(bad)} photos it makes augmented copies of; set similar.depth"):
+        job.run(items, extractor, "x")
+
+
+def test_distances_with_copies_of_some_photos():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 8))
+    copied = np.array([1, 4])
+    copies = x[copied] + rng.normal(scale=0.1, size=(2, 8))
+    positive, negative = measure.pair_distances(x, copies, copied=copied)
+    assert positive.tolist() == pytest.approx(measure.copy_distances(x[copied], copies).tolist())
+    assert len(negative) == 15
+    crossed = np.zeros(15, dtype=bool)
+    crossed[:2] = True  # pairs (0, 1) and (0, 2): only photo 1 has a copy
+    _, negative = measure.pair_distances(x, copies, np.ones(15, dtype=bool), crossed, copied)
+    u, c = measure.unit_rows(x), measure.unit_rows(copies)
+    assert negative.tolist() == pytest.approx([1 - u[0] @ c[0]])
+
+
+def test_calibration_shows_progress_in_a_log_through_the_second_check(tmp_path):
+    """Outside a terminal a line a minute, in every stage: the photos, the
+    second check's features and its pairs."""
+    import io
+
+    from beetsplug.similar.features.extractor import FeatureExtractor
+    from beetsplug.similar.progress import Progress
+
+    folder = tmp_path / "pics"
+    items = [types.SimpleNamespace(id=i, path=os.fsencode(samples.save_photo(
+        samples.scene(i, (200, 150)), str(folder / f"{i}.jpg"), seed=i))) for i in range(12)]
+    extractor = FeatureExtractor("mobilenet_v3_small", 1, "none", depths=(1, 2))
+    now, log = [0.0], io.StringIO()
+
+    def clock() -> float:  # each step takes 40 seconds
+        now[0] += 40.0
+        return now[0]
+
+    bar = Progress(len(items), "calibrate", log, clock=clock)
+    job.run(items, extractor, "x", batch_size=4, on_progress=bar.update,
+            on_stage=bar.stage)
+    lines = log.getvalue().splitlines()
+    assert any(re.fullmatch(r"calibrate: [48] of 12, .*", line) for line in lines), lines
+    assert any(line.startswith("calibrate, second check's features: ") for line in lines)
+    assert any(re.fullmatch(r"calibrate, second check: \d+ of \d+, .* left", line)
+               for line in lines), lines
 
 
 # A shoot from one camera, and settings given on one command only.
@@ -480,6 +574,22 @@ def test_figures_that_mean_trouble_are_said_in_plain_decimals():
 def figures(positive, unrelated, depth=1) -> measure.LayerFigures:
     return measure.LayerFigures(depth, f"layer{depth}", 8, 0.9, 0.01, tail.fit(unrelated),
                                 tuple(sorted(positive)))
+
+
+def test_layers_whose_auc_differs_by_less_than_its_noise_are_chosen_by_recall():
+    """With 100 augmented copies the AUC moves by about 0.01 from one
+    sample to another: closer AUCs are one, and recall decides."""
+    import dataclasses
+
+    rng = np.random.default_rng(2)
+    unrelated = rng.uniform(0.2, 1.0, 19900)
+    more = figures(rng.uniform(0.0, 0.3, 100), unrelated, depth=2)  # more under the threshold
+    less = figures(rng.uniform(0.1, 0.3, 100), unrelated, depth=3)
+    assert more.recall(more.threshold(0.01, 1000)) > less.recall(less.threshold(0.01, 1000))
+    tied = [dataclasses.replace(more, auc=0.960), dataclasses.replace(less, auc=0.969)]
+    assert measure.best(tied, 0.01, 1000).depth == 2
+    apart = [dataclasses.replace(more, auc=0.955), dataclasses.replace(less, auc=0.969)]
+    assert measure.best(apart, 0.01, 1000).depth == 3
 
 
 def test_a_change_is_advised_only_when_it_measures_better():

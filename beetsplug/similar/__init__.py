@@ -62,7 +62,7 @@ class SimilarPlugin(BeetsPlugin):
             # under which photos are near-duplicates; auto: calibrated
             "threshold": "auto",
             # similar-calibrate: how many photos to measure
-            "calibration_sample": 300,
+            "calibration_sample": 200,
             # threshold auto: expected wrong near-duplicate partners per photo
             "false_matches": 0.01,
             "verify": True,  # no near-duplicate until a second check confirms the pair

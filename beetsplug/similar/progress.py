@@ -51,7 +51,14 @@ class Progress:
                               f"{self.rate:.1f}/s, {self._eta()} left\n")
             self.stream.flush()
 
+    def stage(self, total: int, label: str) -> None:
+        """Go on with the next stage of the same work: ``total`` steps under
+        ``label``, counted from 0; a log's minute between lines runs on."""
+        if self.terminal and self.done:
+            self.stream.write("\n")
+        self.total, self.label, self.done, self.start = total, label, 0, self.clock()
+
     def close(self) -> None:
-        if self.terminal:
+        if self.terminal and self.done:  # a bar was drawn
             self.stream.write("\n")
             self.stream.flush()

@@ -80,22 +80,27 @@ def copy_distances(originals: np.ndarray, copies: np.ndarray) -> np.ndarray:
 
 def pair_distances(originals: np.ndarray, copies: np.ndarray,
                    related: np.ndarray | None = None,
-                   crossed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   crossed: np.ndarray | None = None,
+                   copied: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(positive, negative) cosine distances: each photo with its copy, and
     every two different photos of the sample, except the pairs marked in
     ``related`` (a mask over the pairs ``i < j`` in ``np.triu_indices`` order).
-    The pairs marked in ``crossed`` (same order) count as negatives the
-    other way: each photo against the augmented copy of the other."""
-    positive = copy_distances(originals, copies)
+    ``copies`` are of the photos at rows ``copied`` (default: all). The
+    pairs marked in ``crossed`` (same order) count as negatives the other
+    way: each photo against the augmented copy of the other, where it has one."""
+    copied = np.arange(len(originals)) if copied is None else np.asarray(copied)
+    positive = copy_distances(originals[copied], copies)
     o = unit_rows(originals)
     iu = np.triu_indices(len(o), k=1)
     negative = 1.0 - (o @ o.T)[iu]
     if related is not None:
         negative = negative[~related]
     if crossed is not None and crossed.any():
-        cross = 1.0 - o @ unit_rows(copies).T  # [i, j]: photo i, copy of j
+        cross = np.full((len(o), len(o)), np.nan)  # [i, j]: photo i, copy of j
+        cross[:, copied] = 1.0 - o @ unit_rows(copies).T
         i, j = iu[0][crossed], iu[1][crossed]
-        negative = np.concatenate([negative, cross[i, j], cross[j, i]])
+        both = np.concatenate([cross[i, j], cross[j, i]])
+        negative = np.concatenate([negative, both[~np.isnan(both)]])
     return positive, np.maximum(negative, 0.0)
 
 
@@ -111,10 +116,13 @@ def auc(positive: np.ndarray, negative: np.ndarray) -> float:
 
 def figures(depth: int, layer: str, originals: np.ndarray, copies: np.ndarray,
             related: np.ndarray | None = None, light: np.ndarray | None = None,
-            crossed: np.ndarray | None = None) -> LayerFigures:
-    """Raises TailError when there are too few negative pairs."""
-    positive, negative = pair_distances(originals, copies, related, crossed)
-    light_copies = positive if light is None else copy_distances(originals, light)
+            crossed: np.ndarray | None = None, copied: np.ndarray | None = None
+            ) -> LayerFigures:
+    """``copies`` and ``light`` are of the photos at rows ``copied``
+    (default: all). Raises TailError when there are too few negative pairs."""
+    positive, negative = pair_distances(originals, copies, related, crossed, copied)
+    light_copies = positive if light is None else copy_distances(
+        originals if copied is None else originals[copied], light)
     tail = fit(negative)  # first: too few negatives raise
     return LayerFigures(
         depth=depth, layer=layer, dim=int(originals.shape[1]),
@@ -125,8 +133,13 @@ def figures(depth: int, layer: str, originals: np.ndarray, copies: np.ndarray,
     )
 
 
+AUC_TIE = 0.01  # AUCs closer than this are one: the noise of 100 augmented copies
+
+
 def best(layers: list[LayerFigures], partners_per_photo: float, n: int) -> LayerFigures:
-    """The layer that separates best (AUC), then the one with more recall
-    at the threshold for ``n`` photos, then the later one."""
-    return max(layers, key=lambda f: (
-        round(f.auc, 3), round(f.recall(f.threshold(partners_per_photo, n)), 3), -f.depth))
+    """Of the layers that separate best (AUC within ``AUC_TIE`` of the
+    best), the one with more recall at the threshold for ``n`` photos,
+    then the later one."""
+    top = max(f.auc for f in layers)
+    return max((f for f in layers if f.auc >= top - AUC_TIE), key=lambda f: (
+        round(f.recall(f.threshold(partners_per_photo, n)), 3), -f.depth))

@@ -63,23 +63,21 @@ def calibrate(plugin: SimilarPlugin, lib: Library, model: str, weights: str, fou
     chosen = job.sample(found, size)
     job.check_enough(len(chosen))  # before building the network
     family = family_key(model, weights)
-    progress = None
+    progress = Progress(len(chosen), "calibrate")  # its minute counts the network's start
     try:
         extractor = _extractor(plugin, model, weights)
-        progress = Progress(len(chosen), "calibrate")
         calibration = job.run(
             chosen, extractor, family, settings.wrong_partners(plugin, len(found)), len(found),
             threads=settings.threads(plugin), max_pixels=settings.max_pixels(plugin),
             batch_size=plugin.config["batch_size"].get(int),
             on_error=lambda e: plugin._log.warning("skipped {}", e),
-            on_progress=progress.update)
+            on_progress=progress.update, on_stage=progress.stage)
     except KeyboardInterrupt:
         kept = "the previous one is kept" if store.load(lib, family) else "none was stored"
         raise UserError(f"calibration of {described(family, weights)} interrupted; {kept}"
                         ) from None
     finally:
-        if progress is not None:
-            progress.close()
+        progress.close()
     store.save(lib, calibration)
     return calibration
 
@@ -111,8 +109,10 @@ def table(calibration: store.Calibration, at: advice.Settings, weights: str = ""
     network proposes to it."""
     made = datetime.datetime.fromtimestamp(calibration.made).strftime("%Y-%m-%d %H:%M")
     pairs = calibration.layers[0].tail.pairs
-    lines = [f"{described(calibration.family, weights)}: {calibration.sample} photos and as "
-             f"many augmented copies, {made}; {pairs} pairs of different photos measured",
+    copies = len(calibration.layers[0].positive)
+    lines = [f"{described(calibration.family, weights)}: {calibration.sample} photos and "
+             + ("as many" if copies == calibration.sample else str(copies))
+             + f" augmented copies, {made}; {pairs} pairs of different photos measured",
              f"thresholds for {at.n} photos and {plain(at.partners)} expected wrong partners "
              "per photo (similar.false_matches)"
              + (f"; with the second check, each photo's {at.nearest} nearest and "
@@ -181,7 +181,7 @@ def command(plugin: SimilarPlugin) -> ui.Subcommand:
                  help="backbone: " + ", ".join(BACKBONES) + " (default: similar.model)")
     p.add_option("-w", "--weights", dest="weights", help="imagenet, none, or a weights file")
     p.add_option("-s", "--sample", type="int",
-                 help="photos to measure (default: similar.calibration_sample, 300)")
+                 help="photos to measure (default: similar.calibration_sample, 200)")
     p.add_option("--show", action="store_true", default=False,
                  help="print the stored calibration; measure nothing")
     cmd.func = lambda lib, opts, args: run(plugin, lib, opts, args)
