@@ -31,7 +31,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "photos"))
+SHARED = os.environ.get("SIMILAR_SHARED_PHOTOS") or os.path.normpath(
+    os.path.join(HERE, "..", "..", "shared", "photos"))
 STEPS = ("import", "calibrate", "featurize", "dupes", "dupes again")
 TOTAL = ("import", "featurize", "dupes")  # the steps the 1.25 x limit is about
 
