@@ -4,10 +4,12 @@
 
 RootSIFT descriptors (L1-normalised SIFT, square-rooted: comparing them by
 Euclidean distance is the Hellinger kernel) of the ten real photos shipped
-for the tests (``tests/data/photos``, CC0 and public domain), found as the
-check finds them (contrast equalised, at ``check.SIDE``); their mean and
+for the tests (``tests/data/photos``, CC0 and public domain), every one
+SIFT finds at OpenCV's defaults on the picture as the check sees it
+(at ``check.SIDE``, contrast equalised); their mean and
 first ``check.DIMS`` principal axes are saved, one row each. A new basis
-changes every photo's features: bump ``check.FEATURES_VERSION``.
+changes every photo's features: bump ``check.BASIS`` (it is part of
+``check.FEATURES_VERSION``).
 """
 
 from __future__ import annotations

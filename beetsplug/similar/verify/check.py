@@ -6,9 +6,9 @@ two kinds of evidence:
 * local features (SIFT at 320 px, as RootSIFT on its 32 principal axes,
   quantised: 36 bytes a feature): two photos are the same scene when
   enough of their matched features fit one homography (a plane, a pan, a
-  zoom or a crop) within a tight tolerance, fitted by USAC MAGSAC, spread over both
-  pictures, and the homography is a plausible one (not a collapse onto a
-  point or a line, no mirror);
+  zoom or a crop) within a tight tolerance, fitted by USAC MAGSAC, spread
+  over both pictures, and the homography is a plausible one (not a
+  collapse onto a point or a line, no mirror);
 * a global likeness, for what local features cannot see (a washed-out
   exposure, a blurred or heavily rescaled copy): the gradients of small
   thumbnails of the whole pictures, contrast equalised, correlated, for
@@ -16,11 +16,11 @@ two kinds of evidence:
 
 A pair that passes on its features with nearly all matches fitting, to
 a fraction of a pixel, with nearly the same descriptors and light, is
-one capture (the same pixels once aligned: re-encoded, resized or
-lightly edited; at 320 px a crop's descriptors differ as much as the
-next step of a focus series', so a crop is not). The parameters were chosen with
-``benchmarks/precision.py`` and ``benchmarks/near.py`` (see
-docs/precision.md).
+one capture (the same pixels once aligned: re-encoded or lightly
+edited; at 320 px a crop or most resized copies differ as much as the
+next step of a focus series, so they are not). The parameters were
+chosen with ``benchmarks/precision.py``, ``benchmarks/near.py`` and
+``benchmarks/check_cost.py`` (see docs/precision.md).
 """
 
 from __future__ import annotations
@@ -59,10 +59,11 @@ ONE_LIGHT = 1.25  # mean brightness within this factor
 ONE_STRETCH = 1.05  # the homography scales the two axes alike (a similarity)
 
 MEASURES = 3  # bumped when what a verdict measures changes: kept verdicts are redone
-# What a photo's features are: the cache redoes features of another version.
-FEATURES_VERSION = (f"rootsift{DIMS}x{FEATURES}@{SIDE}/c{CONTRAST}/q{DESCRIPTOR_SCALE:g},{POINT_STEPS}"
-                    f"+thumb{THUMB}")
 BASIS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sift_basis.npy")
+BASIS = 1  # bumped with each new BASIS_FILE (tools/sift_basis.py)
+# What a photo's features are: the cache redoes features of another version.
+FEATURES_VERSION = (f"sift{FEATURES}@{SIDE}/contrast{CONTRAST}/rootsift-pca{DIMS}.{BASIS}/"
+                    f"q{DESCRIPTOR_SCALE:g},{POINT_STEPS}+thumb{THUMB}")
 
 cv2.setNumThreads(1)  # the callers parallelise; OpenCV's pool would oversubscribe
 
