@@ -65,7 +65,7 @@ def words(photo: Photo, keep: Photo, distance: float | None, verdict: Verdict | 
                        f"{verdict.matches}, likeness {verdict.likeness:.2f}")
     said = "; ".join(figures) or "no vector to measure how close it is"
     if verdict is not None and verdict.one_capture:
-        return "the same picture: re-saved, resized or cropped", said
+        return "the same picture: re-saved, resized or lightly edited", said
     if verdict is not None and verdict.geometric:
         return f"the same scene: {verdict.inliers} points match", said
     if verdict is not None and verdict.alike:

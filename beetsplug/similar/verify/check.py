@@ -3,11 +3,12 @@
 Pure: OpenCV and NumPy. Each photo is read once, at a reduced size, for
 two kinds of evidence:
 
-* local features (SIFT): two photos are the same scene when enough of
-  their matched features fit one homography (a plane, a pan, a zoom or a
-  crop) within a tight tolerance, fitted by USAC MAGSAC, spread over both
-  pictures, and the homography is a plausible one (not a collapse onto a
-  point or a line, no mirror);
+* local features (SIFT at 320 px, as RootSIFT on its 32 principal axes,
+  quantised: 36 bytes a feature): two photos are the same scene when
+  enough of their matched features fit one homography (a plane, a pan, a
+  zoom or a crop) within a tight tolerance, fitted by USAC MAGSAC, spread
+  over both pictures, and the homography is a plausible one (not a
+  collapse onto a point or a line, no mirror);
 * a global likeness, for what local features cannot see (a washed-out
   exposure, a blurred or heavily rescaled copy): the gradients of small
   thumbnails of the whole pictures, contrast equalised, correlated, for
@@ -15,24 +16,31 @@ two kinds of evidence:
 
 A pair that passes on its features with nearly all matches fitting, to
 a fraction of a pixel, with nearly the same descriptors and light, is
-one capture (the same pixels once aligned: re-encoded, resized, cropped
-or lightly edited). The parameters were chosen with
-``benchmarks/precision.py`` and ``benchmarks/near.py`` (see
-docs/precision.md).
+one capture (the same pixels once aligned: re-encoded or lightly
+edited; at 320 px a crop or most resized copies differ as much as the
+next step of a focus series, so they are not). The parameters were
+chosen with ``benchmarks/precision.py``, ``benchmarks/near.py`` and
+``benchmarks/check_cost.py`` (see docs/precision.md).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-SIDE = 640  # long side the features are computed at, in pixels
-FEATURES = 500  # at most this many features per photo
+SIDE = 320  # long side the features are computed at, in pixels
+FEATURES = 400  # at most this many features per photo
+CONTRAST = 0.01  # SIFT's contrast threshold (OpenCV's default 0.04 leaves dark frames bare)
+DIMS = 32  # a descriptor: RootSIFT on its first principal axes (sift_basis.npy)
+DESCRIPTOR_SCALE = 256.0  # and quantised to int8 at this scale
+POINT_STEPS = 64  # keypoints kept to 1/64 pixel (uint16: SIDE below 1024)
 RATIO = 0.8  # Lowe's ratio test
-TOLERANCE = 4.0  # pixels: a match fits the homography within this
+TOLERANCE = 2.0  # pixels: a match fits the homography within this
 MIN_INLIERS = 25  # matches that fit, at least
 MIN_SHARE = 0.2  # and this share of the matches that passed the ratio test
 MIN_SPREAD = 0.02  # and they cover this share of each picture (convex hull)
@@ -45,23 +53,30 @@ LOOSE_INLIERS, LOOSE_SHARE, LOOSE_LIKENESS = 12, 0.15, 0.45
 # One capture: nearly all matches fit, closely, with nearly the same
 # descriptors, light and shape.
 ONE_SHARE = 0.9
-ONE_ERROR = 0.3  # pixels, median
-ONE_DESCRIPTOR = 80.0  # median L2 distance of the fitting SIFT descriptors
+ONE_ERROR = 0.2  # pixels (at SIDE), median
+ONE_DESCRIPTOR = 15.0  # median distance of the fitting descriptors (int8 units)
 ONE_LIGHT = 1.25  # mean brightness within this factor
 ONE_STRETCH = 1.05  # the homography scales the two axes alike (a similarity)
 
-MEASURES = 2  # bumped when what a verdict measures changes: kept verdicts are redone
+MEASURES = 3  # bumped when what a verdict measures changes: kept verdicts are redone
+BASIS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sift_basis.npy")
+BASIS = 1  # bumped with each new BASIS_FILE (tools/sift_basis.py)
+# What a photo's features are: the cache redoes features of another version.
+FEATURES_VERSION = (f"sift{FEATURES}@{SIDE}/contrast{CONTRAST}/rootsift-pca{DIMS}.{BASIS}/"
+                    f"q{DESCRIPTOR_SCALE:g},{POINT_STEPS}+thumb{THUMB}")
 
 cv2.setNumThreads(1)  # the callers parallelise; OpenCV's pool would oversubscribe
 
 
 @dataclass(frozen=True)
 class Features:
-    """A photo's keypoints (x, y at ``SIDE``), SIFT descriptors, the size
-    they were found at and a grey thumbnail of the whole picture."""
+    """A photo's keypoints (x, y at ``SIDE``, in steps of 1 / ``POINT_STEPS``
+    pixel), their descriptors (``DIMS`` int8), the size they were found at
+    and a grey thumbnail of the whole picture. ``to_bytes`` stores exactly
+    these values: 36 bytes a keypoint, 15 KB a photo at most."""
 
     xy: np.ndarray  # (n, 2) float32
-    descriptors: np.ndarray  # (n, 128) uint8
+    descriptors: np.ndarray  # (n, DIMS) int8
     shape: tuple[int, int]  # (height, width) of the picture the points are on
     thumb: np.ndarray  # (THUMB, THUMB) uint8 grey, squeezed to a square
 
@@ -69,20 +84,20 @@ class Features:
         return len(self.xy)
 
     def to_bytes(self) -> bytes:
-        head = np.array([len(self.xy), *self.shape], dtype="<u4").tobytes()
-        return (head + self.xy.astype("<f4").tobytes()
-                + self.descriptors.astype(np.uint8).tobytes()
+        head = np.array([len(self.xy), *self.shape], dtype="<u2").tobytes()
+        points = np.round(self.xy * POINT_STEPS).astype("<u2")
+        return (head + points.tobytes() + self.descriptors.astype(np.int8).tobytes()
                 + self.thumb.astype(np.uint8).tobytes())
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Features:
-        n, h, w = (int(v) for v in np.frombuffer(blob[:12], dtype="<u4"))
-        at = 12
-        xy = np.frombuffer(blob[at:at + 8 * n], dtype="<f4").reshape(n, 2)
-        at += 8 * n
-        desc = np.frombuffer(blob[at:at + 128 * n], dtype=np.uint8).reshape(n, 128)
-        thumb = np.frombuffer(blob[at + 128 * n:], dtype=np.uint8).reshape(THUMB, THUMB)
-        return cls(xy.astype(np.float32), desc, (h, w), thumb)
+        n, h, w = (int(v) for v in np.frombuffer(blob[:6], dtype="<u2"))
+        at = 6
+        xy = np.frombuffer(blob[at:at + 4 * n], dtype="<u2").reshape(n, 2)
+        at += 4 * n
+        desc = np.frombuffer(blob[at:at + DIMS * n], dtype=np.int8).reshape(n, DIMS)
+        thumb = np.frombuffer(blob[at + DIMS * n:], dtype=np.uint8).reshape(THUMB, THUMB)
+        return cls((xy / np.float32(POINT_STEPS)).astype(np.float32), desc, (h, w), thumb)
 
 
 @dataclass(frozen=True)
@@ -146,32 +161,54 @@ class Verdict:
 _local = threading.local()  # one detector per thread: they keep state
 
 
+@functools.cache
+def _basis() -> np.ndarray:
+    """The descriptors' mean, then their ``DIMS`` principal axes, a row each
+    (made by ``tools/sift_basis.py``)."""
+    return np.load(BASIS_FILE)
+
+
+def equalised(grey: np.ndarray) -> np.ndarray:
+    """Contrast equalised (CLAHE): exposure brackets keep their features."""
+    return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey)
+
+
+def root_sift(desc: np.ndarray) -> np.ndarray:
+    """RootSIFT: L1-normalised SIFT descriptors, square-rooted (of length 1)."""
+    desc = desc.astype(np.float32)
+    return np.sqrt(desc / np.maximum(desc.sum(axis=1, keepdims=True), 1e-6))
+
+
 def features(rgb: np.ndarray) -> Features:
     """The check's features of an upright RGB (or grey) uint8 image,
     resized so that its long side is ``SIDE`` (never enlarged)."""
     sift = getattr(_local, "sift", None)
     if sift is None:
-        sift = _local.sift = cv2.SIFT_create(nfeatures=FEATURES)
+        sift = _local.sift = cv2.SIFT_create(nfeatures=FEATURES, contrastThreshold=CONTRAST)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
     scale = SIDE / max(grey.shape[:2])
     if scale < 1:
         grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     thumb = cv2.resize(grey, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
-    # Equalised contrast: exposure brackets keep their features.
-    equalised = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey)
-    points, desc = sift.detectAndCompute(equalised, None)
+    points, desc = sift.detectAndCompute(equalised(grey), None)
     shape = (int(grey.shape[0]), int(grey.shape[1]))
     if desc is None or not points:
-        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), shape,
+        return Features(np.zeros((0, 2), np.float32), np.zeros((0, DIMS), np.int8), shape,
                         thumb)
-    xy = np.array([p.pt for p in points], dtype=np.float32)
-    return Features(xy, np.clip(np.round(desc), 0, 255).astype(np.uint8), shape, thumb)
+    xy = np.array([p.pt for p in points[:FEATURES]], dtype=np.float32)
+    basis = _basis()
+    projected = (root_sift(desc[:FEATURES]) - basis[0]) @ basis[1:].T
+    steps = np.clip(np.round(xy * POINT_STEPS), 0, np.iinfo(np.uint16).max)
+    return Features(steps / np.float32(POINT_STEPS),
+                    np.clip(np.round(projected * DESCRIPTOR_SCALE), -127, 127).astype(np.int8),
+                    shape, thumb)
 
 
 def _matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Matched points of ``a`` and ``b`` that pass the ratio test, and
     their descriptors' distances. (One matrix product, by OpenCV, which
-    keeps to this thread: twice as fast as its brute-force matcher.)"""
+    keeps to this thread: twice as fast as its brute-force matcher; what
+    a pair costs is mostly this.)"""
     da, db = a.descriptors.astype(np.float32), b.descriptors.astype(np.float32)
     d2 = cv2.gemm(da, db, -2.0, None, 0.0, flags=cv2.GEMM_2_T)
     d2 += np.einsum("ij,ij->i", db, db)[None, :]
@@ -249,6 +286,9 @@ def check(a: Features, b: Features) -> Verdict:
     if len(a) < 2 or len(b) < 2:
         return Verdict(0, 0, likeness=alike)
     pa, pb, dist = _matches(a, b)
+    # The cheap first test: too few matches for even the loosest evidence
+    # (about half the candidate pairs, nearly all of them unrelated) are
+    # refused without a homography.
     if len(pa) < max(8, LOOSE_INLIERS):
         return Verdict(0, len(pa), likeness=alike)
     homography, mask = cv2.findHomography(pa, pb, cv2.USAC_MAGSAC, TOLERANCE, maxIters=2000,

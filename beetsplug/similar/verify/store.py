@@ -53,7 +53,7 @@ def _ensure_table(lib) -> None:
 
 
 # Features made with other parameters are redone.
-VERSION = f"sift{check.FEATURES}@{check.SIDE}+thumb{check.THUMB}"
+VERSION = check.FEATURES_VERSION
 # A verdict's measures depend on the features and on these parameters
 # (the limits that decide on the measures are applied when they are read).
 # Stored as a short digest: every verdict row holds it.
