@@ -7,7 +7,7 @@ Writes N synthetic photos straight into a real library database (rows, and
 float16 vectors as `similar-featurize` stores them: scenes on a low-rank
 structure, each a burst of 1 to 6 near-identical shots), then runs the
 commands as a user would and prints wall time and peak memory (RSS) of
-each: `beet similar-featurize id:0` (nothing to featurize: it only keeps
+each: `beet similar-featurize id:1` (photo 1 has no file: nothing to featurize; it only keeps
 the neighbour graph, as at the end of every `similar-featurize`, from
 50,000 photos), `beet similar-order --fast --no-rename` and
 `beet similar-dupes`, and the burst adjacency of the chain: the share of
@@ -81,7 +81,7 @@ def write_library(folder: str, n: int, dim: int) -> np.ndarray:
                 "create_backup_before_migrations: no\n"
                 "similar: {model: xception, weights: none, depth: 1, threshold: 0.02}\n")
     env = dict(os.environ, BEETSDIR=folder, HOME=folder)
-    subprocess.run([sys.executable, "-m", "beets", "similar-ls", "id:0"], env=env, check=True,
+    subprocess.run([sys.executable, "-m", "beets", "similar-fields"], env=env, check=True,
                    capture_output=True)  # creates the plugin's tables
     burst = bursts(n)
     db = sqlite3.connect(os.path.join(folder, "library.db"))
@@ -221,7 +221,7 @@ def main() -> None:
         subprocess.run(["rm", "-rf", cache])
         kept = "-"
         if not args.cold:
-            kept = f"{timed(folder, 'similar-featurize', 'id:0')[0]:7.1f}"
+            kept = f"{timed(folder, 'similar-featurize', 'id:1')[0]:7.1f}"
         row = f"{n:>9} {written:8.1f} {kept:>7}"
         for grown in (0, args.grow) if args.grow else (0,):
             if grown:

@@ -37,7 +37,7 @@ def write_library(folder: str, n: int) -> None:
         f.write(f"directory: {folder}/music\nlibrary: {folder}/library.db\nplugins: similar\n"
                 "create_backup_before_migrations: no\n"
                 "similar: {model: mobilenet_v3_small, weights: none}\n")
-    timed(folder, "similar-ls", "id:0")  # creates the plugin's tables
+    timed(folder, "similar-fields")  # creates the plugin's tables
     photos = os.path.join(folder, "photos")
     os.makedirs(photos)
     db = sqlite3.connect(os.path.join(folder, "library.db"))
