@@ -18,7 +18,7 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from ..imaging.decode import DEFAULT_MAX_PIXELS, open_upright
 from ..imaging.errors import ImageError
 from ..library.paths import from_db
 from ..parallel import ordered_map, ordered_try_map
-from . import check
+from . import check, fine
 from .cache import FeatureCache
 
 log = logging.getLogger("beets")
@@ -60,7 +60,9 @@ VERSION = check.FEATURES_VERSION
 PAIR_VERSION = hashlib.sha256(
     (f"{VERSION}/measures{check.MEASURES}/ratio{check.RATIO}/homography{check.TOLERANCE}/"
      f"one{check.ONE_SHARE},{check.ONE_ERROR},{check.ONE_DESCRIPTOR},{check.ONE_LIGHT},"
-     f"{check.ONE_STRETCH}/shape{check.SAME_SHAPE}").encode()).hexdigest()[:12]
+     f"{check.ONE_STRETCH}/fine{fine.SIDE},{fine.TILES},{fine.BAND},{fine.MIN_DETAIL},"
+     f"{fine.WEAKEST},{fine.ONE_CORRELATION},{fine.ONE_SPREAD}/shape{check.SAME_SHAPE}"
+     ).encode()).hexdigest()[:12]
 
 
 def photo_features(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> check.Features:
@@ -89,8 +91,10 @@ class Verifier:
     unreadable: set[int] = field(default_factory=set)
     seconds_features: float = 0.0
     seconds_pairs: float = 0.0
+    seconds_closer: float = 0.0
     computed: int = 0  # photos whose features were computed (not cached)
     checked: int = 0  # pairs checked
+    looked_closer: int = 0  # pairs given the finer look (fine.py)
 
     def __post_init__(self) -> None:
         _ensure_table(self.lib)
@@ -225,8 +229,31 @@ class Verifier:
             self.verdicts[pair] = verdict
         self.seconds_pairs += time.perf_counter() - t0
         self.checked += len(pairs)
+        self._look_closer([p for p in pairs if self.verdicts[p].closer_look is not None])
         self._keep_verdicts(pairs)
         self._forget_features()
+
+    def _look_closer(self, pairs: list[tuple[int, int]]) -> None:
+        """Decide whether ``pairs``, which the check could not tell, are one
+        capture: both photos decoded again, larger, for the finer look
+        (fine.py). A photo that cannot be decoded again: not one capture."""
+        if not pairs:
+            return
+        t0 = time.perf_counter()
+
+        def same(pair: tuple[int, int]) -> bool:
+            a, b = (self._features[i] for i in pair)
+            pictures = [np.asarray(open_upright(self._facts[i][0], fine.SIDE, self.max_pixels),
+                                   dtype=np.uint8) for i in pair]
+            return fine.one_capture(*pictures, a.shape, b.shape,
+                                    self.verdicts[pair].closer_look)
+
+        for pair, one, _error in ordered_try_map(same, pairs, self.threads, 4 * self.threads,
+                                                 catch=(ImageError, OSError)):
+            self.verdicts[pair] = replace(self.verdicts[pair], one_capture=bool(one),
+                                          closer_look=None)
+        self.seconds_closer += time.perf_counter() - t0
+        self.looked_closer += len(pairs)
 
     def _survey(self, ids: np.ndarray) -> None:
         """Look at the files of the photos ``ids`` not looked at yet (see
@@ -320,10 +347,12 @@ class Verifier:
         if self.computed or self.checked:
             log.debug("similar: second check: {} photos' features in {:.1f} s "
                       "({:.1f} ms per photo), {} pairs in {:.1f} s ({:.1f} ms per pair), "
-                      "{} accepted", self.computed, self.seconds_features,
-                      1000 * self.seconds_features / max(self.computed, 1), self.checked,
-                      self.seconds_pairs, 1000 * self.seconds_pairs / max(self.checked, 1),
-                      sum(v.accepted for v in self.verdicts.values()))
+                      "{} accepted; a finer look at {} pairs in {:.1f} s", self.computed,
+                      self.seconds_features, 1000 * self.seconds_features / max(self.computed, 1),
+                      self.checked, self.seconds_pairs,
+                      1000 * self.seconds_pairs / max(self.checked, 1),
+                      sum(v.accepted for v in self.verdicts.values()), self.looked_closer,
+                      self.seconds_closer)
         if self.unreadable:
             log.warning("similar: {} photos could not be read for the second check; "
                         "their pairs count only under the strict threshold",
