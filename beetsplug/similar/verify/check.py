@@ -14,11 +14,14 @@ two kinds of evidence:
   thumbnails of the whole pictures, contrast equalised, correlated, for
   photos of the same shape.
 
-A pair that passes on its features with nearly all matches fitting, to
-a fraction of a pixel, with nearly the same descriptors and light, is
-one capture (the same pixels once aligned: re-encoded or lightly
-edited; at 320 px a crop or most resized copies differ as much as the
-next step of a focus series, so they are not). The parameters were
+A pair that passes on its features with nearly all matches fitting one
+similarity, with nearly the same light, may be one capture (the same
+pixels once aligned: re-encoded, resized, cropped or lightly edited). It
+is when the matches fit to a fraction of a pixel with nearly the same
+descriptors; else (at 320 px a crop or a resized copy differs as much as
+the next step of a focus series) the verdict asks for the finer look
+(``closer_look``, fine.py), which the caller decodes the pictures
+again for. The parameters were
 chosen with ``benchmarks/precision.py``, ``benchmarks/near.py`` and
 ``benchmarks/check_cost.py`` (see docs/precision.md).
 """
