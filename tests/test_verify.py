@@ -317,6 +317,25 @@ class TestCache(SimilarHelper):
         assert again.judged([ids["resized.jpg"]], [ids["a.jpg"]])[0].one_capture
         assert again.checked == 0 and again.looked_closer == 0
 
+    def test_a_photo_that_cannot_be_decoded_again_is_not_one_capture(self):
+        """Its features were kept, but the file no longer decodes (the same
+        size and time): the finer look says no, quietly, and the pair is
+        still confirmed by its features."""
+        folder = self.photos_dir()
+        original = Image.open(os.path.join(SHIPPED, "camera.jpg")).convert("RGB")
+        save(original, folder / "a.jpg")
+        save(original.resize((288, 288), Image.Resampling.LANCZOS), folder / "b.jpg")
+        self.run_command("similar-import", str(folder))
+        ids = {p.filepath.name: p.id for p in photos(self.lib)}
+        Verifier(self.lib).load(ids.values())  # the features, kept
+        path, st = folder / "b.jpg", os.stat(folder / "b.jpg")
+        path.write_bytes(b"\0" * st.st_size)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        verifier = Verifier(self.lib)
+        [verdict] = verifier.judged([ids["a.jpg"]], [ids["b.jpg"]])
+        assert verifier.computed == 0 and verifier.looked_closer == 1
+        assert verdict.accepted and not verdict.one_capture
+
     def test_photos_stored_under_beets_directory_are_read(self):
         # stored absolute, as everywhere (library/paths.py)
         folder = Path(os.fsdecode(self.lib.directory)) / "shoot"

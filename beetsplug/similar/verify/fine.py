@@ -27,9 +27,9 @@ ONE_CORRELATION = 0.75  # (real focus steps, brackets, frames: 0.67 at most)
 ONE_SPREAD = 0.5  # the tiles' detail ratios b / a within exp(this) (10th to 90th percentile)
 
 
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
-    return grey.astype(np.float32)
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """An RGB (or grey) uint8 picture in grey, as the finer look takes it."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
 
 
 def _detail(grey: np.ndarray) -> np.ndarray:
@@ -42,12 +42,12 @@ def _to_pixels(shape_at_check: tuple[int, int], grey: np.ndarray) -> np.ndarray:
     return np.diag([grey.shape[1] / w, grey.shape[0] / h, 1.0])
 
 
-def aligned(a_rgb: np.ndarray, b_rgb: np.ndarray, a_shape: tuple[int, int],
+def aligned(a_picture: np.ndarray, b_picture: np.ndarray, a_shape: tuple[int, int],
             b_shape: tuple[int, int], homography: np.ndarray,
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both pictures, grey, on the frame of the one with fewer pixels for
     the scene: (that one, the other brought onto it, where both are)."""
-    a, b = _grey(a_rgb), _grey(b_rgb)
+    a, b = (grey(p).astype(np.float32) for p in (a_picture, b_picture))
     onto = _to_pixels(b_shape, b) @ homography @ np.linalg.inv(_to_pixels(a_shape, a))
     zoom = float(np.sqrt(abs(np.linalg.det(onto[:2, :2] / onto[2, 2]))))
     if zoom < 1:  # a has more pixels for the scene: bring a onto b
@@ -89,12 +89,14 @@ def tile_measures(a: np.ndarray, b: np.ndarray, inside: np.ndarray,
     return correlation[keep], ratio[keep]
 
 
-def one_capture(a_rgb: np.ndarray, b_rgb: np.ndarray, a_shape: tuple[int, int],
+def one_capture(a_picture: np.ndarray, b_picture: np.ndarray, a_shape: tuple[int, int],
                 b_shape: tuple[int, int], homography: np.ndarray) -> bool:
-    """Whether two upright RGB pictures (long side ``SIDE``), whose check
-    found ``homography`` (``a`` to ``b`` at the check's sizes ``a_shape``
-    and ``b_shape``), show the same detail everywhere."""
-    correlation, ratio = tile_measures(*aligned(a_rgb, b_rgb, a_shape, b_shape, homography))
+    """Whether two upright pictures (RGB or grey uint8, long side
+    ``SIDE``), whose check found ``homography`` (``a`` to ``b`` at the
+    check's sizes ``a_shape`` and ``b_shape``), show the same detail
+    everywhere."""
+    correlation, ratio = tile_measures(*aligned(a_picture, b_picture, a_shape, b_shape,
+                                                homography))
     if not len(correlation):
         return False
     low, high = np.quantile(ratio, [WEAKEST, 1 - WEAKEST])

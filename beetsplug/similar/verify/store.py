@@ -34,6 +34,7 @@ log = logging.getLogger("beets")
 _CHUNK = 900  # SQLite host parameters per statement
 HELD = 20_000  # photos' features held in memory at most (about 16 KB each)
 PAIRS_AT_ONCE = 20_000  # pairs whose photos' features are loaded together
+CLOSER_AT_ONCE = 256  # pairs given the finer look whose photos are held decoded together
 
 
 PAIRS = "similar_pair_verdicts"
@@ -235,25 +236,34 @@ class Verifier:
 
     def _look_closer(self, pairs: list[tuple[int, int]]) -> None:
         """Decide whether ``pairs``, which the check could not tell, are one
-        capture: both photos decoded again, larger, for the finer look
-        (fine.py). A photo that cannot be decoded again: not one capture."""
-        if not pairs:
-            return
+        capture: their photos decoded again, larger, each once, for the
+        finer look (fine.py). A photo that cannot be decoded again: its
+        pairs are not one capture."""
         t0 = time.perf_counter()
+        for start in range(0, len(pairs), CLOSER_AT_ONCE):
+            batch = pairs[start:start + CLOSER_AT_ONCE]
+            pictures = {pid: picture for pid, picture, _error in ordered_try_map(
+                self._decoded_grey, sorted({i for p in batch for i in p}), self.threads,
+                4 * self.threads, catch=(ImageError, OSError))}
 
-        def same(pair: tuple[int, int]) -> bool:
-            a, b = (self._features[i] for i in pair)
-            pictures = [np.asarray(open_upright(self._facts[i][0], fine.SIDE, self.max_pixels),
-                                   dtype=np.uint8) for i in pair]
-            return fine.one_capture(*pictures, a.shape, b.shape,
-                                    self.verdicts[pair].closer_look)
+            def same(pair: tuple[int, int]) -> bool:
+                a, b = pair
+                if pictures[a] is None or pictures[b] is None:
+                    return False
+                return fine.one_capture(pictures[a], pictures[b], self._features[a].shape,
+                                        self._features[b].shape, self.verdicts[pair].closer_look)
 
-        for pair, one, _error in ordered_try_map(same, pairs, self.threads, 4 * self.threads,
-                                                 catch=(ImageError, OSError)):
-            self.verdicts[pair] = replace(self.verdicts[pair], one_capture=bool(one),
-                                          closer_look=None)
+            for pair, one in zip(batch, ordered_map(same, batch, self.threads,
+                                                    4 * self.threads)):
+                self.verdicts[pair] = replace(self.verdicts[pair], one_capture=one,
+                                              closer_look=None)
         self.seconds_closer += time.perf_counter() - t0
         self.looked_closer += len(pairs)
+
+    def _decoded_grey(self, pid: int) -> np.ndarray:
+        """The photo decoded again for the finer look (raises ImageError)."""
+        return fine.grey(np.asarray(open_upright(self._facts[pid][0], fine.SIDE,
+                                                 self.max_pixels), dtype=np.uint8))
 
     def _survey(self, ids: np.ndarray) -> None:
         """Look at the files of the photos ``ids`` not looked at yet (see
