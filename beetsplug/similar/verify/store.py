@@ -10,6 +10,8 @@ is kept in the library (``similar_pair_verdicts``, by the two files'
 hashes, sizes and modification times), so a later command checks only new
 or changed pairs: on a big library the pairs, not the photos, are most of
 the check's work. At most ``HELD`` photos' features are held in memory.
+The few pairs whose verdict asks for the finer look (``fine.py``) have
+their photos decoded again, larger, before the verdict is kept.
 """
 
 from __future__ import annotations
