@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 
 from beetsplug.similar import samples
+from beetsplug.similar.imaging.decode import open_upright
 from beetsplug.similar.library.photos import photos
-from beetsplug.similar.verify import check
+from beetsplug.similar.verify import check, fine
 from beetsplug.similar.verify import store
 from beetsplug.similar.verify.cache import FeatureCache
 from beetsplug.similar.verify.store import VERSION, Verifier, photo_features
@@ -100,10 +101,11 @@ def test_the_global_likeness_sees_what_local_features_may_miss(tmp_path, kind):
     ("under", False), ("over", False), ("brighter", False), ("blurred", False), ("pan", False),
     ("pan_blurred", False)])
 def test_one_capture_is_the_same_pixels_once_aligned(tmp_path, kind, one):
-    """Re-encoded, rescaled or lightly edited: one capture. An exposure
-    bracket, a focus change (blur), the next frame: not; nor a crop, whose
-    descriptors at ``SIDE`` differ as much as the next step of a real focus
-    series' (docs/precision.md)."""
+    """Re-encoded, rescaled or lightly edited: one capture at ``SIDE``. An
+    exposure bracket, a focus change (blur), the next frame: not; nor, at
+    ``SIDE``, a crop, whose descriptors there differ as much as the next
+    step of a real focus series' (docs/precision.md): the finer look
+    decides it (below)."""
     from PIL import ImageEnhance
 
     original = textured(6)
@@ -115,6 +117,64 @@ def test_one_capture_is_the_same_pixels_once_aligned(tmp_path, kind, one):
         made, quality = variant(original, kind)
     verdict = check.check(feats(original, 92, tmp_path, "a"), feats(made, quality, tmp_path, "b"))
     assert verdict.accepted and verdict.one_capture == one, verdict
+    if kind == "crop to 95 %":
+        assert verdict.closer_look is not None
+
+
+def _finer_look(path_a, path_b) -> tuple[check.Verdict, bool | None]:
+    """The check's verdict of two photo files, and the finer look's answer
+    (None: the check did not ask for it)."""
+    a, b = photo_features(str(path_a)), photo_features(str(path_b))
+    verdict = check.check(a, b)
+    if verdict.closer_look is None:
+        return verdict, None
+    pictures = [np.asarray(open_upright(str(p), fine.SIDE)) for p in (path_a, path_b)]
+    return verdict, fine.one_capture(*pictures, a.shape, b.shape, verdict.closer_look)
+
+
+@pytest.mark.parametrize("name", ["astronaut.jpg", "camera.jpg", "chelsea.jpg", "coffee.jpg",
+                                  "hubble_deep_field.jpg"])
+@pytest.mark.parametrize("kind", ["resized to 60 %", "cropped to 90 %"])
+def test_a_resized_or_cropped_copy_of_a_real_photo_is_one_capture(tmp_path, name, kind):
+    """At ``SIDE`` such a copy differs as much as the next step of a focus
+    series: the finer look (fine.py), at twice the size, sees one capture."""
+    original = Image.open(os.path.join(SHIPPED, name)).convert("RGB")
+    w, h = original.size
+    if kind == "resized to 60 %":
+        made = original.resize((int(w * 0.6), int(h * 0.6)), Image.Resampling.LANCZOS)
+    else:
+        made = original.crop((int(w * 0.05), int(h * 0.05), int(w * 0.95), int(h * 0.95)))
+    verdict, finer = _finer_look(os.path.join(SHIPPED, name), save(made, tmp_path / "b.jpg", 90))
+    assert verdict.geometric and not verdict.one_capture and finer is True, (verdict, finer)
+
+
+def test_a_focus_step_is_not_one_capture(tmp_path):
+    """A focus moved from the near half of a real photo to the far half:
+    the check asks for the finer look, which sees the detail move."""
+    from PIL import ImageFilter
+
+    original = Image.open(os.path.join(SHIPPED, "astronaut.jpg")).convert("RGB")
+    sharp = np.asarray(original)
+    soft = np.asarray(original.filter(ImageFilter.GaussianBlur(2)))
+    half = sharp.shape[0] // 2
+    near = np.concatenate([sharp[:half], soft[half:]])
+    far = np.concatenate([soft[:half], sharp[half:]])
+    verdict, finer = _finer_look(save(Image.fromarray(near), tmp_path / "a.jpg"),
+                                 save(Image.fromarray(far), tmp_path / "b.jpg"))
+    assert verdict.geometric and finer is False, (verdict, finer)
+
+
+@pytest.mark.parametrize("folder,a,b", [
+    ("cmcguinness_focusstack", "step2.jpg", "step3.jpg"),
+    ("focus_stack_pcb", "pcb_006.jpg", "pcb_007.jpg"),
+    ("yichenlee_vfx_hdr", "IMG20230328174054.jpg", "IMG20230328174058.jpg"),
+    ("ssarcandy_hdr", "street_DSC_0097.png", "street_DSC_0102.png")])
+def test_real_captures_close_at_side_are_not_one_capture(folder, a, b):
+    """The real pairs of benchmarks/near.py that the finer look scores
+    highest (two focus steps, two brackets) are two captures."""
+    near = shared_photos("near") / folder
+    verdict, finer = _finer_look(near / a, near / b)
+    assert verdict.geometric and finer is False, (verdict, finer)
 
 
 def _real_photos_pass_and_differ(folder, names, original, tmp_path):
@@ -231,6 +291,50 @@ class TestCache(SimilarHelper):
         third = Verifier(self.lib)
         assert third([ids["a.jpg"]], [ids["b.jpg"]]).tolist() == [False]
         assert third.checked == 1
+
+    def test_only_pairs_that_may_be_one_capture_get_the_finer_look(self):
+        """A resized copy of a real photo gets the finer look, once: its
+        answer is kept with the verdict. Exposure brackets and an unrelated
+        photo cannot be one capture: none is looked at again."""
+        folder = self.photos_dir()
+        original = Image.open(os.path.join(SHIPPED, "chelsea.jpg")).convert("RGB")
+        w, h = original.size
+        save(original, folder / "a.jpg")
+        save(original.resize((int(w * 0.6), int(h * 0.6)), Image.Resampling.LANCZOS),
+             folder / "resized.jpg")
+        for kind in ("under", "over"):
+            save(variant(original, kind)[0], folder / f"{kind}.jpg")
+        shutil.copy(os.path.join(SHIPPED, "coffee.jpg"), folder / "other.jpg")
+        self.run_command("similar-import", str(folder))
+        ids = {p.filepath.name: p.id for p in photos(self.lib)}
+        others = ["resized.jpg", "under.jpg", "over.jpg", "other.jpg"]
+        first = Verifier(self.lib)
+        verdicts = first.judged([ids["a.jpg"]] * 4, [ids[n] for n in others])
+        assert [v.one_capture for v in verdicts] == [True, False, False, False], verdicts
+        assert [v.accepted for v in verdicts] == [True, True, True, False]
+        assert first.checked == 4 and first.looked_closer == 1
+        again = Verifier(self.lib)
+        assert again.judged([ids["resized.jpg"]], [ids["a.jpg"]])[0].one_capture
+        assert again.checked == 0 and again.looked_closer == 0
+
+    def test_a_photo_that_cannot_be_decoded_again_is_not_one_capture(self):
+        """Its features were kept, but the file no longer decodes (the same
+        size and time): the finer look says no, quietly, and the pair is
+        still confirmed by its features."""
+        folder = self.photos_dir()
+        original = Image.open(os.path.join(SHIPPED, "camera.jpg")).convert("RGB")
+        save(original, folder / "a.jpg")
+        save(original.resize((288, 288), Image.Resampling.LANCZOS), folder / "b.jpg")
+        self.run_command("similar-import", str(folder))
+        ids = {p.filepath.name: p.id for p in photos(self.lib)}
+        Verifier(self.lib).load(ids.values())  # the features, kept
+        path, st = folder / "b.jpg", os.stat(folder / "b.jpg")
+        path.write_bytes(b"\0" * st.st_size)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        verifier = Verifier(self.lib)
+        [verdict] = verifier.judged([ids["a.jpg"]], [ids["b.jpg"]])
+        assert verifier.computed == 0 and verifier.looked_closer == 1
+        assert verdict.accepted and not verdict.one_capture
 
     def test_photos_stored_under_beets_directory_are_read(self):
         # stored absolute, as everywhere (library/paths.py)

@@ -14,11 +14,14 @@ two kinds of evidence:
   thumbnails of the whole pictures, contrast equalised, correlated, for
   photos of the same shape.
 
-A pair that passes on its features with nearly all matches fitting, to
-a fraction of a pixel, with nearly the same descriptors and light, is
-one capture (the same pixels once aligned: re-encoded or lightly
-edited; at 320 px a crop or most resized copies differ as much as the
-next step of a focus series, so they are not). The parameters were
+A pair that passes on its features with nearly all matches fitting one
+similarity, with nearly the same light, may be one capture (the same
+pixels once aligned: re-encoded, resized, cropped or lightly edited). It
+is when the matches fit to a fraction of a pixel with nearly the same
+descriptors; else (at 320 px a crop or a resized copy differs as much as
+the next step of a focus series) the verdict asks for the finer look
+(``closer_look``, fine.py), which the caller decodes the pictures
+again for. The parameters were
 chosen with ``benchmarks/precision.py``, ``benchmarks/near.py`` and
 ``benchmarks/check_cost.py`` (see docs/precision.md).
 """
@@ -28,7 +31,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -58,7 +61,7 @@ ONE_DESCRIPTOR = 15.0  # median distance of the fitting descriptors (int8 units)
 ONE_LIGHT = 1.25  # mean brightness within this factor
 ONE_STRETCH = 1.05  # the homography scales the two axes alike (a similarity)
 
-MEASURES = 3  # bumped when what a verdict measures changes: kept verdicts are redone
+MEASURES = 4  # bumped when what a verdict measures changes: kept verdicts are redone
 BASIS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sift_basis.npy")
 BASIS = 1  # bumped with each new BASIS_FILE (tools/sift_basis.py)
 # What a photo's features are: the cache redoes features of another version.
@@ -111,6 +114,9 @@ class Verdict:
     scale: float = 0.0  # how the homography scales areas (its determinant)
     likeness: float = 0.0  # global: correlation of the thumbnails' gradients
     one_capture: bool = False  # the same pixels once aligned
+    # Not kept: the homography (``a`` to ``b``, at ``SIDE``) of a pair that
+    # may be one capture but needs the finer look (fine.py) to tell.
+    closer_look: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def share(self) -> float:
@@ -268,16 +274,21 @@ def _light(a: Features, b: Features, homography: np.ndarray) -> float:
     return (float(moved[inside].mean()) + 1) / (float(a.thumb[inside].mean()) + 1)
 
 
-def _one_capture(a: Features, b: Features, homography: np.ndarray, pa: np.ndarray,
-                 pb: np.ndarray, dist: np.ndarray) -> bool:
+def _may_be_one(a: Features, b: Features, homography: np.ndarray) -> bool:
+    """Whether the homography scales both axes alike and keeps the light:
+    the pair may be one capture."""
+    axes = np.linalg.svd(homography[:2, :2] / homography[2, 2], compute_uv=False)
+    return (axes[0] <= ONE_STRETCH * max(axes[1], 1e-9)
+            and 1 / ONE_LIGHT <= _light(a, b, homography) <= ONE_LIGHT)
+
+
+def _same_at_side(homography: np.ndarray, pa: np.ndarray, pb: np.ndarray,
+                  dist: np.ndarray) -> bool:
     """Whether the inlier matches (``pa`` to ``pb``, descriptors ``dist``
-    apart) say the same pixels once aligned."""
+    apart) say the same pixels once aligned, at ``SIDE``."""
     moved = cv2.perspectiveTransform(pa.reshape(-1, 1, 2), homography).reshape(-1, 2)
     error = float(np.median(np.linalg.norm(moved - pb, axis=1)))
-    axes = np.linalg.svd(homography[:2, :2] / homography[2, 2], compute_uv=False)
-    return (error <= ONE_ERROR and float(np.median(dist)) <= ONE_DESCRIPTOR
-            and axes[0] <= ONE_STRETCH * max(axes[1], 1e-9)
-            and 1 / ONE_LIGHT <= _light(a, b, homography) <= ONE_LIGHT)
+    return error <= ONE_ERROR and float(np.median(dist)) <= ONE_DESCRIPTOR
 
 
 def check(a: Features, b: Features) -> Verdict:
@@ -300,7 +311,9 @@ def check(a: Features, b: Features) -> Verdict:
     spread = min(_hull_share(pa[fit], a.shape), _hull_share(pb[fit], b.shape))
     scale = float(np.linalg.det(homography[:2, :2] / homography[2, 2]))
     verdict = Verdict(inliers, len(pa), spread, scale, alike)
-    if verdict.geometric and verdict.share >= ONE_SHARE \
-            and _one_capture(a, b, homography, pa[fit], pb[fit], dist[fit]):
+    if not (verdict.geometric and verdict.share >= ONE_SHARE
+            and _may_be_one(a, b, homography)):
+        return verdict
+    if _same_at_side(homography, pa[fit], pb[fit], dist[fit]):
         return replace(verdict, one_capture=True)
-    return verdict
+    return replace(verdict, closer_look=homography)

@@ -10,6 +10,8 @@ is kept in the library (``similar_pair_verdicts``, by the two files'
 hashes, sizes and modification times), so a later command checks only new
 or changed pairs: on a big library the pairs, not the photos, are most of
 the check's work. At most ``HELD`` photos' features are held in memory.
+The few pairs whose verdict asks for the finer look (``fine.py``) have
+their photos decoded again, larger, before the verdict is kept.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,7 +28,7 @@ from ..imaging.decode import DEFAULT_MAX_PIXELS, open_upright
 from ..imaging.errors import ImageError
 from ..library.paths import from_db
 from ..parallel import ordered_map, ordered_try_map
-from . import check
+from . import check, fine
 from .cache import FeatureCache
 
 log = logging.getLogger("beets")
@@ -34,6 +36,7 @@ log = logging.getLogger("beets")
 _CHUNK = 900  # SQLite host parameters per statement
 HELD = 20_000  # photos' features held in memory at most (about 16 KB each)
 PAIRS_AT_ONCE = 20_000  # pairs whose photos' features are loaded together
+CLOSER_AT_ONCE = 256  # pairs given the finer look whose photos are held decoded together
 
 
 PAIRS = "similar_pair_verdicts"
@@ -60,7 +63,9 @@ VERSION = check.FEATURES_VERSION
 PAIR_VERSION = hashlib.sha256(
     (f"{VERSION}/measures{check.MEASURES}/ratio{check.RATIO}/homography{check.TOLERANCE}/"
      f"one{check.ONE_SHARE},{check.ONE_ERROR},{check.ONE_DESCRIPTOR},{check.ONE_LIGHT},"
-     f"{check.ONE_STRETCH}/shape{check.SAME_SHAPE}").encode()).hexdigest()[:12]
+     f"{check.ONE_STRETCH}/fine{fine.SIDE},{fine.TILES},{fine.BAND},{fine.MIN_DETAIL},"
+     f"{fine.WEAKEST},{fine.ONE_CORRELATION},{fine.ONE_SPREAD}/shape{check.SAME_SHAPE}"
+     ).encode()).hexdigest()[:12]
 
 
 def photo_features(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> check.Features:
@@ -89,8 +94,10 @@ class Verifier:
     unreadable: set[int] = field(default_factory=set)
     seconds_features: float = 0.0
     seconds_pairs: float = 0.0
+    seconds_closer: float = 0.0
     computed: int = 0  # photos whose features were computed (not cached)
     checked: int = 0  # pairs checked
+    looked_closer: int = 0  # pairs given the finer look (fine.py)
 
     def __post_init__(self) -> None:
         _ensure_table(self.lib)
@@ -225,8 +232,40 @@ class Verifier:
             self.verdicts[pair] = verdict
         self.seconds_pairs += time.perf_counter() - t0
         self.checked += len(pairs)
+        self._look_closer([p for p in pairs if self.verdicts[p].closer_look is not None])
         self._keep_verdicts(pairs)
         self._forget_features()
+
+    def _look_closer(self, pairs: list[tuple[int, int]]) -> None:
+        """Decide whether ``pairs``, which the check could not tell, are one
+        capture: their photos decoded again, larger, each once, for the
+        finer look (fine.py). A photo that cannot be decoded again: its
+        pairs are not one capture."""
+        t0 = time.perf_counter()
+        for start in range(0, len(pairs), CLOSER_AT_ONCE):
+            batch = pairs[start:start + CLOSER_AT_ONCE]
+            pictures = {pid: picture for pid, picture, _error in ordered_try_map(
+                self._decoded_grey, sorted({i for p in batch for i in p}), self.threads,
+                4 * self.threads, catch=(ImageError, OSError))}
+
+            def same(pair: tuple[int, int]) -> bool:
+                a, b = pair
+                if pictures[a] is None or pictures[b] is None:
+                    return False
+                return fine.one_capture(pictures[a], pictures[b], self._features[a].shape,
+                                        self._features[b].shape, self.verdicts[pair].closer_look)
+
+            for pair, one in zip(batch, ordered_map(same, batch, self.threads,
+                                                    4 * self.threads)):
+                self.verdicts[pair] = replace(self.verdicts[pair], one_capture=one,
+                                              closer_look=None)
+        self.seconds_closer += time.perf_counter() - t0
+        self.looked_closer += len(pairs)
+
+    def _decoded_grey(self, pid: int) -> np.ndarray:
+        """The photo decoded again for the finer look (raises ImageError)."""
+        return fine.grey(np.asarray(open_upright(self._facts[pid][0], fine.SIDE,
+                                                 self.max_pixels), dtype=np.uint8))
 
     def _survey(self, ids: np.ndarray) -> None:
         """Look at the files of the photos ``ids`` not looked at yet (see
@@ -320,10 +359,12 @@ class Verifier:
         if self.computed or self.checked:
             log.debug("similar: second check: {} photos' features in {:.1f} s "
                       "({:.1f} ms per photo), {} pairs in {:.1f} s ({:.1f} ms per pair), "
-                      "{} accepted", self.computed, self.seconds_features,
-                      1000 * self.seconds_features / max(self.computed, 1), self.checked,
-                      self.seconds_pairs, 1000 * self.seconds_pairs / max(self.checked, 1),
-                      sum(v.accepted for v in self.verdicts.values()))
+                      "{} accepted; a finer look at {} pairs in {:.1f} s", self.computed,
+                      self.seconds_features, 1000 * self.seconds_features / max(self.computed, 1),
+                      self.checked, self.seconds_pairs,
+                      1000 * self.seconds_pairs / max(self.checked, 1),
+                      sum(v.accepted for v in self.verdicts.values()), self.looked_closer,
+                      self.seconds_closer)
         if self.unreadable:
             log.warning("similar: {} photos could not be read for the second check; "
                         "their pairs count only under the strict threshold",
