@@ -90,7 +90,7 @@ class TestDupes(SimilarHelper):
         text = page.read_text()
         assert re.findall(r'<div class="title">(.*?)</div>', text) == [
             html.escape(t) for t in titles]
-        assert text.count("data:image/jpeg;base64,") == members < 37
+        assert text.count("data:image/jpeg;base64,") == members <= 37  # every photo has its group
         assert "same bytes as the photo kept" in text and " from the photo kept" in text
         assert "from the photo before" not in text and not re.search(r"d = \d", text)
         out = self.run_output(capsys, "similar-report", "--all", "-t", THRESHOLD, "-o",

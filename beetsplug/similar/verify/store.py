@@ -28,7 +28,7 @@ from ..imaging.decode import DEFAULT_MAX_PIXELS, open_upright
 from ..imaging.errors import ImageError
 from ..library.paths import from_db
 from ..parallel import ordered_map, ordered_try_map
-from . import check, fine
+from . import check, closer, fine
 from .cache import FeatureCache
 
 log = logging.getLogger("beets")
@@ -36,7 +36,6 @@ log = logging.getLogger("beets")
 _CHUNK = 900  # SQLite host parameters per statement
 HELD = 20_000  # photos' features held in memory at most (about 16 KB each)
 PAIRS_AT_ONCE = 20_000  # pairs whose photos' features are loaded together
-CLOSER_AT_ONCE = 256  # pairs given the finer look whose photos are held decoded together
 
 
 PAIRS = "similar_pair_verdicts"
@@ -238,34 +237,15 @@ class Verifier:
 
     def _look_closer(self, pairs: list[tuple[int, int]]) -> None:
         """Decide whether ``pairs``, which the check could not tell, are one
-        capture: their photos decoded again, larger, each once, for the
-        finer look (fine.py). A photo that cannot be decoded again: its
-        pairs are not one capture."""
+        capture (``closer.py``)."""
         t0 = time.perf_counter()
-        for start in range(0, len(pairs), CLOSER_AT_ONCE):
-            batch = pairs[start:start + CLOSER_AT_ONCE]
-            pictures = {pid: picture for pid, picture, _error in ordered_try_map(
-                self._decoded_grey, sorted({i for p in batch for i in p}), self.threads,
-                4 * self.threads, catch=(ImageError, OSError))}
-
-            def same(pair: tuple[int, int]) -> bool:
-                a, b = pair
-                if pictures[a] is None or pictures[b] is None:
-                    return False
-                return fine.one_capture(pictures[a], pictures[b], self._features[a].shape,
-                                        self._features[b].shape, self.verdicts[pair].closer_look)
-
-            for pair, one in zip(batch, ordered_map(same, batch, self.threads,
-                                                    4 * self.threads)):
-                self.verdicts[pair] = replace(self.verdicts[pair], one_capture=one,
-                                              closer_look=None)
+        for pair, one in closer.one_captures(
+                pairs, {p: self.verdicts[p].closer_look for p in pairs},
+                {i: (self._facts[i][0], self._features[i].shape) for p in pairs for i in p},
+                self.max_pixels, self.threads).items():
+            self.verdicts[pair] = replace(self.verdicts[pair], one_capture=one, closer_look=None)
         self.seconds_closer += time.perf_counter() - t0
         self.looked_closer += len(pairs)
-
-    def _decoded_grey(self, pid: int) -> np.ndarray:
-        """The photo decoded again for the finer look (raises ImageError)."""
-        return fine.grey(np.asarray(open_upright(self._facts[pid][0], fine.SIDE,
-                                                 self.max_pixels), dtype=np.uint8))
 
     def _survey(self, ids: np.ndarray) -> None:
         """Look at the files of the photos ``ids`` not looked at yet (see
