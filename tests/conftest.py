@@ -24,11 +24,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHARED_PHOTOS = Path(os.environ.get("SIMILAR_SHARED_PHOTOS") or
                      Path(__file__).resolve().parents[2] / "shared" / "photos")
 _missing_photos: set[str] = set()
+_running: pytest.Item | None = None  # the test being run (see ``shared_photos``)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    global _running
+    _running = item
 
 
 def shared_photos(folder: str) -> Path:
     """``SHARED_PHOTOS/folder``; skips the test, and names what is missing
-    at the end of the run, when it is absent."""
+    at the end of the run, when it is absent. Only a ``slow`` test may ask:
+    the quick tier runs in any clone, with no skip."""
+    if _running is not None and _running.get_closest_marker("slow") is None:
+        pytest.fail(f"{_running.name} needs ../shared/photos: mark it slow, or use the "
+                    "shipped photos of tests/data/photos", pytrace=False)
     path = SHARED_PHOTOS / folder
     if not path.is_dir():
         _missing_photos.add(str(path))

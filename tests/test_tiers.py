@@ -30,6 +30,12 @@ TESTS = textwrap.dedent("""\
     def test_real_photos():
         assert shared_photos("unrelated").is_dir()
     """)
+QUICK_WITH_PHOTOS = textwrap.dedent("""\
+    from .conftest import shared_photos
+
+    def test_quick_with_real_photos():
+        shared_photos("unrelated")
+    """)
 
 
 def run(tmp_path: Path, *args: str, photos: Path) -> subprocess.CompletedProcess:
@@ -67,3 +73,14 @@ def test_full_runs_every_test_and_names_missing_photos_at_the_end(tmp_path):
     proc = run(tmp_path, "-m", "slow", photos=tmp_path / "photos")
     assert proc.returncode == 0 and "2 passed, 1 deselected" in proc.stdout, proc.stdout
     assert "missing" not in proc.stdout
+
+
+def test_a_quick_test_cannot_need_the_shared_photos(tmp_path):
+    """The quick tier runs in any clone with no skip: a quick test that asks
+    for ../shared/photos fails, naming itself, even where they are."""
+    (tmp_path / "photos" / "unrelated").mkdir(parents=True)
+    run(tmp_path, "--collect-only", photos=tmp_path / "photos")  # makes the project
+    (tmp_path / "project" / "tests" / "test_more.py").write_text(QUICK_WITH_PHOTOS)
+    proc = run(tmp_path, photos=tmp_path / "photos")
+    assert proc.returncode == 1, proc.stdout
+    assert "test_quick_with_real_photos needs ../shared/photos: mark it slow" in proc.stdout

@@ -164,6 +164,7 @@ def test_a_focus_step_is_not_one_capture(tmp_path):
     assert verdict.geometric and finer is False, (verdict, finer)
 
 
+@pytest.mark.slow  # the project's shared photos: full tier (the quick one has a shipped focus step)
 @pytest.mark.parametrize("folder,a,b", [
     ("cmcguinness_focusstack", "step2.jpg", "step3.jpg"),
     ("focus_stack_pcb", "pcb_006.jpg", "pcb_007.jpg"),
