@@ -55,15 +55,15 @@ def _decode(path: str, size: tuple[int, int], max_pixels: int, local: bool
         pixels = load_for_model(path, size, max_pixels)
         return pixels, measure(pixels), None
     try:
-        stat = os.stat(path)
-    except OSError as exc:
-        raise ImageError(path, "file vanished", "re-import its folder") from exc
+        stat = os.stat(path)  # before the read: the features are of this file
+    except OSError:
+        stat = None  # the read below says why
     # Decoded as the check decodes it alone (``verify/store.photo_features``).
     img = open_upright(path, max(check.SIDE, *size), max_pixels)
     pixels = to_model_input(img, size)
     try:
-        found = Local(check.features(np.asarray(img, dtype=np.uint8)), stat.st_size,
-                      stat.st_mtime)
+        found = None if stat is None else Local(
+            check.features(np.asarray(img, dtype=np.uint8)), stat.st_size, stat.st_mtime)
     except cv2.error:  # a degenerate picture: the check reads it alone, and says so
         found = None
     return pixels, measure(pixels), found
