@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -126,6 +127,23 @@ def ctrl_c_as_in_a_terminal() -> None:
     at a terminal, even when these tests run in the background (where
     SIGINT is ignored, and children inherit that)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_beet(beetsdir: Path, script: Path, *args: str, moment: Path, cwd: Path | None = None,
+               **env: str) -> subprocess.Popen:
+    """Start ``script`` (the real command line with a hook that creates the
+    file named by its environment's STARTED, here ``moment``, when it
+    reaches the point a test waits for) with ``args``; return once it is
+    there, or has ended. SIGINT acts on it as at a terminal."""
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *args], cwd=cwd, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_as_in_a_terminal,
+        env=dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), STARTED=str(moment),
+                 **env))
+    deadline = time.monotonic() + 300
+    while not moment.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return proc
 
 
 def run_beet(beetsdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:

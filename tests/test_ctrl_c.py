@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -19,7 +17,7 @@ from beetsplug.similar import interrupts
 from beetsplug.similar.commands import calibrate, featurize, report
 from beetsplug.similar.rename import journal
 
-from .conftest import ctrl_c_as_in_a_terminal, write_config
+from .conftest import start_beet, write_config
 from .test_run_truth import Library
 from .test_safety import make
 from .test_undo_resume import cut_off
@@ -115,14 +113,8 @@ def test_ctrl_c_early_is_one_line_and_an_error(tmp_path, args, delay):
                                                 "mobilenet_v3_small}\n")
     script = tmp_path / "beet.py"
     script.write_text(WATCHED_BEET)
-    started = tmp_path / "started"
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), STARTED=str(started))
-    proc = subprocess.Popen([sys.executable, str(script), *args.split()], env=env,
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=ctrl_c_as_in_a_terminal)
-    deadline = time.monotonic() + 120
-    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
+    proc = start_beet(beetsdir, script, *args.split(), moment=tmp_path / "started",
+                      cwd=tmp_path)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)

@@ -10,8 +10,6 @@ import os
 import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -20,7 +18,7 @@ from beets.exceptions import UserError
 
 from beetsplug.similar.rename import live
 
-from .conftest import featurized_library, run_beet, write_config
+from .conftest import featurized_library, run_beet, start_beet, write_config
 from .test_order_command import tree_state
 from .test_run_truth import Library, hidden
 from .test_safety import SLOW_BEET, assert_consistent, make
@@ -164,14 +162,9 @@ def test_a_second_walker_is_refused_while_the_first_runs(tmp_path, second):
     beetsdir = featurized_library(tmp_path, root, "{weights: none, model: mobilenet_v3_small}")
     original = tree_state(root)
     (tmp_path / "waiting.py").write_text(WAITING_BEET)
-    started, go = tmp_path / "started", tmp_path / "go"
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), STARTED=str(started),
-               GO=str(go))
-    first = subprocess.Popen([sys.executable, str(tmp_path / "waiting.py"), "similar-order"],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not started.exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    go = tmp_path / "go"
+    first = start_beet(beetsdir, tmp_path / "waiting.py", "similar-order",
+                       moment=tmp_path / "started", GO=str(go))
     other = run_beet(beetsdir, *second.split(), check=False)
     go.touch()
     out, err = first.communicate(timeout=300)
@@ -198,13 +191,8 @@ def test_kill_9_releases_the_lock(tmp_path):
     beetsdir = featurized_library(tmp_path, root, "{weights: none, model: mobilenet_v3_small}")
     original = tree_state(root)
     (tmp_path / "slow.py").write_text(SLOW_BEET)
-    started = tmp_path / "started"
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), STARTED=str(started))
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "slow.py"), "similar-order"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    proc = start_beet(beetsdir, tmp_path / "slow.py", "similar-order",
+                      moment=tmp_path / "started")
     time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
@@ -253,15 +241,10 @@ def test_a_command_kept_waiting_by_a_trash_run_names_it(tmp_path):
                                                 "model: mobilenet_v3_small}\n")
     run_beet(beetsdir, "similar-import", str(root))
     (tmp_path / "waiting.py").write_text(WAITING_TRASH)
-    started, go = tmp_path / "started", tmp_path / "go"
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), STARTED=str(started),
-               GO=str(go), XDG_DATA_HOME=str(beetsdir / "data"))
-    first = subprocess.Popen([sys.executable, str(tmp_path / "waiting.py"), "similar-dupes",
-                              "-e", "--trash"],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not started.exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    go = tmp_path / "go"
+    first = start_beet(beetsdir, tmp_path / "waiting.py", "similar-dupes", "-e", "--trash",
+                       moment=tmp_path / "started", GO=str(go),
+                       XDG_DATA_HOME=str(beetsdir / "data"))
     other = run_beet(beetsdir, "similar-order", "--resume", check=False)
     go.touch()
     out, err = first.communicate(timeout=300)

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 
@@ -18,7 +17,7 @@ from beets.exceptions import UserError
 from beetsplug.similar import samples
 from beetsplug.similar.library.photos import photos
 
-from .conftest import SimilarHelper, copy_tree, featurized_library, run_beet
+from .conftest import SimilarHelper, copy_tree, featurized_library, run_beet, start_beet
 from .test_order_command import tree_state
 
 MODEL = {"weights": "none", "model": "mobilenet_v3_small"}
@@ -400,13 +399,8 @@ def test_ctrl_c_during_renames_ends_soon_and_resumes(tmp_path, scenes_dir, scrip
     beetsdir = featurized_library(tmp_path, root, "{weights: none, model: mobilenet_v3_small}")
     original = tree_state(root)
     (tmp_path / "beet.py").write_text(script)
-    started = tmp_path / "started"
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), STARTED=str(started))
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "beet.py"), "similar-order"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    proc = start_beet(beetsdir, tmp_path / "beet.py", "similar-order",
+                      moment=tmp_path / "started")
     sent = time.monotonic()
     if delay is not None:
         time.sleep(delay)

@@ -23,7 +23,7 @@ from beetsplug.similar.library import companions
 from beetsplug.similar.library.photos import photos
 from beetsplug.similar.rename import journal, names
 
-from .conftest import SimilarHelper, featurized_library, run_beet, write_config
+from .conftest import SimilarHelper, featurized_library, run_beet, start_beet, write_config
 from .test_order_command import CRASHING_BEET, tree_state
 from .test_safety import MODEL, SLOW_BEET, answer, assert_consistent, make, sha
 
@@ -405,13 +405,8 @@ def test_undo_cut_off_by_ctrl_c_and_kill_is_finished_by_undo(tmp_path):
 
     # Ctrl-C in the middle of the undo.
     (tmp_path / "slow.py").write_text(SLOW_BEET)
-    started = tmp_path / "started"
-    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), STARTED=str(started))
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "slow.py"), "similar-undo"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+    proc = start_beet(beetsdir, tmp_path / "slow.py", "similar-undo",
+                      moment=tmp_path / "started")
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -426,7 +421,7 @@ def test_undo_cut_off_by_ctrl_c_and_kill_is_finished_by_undo(tmp_path):
 
     # Killed in the middle of the undo that goes on.
     (tmp_path / "crash.py").write_text(CRASHING_BEET)
-    env = dict(env, CRASH_AFTER_LINKS="7")
+    env = dict(os.environ, BEETSDIR=str(beetsdir), HOME=str(beetsdir), CRASH_AFTER_LINKS="7")
     proc = subprocess.run([sys.executable, str(tmp_path / "crash.py"), "similar-undo"],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == -9
