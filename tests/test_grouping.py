@@ -102,7 +102,7 @@ def test_a_chain_through_one_weak_link_is_split_there():
     x = at_angles([0, 1, 2, 3, 9, 10, 11, 12])
     scene_a = {(i, j): 4.0 for i in range(4) for j in range(i + 1, 4)}
     scene_b = {(i, j): 4.0 for i in range(4, 8) for j in range(i + 1, 8)}
-    yes = {**scene_a, **scene_b, (3, 4): 1.2}
+    yes = {**scene_a, **scene_b, (3, 4): 1.1}
     groups = near_groups(x, cos(0.1), rule=rule(Check(yes=yes), 8, cos(30), nearest=3))
     assert groups == [[0, 1, 2, 3], [4, 5, 6, 7]]
     # weaker evidence between the far ends keeps them together

@@ -1,4 +1,11 @@
-"""Ordered, bounded-prefetch parallel map on threads."""
+"""Ordered, bounded-prefetch parallel map on threads.
+
+The threads are the parallelism: while a map of several workers runs,
+NumPy's BLAS computes on the thread that calls it. Its own pool of a
+thread per core, woken for each small product in each worker, spun
+against the workers and the network: with the second check, featurize's
+decode of a photo took twice the CPU (docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,10 @@ import contextvars
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import TypeVar
+
+from threadpoolctl import threadpool_limits
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,14 +34,15 @@ def ordered_map(
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
     pending: deque[Future[R]] = deque()
     try:
-        for item in items:
-            # Each task in a copy of the caller's context: beets' library
-            # folder, which resolves paths stored relative to it, included.
-            pending.append(pool.submit(contextvars.copy_context().run, fn, item))
-            if len(pending) >= max(1, prefetch):
+        with threadpool_limits(1, user_api="blas") if workers > 1 else nullcontext():
+            for item in items:
+                # Each task in a copy of the caller's context: beets' library
+                # folder, which resolves paths stored relative to it, included.
+                pending.append(pool.submit(contextvars.copy_context().run, fn, item))
+                if len(pending) >= max(1, prefetch):
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

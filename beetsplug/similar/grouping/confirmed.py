@@ -33,8 +33,9 @@ from .rule import Rule, accepted
 UNCHECKED = 1.0  # strength of a link on the network's word (a photo the check cannot read)
 CAPACITY = 100  # strengths are integer capacities of the maximum flow: this per unit
 # Far ends that share nothing are parted when less holds them together:
-# one link of fewer than 38 inliers, or of a likeness under 0.65.
-WEAK_CUT = 1.5
+# one link of fewer than 30 inliers (at the check's 240 px), or of a
+# likeness under 0.62.
+WEAK_CUT = 1.2
 
 
 def confirmed_groups(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, threshold: float,

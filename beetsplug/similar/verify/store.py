@@ -34,8 +34,9 @@ from .cache import FeatureCache
 log = logging.getLogger("beets")
 
 _CHUNK = 900  # SQLite host parameters per statement
-HELD = 20_000  # photos' features held in memory at most (about 16 KB each)
+HELD = 20_000  # photos' features held in memory at most (about 16 KB each, matching included)
 PAIRS_AT_ONCE = 20_000  # pairs whose photos' features are loaded together
+PAIRS_A_TASK = 32  # pairs a worker checks in one task
 
 
 PAIRS = "similar_pair_verdicts"
@@ -225,10 +226,13 @@ class Verifier:
         pairs = [p for p in pairs if self._features.get(p[0]) is not None
                  and self._features.get(p[1]) is not None]
         t0 = time.perf_counter()
-        for pair, verdict in zip(pairs, ordered_map(
-                lambda p: check.check(self._features[p[0]], self._features[p[1]]), pairs,
-                self.threads, 4 * self.threads)):
-            self.verdicts[pair] = verdict
+        # Pairs go to the workers in runs: a pair takes under half a
+        # millisecond, too little to be a task of its own.
+        runs = [pairs[at:at + PAIRS_A_TASK] for at in range(0, len(pairs), PAIRS_A_TASK)]
+        for run, verdicts in zip(runs, ordered_map(
+                lambda run: [check.check(self._features[a], self._features[b]) for a, b in run],
+                runs, self.threads, 4 * self.threads)):
+            self.verdicts.update(zip(run, verdicts))
         self.seconds_pairs += time.perf_counter() - t0
         self.checked += len(pairs)
         self._look_closer([p for p in pairs if self.verdicts[p].closer_look is not None])
