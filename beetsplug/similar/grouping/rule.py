@@ -72,9 +72,10 @@ def accepted(judge: Judge, a: np.ndarray, b: np.ndarray, batch: int = 2_000) -> 
     ok = np.zeros(len(a), dtype=bool)
     progress = Progress(len(a), "second check") if len(a) > batch else None
     for lo in range(0, len(a), batch):
-        ok[lo:lo + batch] = judge.accepts(a[lo:lo + batch], b[lo:lo + batch])
+        part = slice(lo, lo + batch)
+        ok[part] = judge.accepts(a[part], b[part])
         if progress is not None:
-            progress.update(len(ok[lo:lo + batch]))
+            progress.update(len(a[part]))
     if progress is not None:
         progress.close()
     return ok
